@@ -1,0 +1,5 @@
+"""Command line: ``entra-standby lab serve SCENARIO --write-inventory PATH`` (placeholder)."""
+
+
+def main() -> int:
+    raise SystemExit("not yet implemented")

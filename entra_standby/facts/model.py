@@ -1,0 +1,318 @@
+"""Typed facts: what a probe tells us about one host, after validation.
+
+Field names equal the keys of the probe's JSON ``data`` object (docs/contracts.md), so a probe, the lab's
+answer to it and the parser in ``facts.parse`` share one vocabulary. Every fact is frozen: checks are pure
+functions of these objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# --- scheduler -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchedulerFacts:
+    """Get-ADSyncScheduler, with TimeSpans as seconds and DateTimes as UTC."""
+
+    allowed_interval_s: float
+    effective_interval_s: float
+    customized_interval_s: float | None
+    next_policy_type: str
+    next_start_utc: datetime | None
+    purge_interval_s: float
+    sync_cycle_enabled: bool
+    maintenance_enabled: bool
+    staging_mode_enabled: bool
+    scheduler_suspended: bool
+    sync_cycle_in_progress: bool | None = None
+
+
+# --- service ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """The ADSync Windows service (Win32_Service)."""
+
+    name: str
+    exists: bool
+    status: str | None  # Running, Stopped, StartPending, ...
+    start_mode: str | None  # Auto, Manual, Disabled
+    delayed_auto_start: bool | None = None
+    account: str | None = None
+
+
+# --- version ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """Installed Entra Connect build: miiserver.exe ProductVersion and the uninstall entry."""
+
+    product_version: str | None
+    display_version: str | None = None
+    install_path: str | None = None
+
+
+# --- tls (TLS 1.2 registry values and .NET release) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistryValue:
+    path: str
+    name: str
+    value: int | None  # None = "Not Found"
+
+
+@dataclass(frozen=True)
+class TlsFacts:
+    values: tuple[RegistryValue, ...]
+    dotnet_release: int | None
+
+
+# --- os --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpdateEntry:
+    """One IUpdateHistoryEntry (Operation 1=install 2=uninstall; ResultCode 2=succeeded 3=with errors)."""
+
+    date: datetime
+    title: str
+    operation: int
+    result_code: int
+    hresult: int = 0
+
+
+@dataclass(frozen=True)
+class HotFix:
+    id: str
+    installed_on: datetime | None
+
+
+@dataclass(frozen=True)
+class RebootMarkers:
+    cbs_reboot_pending: bool = False
+    cbs_reboot_in_progress: bool = False
+    cbs_packages_pending: bool = False
+    wu_reboot_required: bool = False
+    pending_file_rename: bool = False  # a hint only: many false positives
+    computer_rename_pending: bool = False
+    netlogon_pending: bool = False
+    update_exe_volatile: bool = False
+
+
+@dataclass(frozen=True)
+class OsFacts:
+    caption: str
+    build: int
+    ubr: int
+    display_version: str | None = None
+    installation_type: str | None = None  # Server, Server Core
+    last_boot_utc: datetime | None = None
+    updates: tuple[UpdateEntry, ...] = ()
+    update_history_error: str | None = None
+    hotfixes: tuple[HotFix, ...] = ()
+    reboot: RebootMarkers = field(default_factory=RebootMarkers)
+
+
+# --- run-history -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One Get-ADSyncRunProfileResult row."""
+
+    run_history_id: str
+    connector: str
+    profile: str  # Full Import, Delta Import, Full Synchronization, Delta Synchronization, Export
+    result: str  # success, completed-*-errors, stopped-*, in-progress
+    start: datetime
+    end: datetime | None
+    complete: bool
+
+
+@dataclass(frozen=True)
+class RunHistoryFacts:
+    runs: tuple[RunRecord, ...]
+    busy_connectors: tuple[str, ...] = ()
+
+
+# --- connectors (accounts and their AD rights) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """The AD connector account as AD sees it (Get-ADUser)."""
+
+    found: bool
+    distinguished_name: str | None = None
+    sid: str | None = None
+    enabled: bool | None = None
+    locked_out: bool | None = None
+    password_expired: bool | None = None
+    password_never_expires: bool | None = None
+    password_last_set: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Ace:
+    """One ActiveDirectoryAccessRule granted to the account (or a group it is in)."""
+
+    identity: str
+    rights: tuple[str, ...]  # ActiveDirectoryRights flags, e.g. ("ExtendedRight",) or ("ReadProperty","WriteProperty")
+    access: str  # Allow | Deny
+    object_type: str  # lower-case GUID; 00000000-0000-0000-0000-000000000000 = all
+    inherited_object_type: str  # lower-case GUID of the object class it applies to; all-zero = any
+    inheritance: str  # None, All, Descendents, Children, SelfAndChildren
+    inherited: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectPermissions:
+    object_dn: str
+    scope: str  # domain-root | ou
+    aces: tuple[Ace, ...]
+
+
+@dataclass(frozen=True)
+class Connector:
+    name: str
+    identifier: str
+    type: str  # AD | Extensible2 (Entra)
+    forest: str | None = None
+    account_user: str | None = None
+    account_domain: str | None = None
+    account: AccountState | None = None  # AD connectors only
+    permissions: tuple[ObjectPermissions, ...] = ()
+    permissions_error: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectorsFacts:
+    connectors: tuple[Connector, ...]
+
+
+# --- config (fingerprint for drift) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    selected: bool
+    inclusions: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
+    object_classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    name: str
+    type: str
+    partitions: tuple[Partition, ...] = ()
+    attribute_inclusions_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncRule:
+    name: str
+    connector: str  # connector *name*: GUIDs differ per install
+    direction: str  # Inbound | Outbound
+    precedence: int
+    disabled: bool
+    immutable_tag: str | None = None  # Microsoft.* for default rules
+    is_standard: bool = False
+    source_object_type: str | None = None
+    target_object_type: str | None = None
+    link_type: str | None = None
+    scope_hash: str | None = None
+    join_hash: str | None = None
+    flows_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class DeletionThreshold:
+    enabled: bool
+    threshold: int | None = None
+
+
+@dataclass(frozen=True)
+class ConfigFacts:
+    server_configuration_version: str | None
+    connectors: tuple[ConnectorConfig, ...]
+    rules: tuple[SyncRule, ...]
+    features: dict[str, bool]  # password_hash_sync, password_writeback, group_writeback, device_writeback,
+    #                            exchange_hybrid, directory_extensions, ...
+    source_anchor: str | None
+    deletion_threshold: DeletionThreshold
+
+
+# --- pending-exports -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingExport:
+    connector: str
+    adds: int
+    updates: int
+    deletes: int
+
+
+@dataclass(frozen=True)
+class PendingExportsFacts:
+    connectors: tuple[PendingExport, ...]
+    source: str = "Get-ADSyncConnectorStatistics"
+
+
+# --- machine ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MachineFacts:
+    computer_name: str
+    domain: str | None = None
+    sync_machine_identifier: str | None = None
+    adsynctools_versions: tuple[str, ...] = ()
+
+
+# --- cloud (Graph) ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CanaryFacts:
+    user: str
+    found: bool
+    on_premises_last_sync: datetime | None = None
+    extension_attributes: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CloudFacts:
+    tenant_id: str
+    sync_enabled: bool | None
+    last_sync: datetime | None
+    last_password_sync: datetime | None = None
+    canary: CanaryFacts | None = None
+    collected_utc: datetime | None = None
+
+
+# --- the per-domain map ----------------------------------------------------------------------------------
+
+FACT_TYPES: dict[str, type] = {
+    "scheduler": SchedulerFacts,
+    "service": ServiceFacts,
+    "version": VersionFacts,
+    "tls": TlsFacts,
+    "os": OsFacts,
+    "run-history": RunHistoryFacts,
+    "connectors": ConnectorsFacts,
+    "config": ConfigFacts,
+    "pending-exports": PendingExportsFacts,
+    "machine": MachineFacts,
+}
+"""Fact domain (== probe name) -> the dataclass its ``data`` parses into."""
+
+HOST_DOMAINS: tuple[str, ...] = tuple(FACT_TYPES)

@@ -1,0 +1,1 @@
+"""The lab: a simulated Entra Connect HA pair speaking real WS-Management + PSRP on loopback."""
