@@ -1,0 +1,171 @@
+"""The probe and action catalogue: the ``.ps1`` files shipped as package data, loaded by name.
+
+A script is sent to the server unchanged (comments included: the lab recognises it by its first line) and
+receives its inputs only as named parameters, never by formatting text into it. ``Script.parameters`` is
+read from the script's own ``param()`` block, so the catalogue cannot disagree with the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from ..errors import EntraStandbyError
+
+__all__ = [
+    "ACTION_NAMES",
+    "CONTRACT_PARAMETERS",
+    "PROBE_NAMES",
+    "Script",
+    "UnknownScriptError",
+    "load_action",
+    "load_probe",
+    "marker_line",
+]
+
+PROBE_NAMES: tuple[str, ...] = (
+    "scheduler",
+    "service",
+    "version",
+    "tls",
+    "os",
+    "run-history",
+    "connectors",
+    "config",
+    "pending-exports",
+    "machine",
+)
+"""Every probe, in the order of docs/contracts.md section 1 (one per fact domain)."""
+
+ACTION_NAMES: tuple[str, ...] = ("set-staging", "set-sync-cycle", "start-sync-cycle")
+"""Every action (a script that changes a server), docs/contracts.md section 2."""
+
+CONTRACT_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("probe", "scheduler"): (),
+    ("probe", "service"): ("ServiceName",),
+    ("probe", "version"): (),
+    ("probe", "tls"): (),
+    ("probe", "os"): ("MaxUpdateHistory",),
+    ("probe", "run-history"): ("NumberRequested",),
+    ("probe", "connectors"): (),
+    ("probe", "config"): (),
+    ("probe", "pending-exports"): (),
+    ("probe", "machine"): (),
+    ("action", "set-staging"): ("Enabled",),
+    ("action", "set-sync-cycle"): ("Enabled",),
+    ("action", "start-sync-cycle"): ("PolicyType",),
+}
+"""The parameter names the contract fixes per (kind, name); the lab recognises scripts by them."""
+
+ScriptKind = Literal["probe", "action"]
+
+
+class UnknownScriptError(EntraStandbyError, KeyError):
+    """A probe or action name that the catalogue does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+@dataclass(frozen=True)
+class Script:
+    """One probe or action: its name, kind, full text (sent unchanged) and ``param()`` names in order."""
+
+    name: str
+    kind: ScriptKind
+    text: str
+    parameters: tuple[str, ...]
+
+    @property
+    def marker(self) -> str:
+        return marker_line(self.kind, self.name)
+
+
+def marker_line(kind: ScriptKind, name: str) -> str:
+    """The exact first line of a script: ``# entra-standby-probe: <name>`` or ``...-action: <name>``."""
+    return f"# entra-standby-{kind}: {name}"
+
+
+def load_probe(name: str) -> Script:
+    """The probe ``name`` (one of ``PROBE_NAMES``); raises ``UnknownScriptError`` for anything else."""
+    return _load("probe", name)
+
+
+def load_action(name: str) -> Script:
+    """The action ``name`` (one of ``ACTION_NAMES``); raises ``UnknownScriptError`` for anything else."""
+    return _load("action", name)
+
+
+@cache
+def _load(kind: ScriptKind, name: str) -> Script:
+    known = PROBE_NAMES if kind == "probe" else ACTION_NAMES
+    if name not in known:
+        raise UnknownScriptError(f"unknown {kind} '{name}'", fix=f"use one of: {', '.join(known)}")
+    folder = "probes" if kind == "probe" else "actions"
+    text = resources.files("entra_standby").joinpath(folder, f"{name}.ps1").read_text(encoding="utf-8-sig")
+    return Script(name=name, kind=kind, text=text, parameters=parameter_names(text))
+
+
+_PARAM_KEYWORD = re.compile(r"(?im)^\s*param\s*\(")
+_VARIABLE = re.compile(r"\$(\w+)")
+
+
+def parameter_names(text: str) -> tuple[str, ...]:
+    """Names declared in the script-level ``param(...)`` block, in order (empty if there is none).
+
+    Comments and quoted strings are skipped, so ``[ValidateSet('a','b')]`` and defaults never add names;
+    inside a ``param()`` block every remaining ``$name`` is a parameter.
+    """
+    match = _PARAM_KEYWORD.search(_strip_comments(text))
+    if match is None:
+        return ()
+    body = _balanced_body(_strip_comments(text), match.end())
+    names: list[str] = []
+    for found in _VARIABLE.finditer(_blank_strings(body)):
+        if found.group(1) not in names:
+            names.append(found.group(1))
+    return tuple(names)
+
+
+def _strip_comments(text: str) -> str:
+    text = re.sub(r"<#.*?#>", "", text, flags=re.S)
+    return "\n".join(_blank_line_comment(line) for line in text.splitlines())
+
+
+def _blank_line_comment(line: str) -> str:
+    quote: str | None = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            return line[:i]
+    return line
+
+
+def _blank_strings(text: str) -> str:
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "''", text)
+
+
+def _balanced_body(text: str, start: int) -> str:
+    depth = 1
+    quote: str | None = None
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start:i]
+    return text[start:]

@@ -1,0 +1,358 @@
+# entra-standby-probe: connectors
+<#
+.SYNOPSIS
+  Connectors, the AD connector accounts as AD sees them, and those accounts' ACEs on each domain root and synced OU.
+.NOTES
+  Sources (entra-connect reference section 6):
+  - Get-ADSyncConnector, ConnectivityParameters forest-login-user / forest-login-domain / forest-name and the Entra
+    connector's UserName: https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync ;
+    https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsyncconfig (Get-ADSyncADConnectorAccount).
+    ConnectorTypeName vs Type depends on the build (UNCONFIRMED): both are read.
+    Partitions / ConnectorPartitionScope.ContainerInclusionList: community object model (UNCONFIRMED); both shapes read.
+  - Get-ADUser (Enabled, LockedOut, PasswordExpired, PasswordNeverExpires, pwdLastSet, SID, tokenGroups):
+    https://learn.microsoft.com/powershell/module/activedirectory/get-aduser
+  - Get-Acl on the AD: drive (ActiveDirectoryAccessRule: ActiveDirectoryRights, AccessControlType, ObjectType,
+    InheritedObjectType, InheritanceType, IsInherited): https://learn.microsoft.com/powershell/module/microsoft.powershell.security/get-acl ;
+    https://learn.microsoft.com/dotnet/api/system.directoryservices.activedirectoryaccessrule
+  - Required rights: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-configure-ad-ds-connector-account
+  AD reads inside a remote session need Kerberos delegation or CredSSP (double hop): a failure there sets
+  permissions_error for that connector and the rest stays valid.
+  Output: one JSON envelope (docs/contracts.md section 1), data = ConnectorsFacts.
+#>
+[CmdletBinding()]
+param()
+
+# --- helpers (identical in every entra-standby script; each script stands alone on the server) -----------
+
+function Get-EsErrorKind {
+    # Maps an ErrorRecord onto the contract's error kinds: CommandNotFound, AccessDenied, NotInstalled, Failed.
+    param($ErrorRecord)
+    $exception = $ErrorRecord.Exception
+    $category = [string]$ErrorRecord.CategoryInfo.Category
+    $errorId = [string]$ErrorRecord.FullyQualifiedErrorId
+    if ($exception -is [System.Management.Automation.CommandNotFoundException] -or $errorId -like 'Modules_ModuleNotFound*') {
+        return 'CommandNotFound'
+    }
+    if ($category -eq 'NotInstalled') {
+        return 'NotInstalled'
+    }
+    # 0x80070005 = E_ACCESSDENIED (COM and Win32 callers surface it as HResult)
+    if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
+        $category -eq 'PermissionDenied' -or $category -eq 'SecurityError' -or $exception.HResult -eq -2147024891) {
+        return 'AccessDenied'
+    }
+    return 'Failed'
+}
+
+function New-EsNotInstalledError {
+    # An ErrorRecord in category NotInstalled, so Get-EsErrorKind reports NotInstalled.
+    param([string]$Message)
+    $exception = New-Object System.InvalidOperationException -ArgumentList $Message
+    return New-Object System.Management.Automation.ErrorRecord -ArgumentList @(
+        $exception, 'EntraStandby.NotInstalled', [System.Management.Automation.ErrorCategory]::NotInstalled, $null)
+}
+
+function ConvertTo-EsUtcString {
+    # DateTime -> ISO 8601 UTC with seven fractional digits and Z; $null for missing or unparsable values.
+    # -AssumeUtc: values that are documented as UTC but may carry DateTimeKind.Unspecified.
+    param($Value, [switch]$AssumeUtc)
+    if ($null -eq $Value) { return $null }
+    if ($Value -is [System.DateTimeOffset]) { return $Value.UtcDateTime.ToString('o') }
+    if ($Value -isnot [datetime]) {
+        $parsed = [datetime]::MinValue
+        $styles = [System.Globalization.DateTimeStyles]::AssumeUniversal
+        if (-not [datetime]::TryParse([string]$Value, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$parsed)) {
+            return $null
+        }
+        $Value = $parsed
+    }
+    if ($Value -eq [datetime]::MinValue) { return $null }
+    if ($AssumeUtc -and $Value.Kind -eq [System.DateTimeKind]::Unspecified) {
+        $Value = [datetime]::SpecifyKind($Value, [System.DateTimeKind]::Utc)
+    }
+    return $Value.ToUniversalTime().ToString('o')
+}
+
+function ConvertTo-EsSeconds {
+    # TimeSpan (or its string form) -> seconds as a number; $null when empty.
+    param($Value)
+    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    if ($Value -is [timespan]) { return $Value.TotalSeconds }
+    return ([timespan]::Parse([string]$Value, [System.Globalization.CultureInfo]::InvariantCulture)).TotalSeconds
+}
+
+function ConvertTo-EsGuidString {
+    # GUIDs are lower case without braces.
+    param($Value)
+    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    return ([string]$Value).Trim().Trim('{', '}').ToLowerInvariant()
+}
+
+function ConvertTo-EsBool {
+    # bool, 'True'/'False', 1/0 -> bool; anything else -> $null.
+    param($Value)
+    if ($null -eq $Value) { return $null }
+    if ($Value -is [bool]) { return $Value }
+    $text = ([string]$Value).Trim()
+    if ($text -eq 'True' -or $text -eq '1') { return $true }
+    if ($text -eq 'False' -or $text -eq '0') { return $false }
+    return $null
+}
+
+function Get-EsProperty {
+    # The first non-empty property among Names: several property names are UNCONFIRMED and differ by build.
+    param($Object, [string[]]$Names)
+    if ($null -eq $Object) { return $null }
+    foreach ($name in $Names) {
+        $property = $Object.PSObject.Properties[$name]
+        if ($null -ne $property -and $null -ne $property.Value -and [string]$property.Value -ne '') {
+            return $property.Value
+        }
+    }
+    return $null
+}
+
+function Get-EsNamedValue {
+    # .Value of the item called Name in a keyed collection (ConnectivityParameters, GlobalSettings.Parameters);
+    # falls back to enumerating when the collection has no string indexer.
+    param($Collection, [string]$Name)
+    if ($null -eq $Collection) { return $null }
+    $item = $null
+    try { $item = $Collection[$Name] } catch { $item = $null }
+    if ($null -ne $item) {
+        if ($null -ne $item.PSObject.Properties['Value']) { return $item.Value }
+        if ($item -is [string] -or $item -is [System.ValueType]) { return $item }
+    }
+    foreach ($candidate in $Collection) {
+        if ($null -ne $candidate -and [string]$candidate.Name -eq $Name) { return $candidate.Value }
+    }
+    return $null
+}
+
+function Get-EsSortedStrings {
+    # Non-empty strings, ordinal-sorted (culture-independent, so both servers sort alike). Emits items:
+    # callers wrap the call in @() to get an array.
+    param($Value)
+    $out = New-Object 'System.Collections.Generic.List[string]'
+    foreach ($item in @($Value)) {
+        if ($null -ne $item -and [string]$item -ne '') { $out.Add([string]$item) }
+    }
+    $sorted = $out.ToArray()
+    [Array]::Sort($sorted, [System.StringComparer]::Ordinal)
+    return $sorted
+}
+
+function New-EsEnvelope {
+    param([string]$Kind, [string]$Name)
+    $envelope = [ordered]@{}
+    $envelope[$Kind] = $Name
+    $envelope['schema'] = 1
+    $envelope['ok'] = $false
+    $envelope['data'] = $null
+    $envelope['error'] = $null
+    return $envelope
+}
+
+function Write-EsEnvelope {
+    # The one output of the script. Serialisation itself must not throw either.
+    param($Envelope, [string]$Kind, [string]$Name)
+    try {
+        return ConvertTo-Json -InputObject $Envelope -Depth 10 -Compress
+    }
+    catch {
+        $fallback = New-EsEnvelope -Kind $Kind -Name $Name
+        $fallback['error'] = [ordered]@{ kind = 'Failed'; message = 'could not serialise the result: ' + [string]$_.Exception.Message }
+        return ConvertTo-Json -InputObject $fallback -Depth 10 -Compress
+    }
+}
+
+function ConvertTo-EsText {
+    # A string, or $null for missing and empty values.
+    param($Value)
+    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    return [string]$Value
+}
+
+function Get-EsAccountState {
+    # The connector account as AD sees it, and the SIDs that count as "the account" (itself + tokenGroups).
+    param([string]$User, [string]$Domain)
+    $arguments = @{
+        Identity   = $User
+        Properties = @('Enabled', 'LockedOut', 'PasswordExpired', 'PasswordNeverExpires', 'pwdLastSet', 'tokenGroups')
+    }
+    if ($Domain -ne '') { $arguments['Server'] = $Domain }
+    try {
+        # https://learn.microsoft.com/powershell/module/activedirectory/get-aduser
+        $account = Get-ADUser @arguments
+    }
+    catch {
+        if ($_.Exception.GetType().Name -eq 'ADIdentityNotFoundException') {
+            return @{ state = [ordered]@{ found = $false }; sids = @() }
+        }
+        throw
+    }
+    $lastSet = $null
+    if ($null -ne $account.pwdLastSet -and [int64]$account.pwdLastSet -gt 0) {
+        # pwdLastSet is a FILETIME; 0 means "must change at next logon".
+        $lastSet = [datetime]::FromFileTimeUtc([int64]$account.pwdLastSet).ToString('o')
+    }
+    $sids = New-Object 'System.Collections.Generic.List[string]'
+    $sids.Add([string]$account.SID.Value)
+    foreach ($group in @($account.tokenGroups)) {
+        if ($null -ne $group) { $sids.Add([string]$group.Value) }
+    }
+    $state = [ordered]@{
+        found                  = $true
+        distinguished_name     = [string]$account.DistinguishedName
+        sid                    = [string]$account.SID.Value
+        enabled                = [bool]$account.Enabled
+        locked_out             = [bool]$account.LockedOut
+        password_expired       = [bool]$account.PasswordExpired
+        password_never_expires = [bool]$account.PasswordNeverExpires
+        password_last_set      = $lastSet
+    }
+    return @{ state = $state; sids = $sids.ToArray() }
+}
+
+function Get-EsObjectPermissions {
+    # ACEs on one AD object whose trustee is one of Sids (the account or a group it is in).
+    param([string]$DistinguishedName, [string]$Scope, [string[]]$Sids, [hashtable]$NameCache)
+    # Get-Acl on the ActiveDirectory provider: https://learn.microsoft.com/powershell/module/microsoft.powershell.security/get-acl
+    $acl = Get-Acl -LiteralPath ('AD:\' + $DistinguishedName)
+    $aces = New-Object 'System.Collections.Generic.List[object]'
+    # Rules with SecurityIdentifier trustees, so group membership (tokenGroups) can be matched without name lookups.
+    # https://learn.microsoft.com/dotnet/api/system.security.accesscontrol.directoryobjectsecurity.getaccessrules
+    foreach ($rule in @($acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]))) {
+        $sid = [string]$rule.IdentityReference.Value
+        if ($Sids -notcontains $sid) { continue }
+        if (-not $NameCache.ContainsKey($sid)) {
+            $display = $sid
+            try { $display = [string]$rule.IdentityReference.Translate([System.Security.Principal.NTAccount]).Value } catch { $display = $sid }
+            $NameCache[$sid] = $display
+        }
+        $rights = @(([string]$rule.ActiveDirectoryRights) -split ',\s*' | Where-Object { $_ -ne '' })
+        $aces.Add([ordered]@{
+            identity              = $NameCache[$sid]
+            rights                = $rights
+            access                = [string]$rule.AccessControlType
+            object_type           = ConvertTo-EsGuidString -Value $rule.ObjectType
+            inherited_object_type = ConvertTo-EsGuidString -Value $rule.InheritedObjectType
+            inheritance           = [string]$rule.InheritanceType
+            inherited             = [bool]$rule.IsInherited
+        })
+    }
+    return [ordered]@{ object_dn = $DistinguishedName; scope = $Scope; aces = $aces.ToArray() }
+}
+
+function Get-EsSyncedObjects {
+    # Domain roots and included OUs of the connector's selected partitions (ordered, without duplicates).
+    param($Connector)
+    $objects = New-Object 'System.Collections.Generic.List[object]'
+    $seen = @{}
+    foreach ($partition in @($Connector.Partitions)) {
+        if ($null -eq $partition) { continue }
+        $selected = ConvertTo-EsBool -Value (Get-EsProperty -Object $partition -Names @('Selected', 'IsSelected'))
+        if ($selected -eq $false) { continue }
+        $root = [string](Get-EsProperty -Object $partition -Names @('DN', 'Name'))
+        if ($root -notlike 'DC=*') { continue }   # configuration/schema/application partitions carry no delegations we audit
+        if (-not $seen.ContainsKey($root.ToLowerInvariant())) {
+            $seen[$root.ToLowerInvariant()] = $true
+            $objects.Add(@{ dn = $root; scope = 'domain-root' })
+        }
+        $scope = Get-EsProperty -Object $partition -Names @('ConnectorPartitionScope')
+        $inclusions = @(Get-EsSortedStrings -Value (Get-EsProperty -Object $scope -Names @('ContainerInclusionList')))
+        if ($inclusions.Count -eq 0) {
+            $inclusions = @(Get-EsSortedStrings -Value (Get-EsProperty -Object $partition -Names @('ContainerInclusionList')))
+        }
+        foreach ($ou in $inclusions) {
+            if ($seen.ContainsKey($ou.ToLowerInvariant())) { continue }
+            $seen[$ou.ToLowerInvariant()] = $true
+            $objects.Add(@{ dn = $ou; scope = 'ou' })
+        }
+    }
+    return $objects.ToArray()
+}
+
+$envelope = New-EsEnvelope -Kind 'probe' -Name 'connectors'
+try {
+    $ErrorActionPreference = 'Stop'
+    # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
+    Import-Module -Name ADSync
+    $adModuleError = $null
+    try {
+        # RSAT ActiveDirectory module (Get-ADUser, AD: drive): https://learn.microsoft.com/powershell/module/activedirectory/
+        Import-Module -Name ActiveDirectory
+    }
+    catch {
+        $adModuleError = 'ActiveDirectory module unavailable (install RSAT-AD-PowerShell): ' + [string]$_.Exception.Message
+    }
+    $nameCache = @{}
+    $connectors = New-Object 'System.Collections.Generic.List[object]'
+    # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
+    foreach ($connector in @(Get-ADSyncConnector)) {
+        $type = [string](Get-EsProperty -Object $connector -Names @('ConnectorTypeName', 'Type'))
+        $parameters = $connector.ConnectivityParameters
+        $entry = [ordered]@{
+            name              = [string]$connector.Name
+            identifier        = ConvertTo-EsGuidString -Value $connector.Identifier
+            type              = $type
+            forest            = $null
+            account_user      = $null
+            account_domain    = $null
+            account           = $null
+            permissions       = @()
+            permissions_error = $null
+        }
+        if ($type -ne 'AD') {
+            # Entra connector: its sync account (absent with application-based authentication).
+            $entry['account_user'] = Get-EsNamedValue -Collection $parameters -Name 'UserName'
+            $connectors.Add($entry)
+            continue
+        }
+        # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsyncconfig (forest-login-*)
+        $entry['forest'] = Get-EsNamedValue -Collection $parameters -Name 'forest-name'
+        $entry['account_user'] = Get-EsNamedValue -Collection $parameters -Name 'forest-login-user'
+        $entry['account_domain'] = Get-EsNamedValue -Collection $parameters -Name 'forest-login-domain'
+        if ($null -ne $adModuleError) {
+            $entry['permissions_error'] = $adModuleError
+            $connectors.Add($entry)
+            continue
+        }
+        $sids = @()
+        try {
+            $account = Get-EsAccountState -User ([string]$entry['account_user']) -Domain ([string]$entry['account_domain'])
+            $entry['account'] = $account['state']
+            $sids = @($account['sids'])
+        }
+        catch {
+            $entry['permissions_error'] = 'account lookup failed (' + (Get-EsErrorKind -ErrorRecord $_) + '): ' + [string]$_.Exception.Message
+            $connectors.Add($entry)
+            continue
+        }
+        if ($sids.Count -eq 0) {
+            $connectors.Add($entry)   # account not found: no ACEs to look for
+            continue
+        }
+        $permissions = New-Object 'System.Collections.Generic.List[object]'
+        $failures = New-Object 'System.Collections.Generic.List[string]'
+        foreach ($object in @(Get-EsSyncedObjects -Connector $connector)) {
+            try {
+                $permissions.Add((Get-EsObjectPermissions -DistinguishedName $object['dn'] -Scope $object['scope'] -Sids $sids -NameCache $nameCache))
+            }
+            catch {
+                $failures.Add([string]$object['dn'] + ': ' + (Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message)
+            }
+        }
+        $entry['permissions'] = $permissions.ToArray()
+        if ($failures.Count -gt 0) { $entry['permissions_error'] = ($failures.ToArray() -join '; ') }
+        $connectors.Add($entry)
+    }
+    $data = [ordered]@{ connectors = $connectors.ToArray() }
+    $envelope['data'] = $data
+    $envelope['ok'] = $true
+}
+catch {
+    $envelope['data'] = $null
+    $envelope['error'] = [ordered]@{ kind = (Get-EsErrorKind -ErrorRecord $_); message = [string]$_.Exception.Message }
+}
+Write-EsEnvelope -Envelope $envelope -Kind 'probe' -Name 'connectors'

@@ -1,0 +1,281 @@
+# entra-standby-probe: os
+<#
+.SYNOPSIS
+  OS build and patch level: caption, build and UBR, last boot, Windows Update history, hotfixes, pending-reboot markers.
+.NOTES
+  Sources (entra-connect reference section 5):
+  - HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion CurrentBuild, UBR, DisplayVersion, InstallationType
+    (UBR = UNIFIEDBUILDREVISION_VALUE in the Windows SDK): https://learn.microsoft.com/windows/release-health/windows-server-release-info
+  - Win32_OperatingSystem (Caption, LastBootUpTime): https://learn.microsoft.com/windows/win32/cimwin32prov/win32-operatingsystem
+  - Windows Update history, IUpdateHistoryEntry (Date UTC, Title, Operation, ResultCode, HResult):
+    https://learn.microsoft.com/windows/win32/api/wuapi/nn-wuapi-iupdatehistoryentry ;
+    https://learn.microsoft.com/windows/win32/api/wuapi/ne-wuapi-operationresultcode
+    The COM API may fail over WinRM (UNCONFIRMED): a failure sets update_history_error and the rest stays valid.
+  - Get-HotFix (Win32_QuickFixEngineering; CBS updates only): https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-hotfix
+  - Pending-reboot markers: community / Scripting Guy convention (UNCONFIRMED as a Microsoft statement).
+  Output: one JSON envelope (docs/contracts.md section 1), data = OsFacts.
+#>
+[CmdletBinding()]
+param(
+    [int]$MaxUpdateHistory = 200
+)
+
+# --- helpers (identical in every entra-standby script; each script stands alone on the server) -----------
+
+function Get-EsErrorKind {
+    # Maps an ErrorRecord onto the contract's error kinds: CommandNotFound, AccessDenied, NotInstalled, Failed.
+    param($ErrorRecord)
+    $exception = $ErrorRecord.Exception
+    $category = [string]$ErrorRecord.CategoryInfo.Category
+    $errorId = [string]$ErrorRecord.FullyQualifiedErrorId
+    if ($exception -is [System.Management.Automation.CommandNotFoundException] -or $errorId -like 'Modules_ModuleNotFound*') {
+        return 'CommandNotFound'
+    }
+    if ($category -eq 'NotInstalled') {
+        return 'NotInstalled'
+    }
+    # 0x80070005 = E_ACCESSDENIED (COM and Win32 callers surface it as HResult)
+    if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
+        $category -eq 'PermissionDenied' -or $category -eq 'SecurityError' -or $exception.HResult -eq -2147024891) {
+        return 'AccessDenied'
+    }
+    return 'Failed'
+}
+
+function New-EsNotInstalledError {
+    # An ErrorRecord in category NotInstalled, so Get-EsErrorKind reports NotInstalled.
+    param([string]$Message)
+    $exception = New-Object System.InvalidOperationException -ArgumentList $Message
+    return New-Object System.Management.Automation.ErrorRecord -ArgumentList @(
+        $exception, 'EntraStandby.NotInstalled', [System.Management.Automation.ErrorCategory]::NotInstalled, $null)
+}
+
+function ConvertTo-EsUtcString {
+    # DateTime -> ISO 8601 UTC with seven fractional digits and Z; $null for missing or unparsable values.
+    # -AssumeUtc: values that are documented as UTC but may carry DateTimeKind.Unspecified.
+    param($Value, [switch]$AssumeUtc)
+    if ($null -eq $Value) { return $null }
+    if ($Value -is [System.DateTimeOffset]) { return $Value.UtcDateTime.ToString('o') }
+    if ($Value -isnot [datetime]) {
+        $parsed = [datetime]::MinValue
+        $styles = [System.Globalization.DateTimeStyles]::AssumeUniversal
+        if (-not [datetime]::TryParse([string]$Value, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$parsed)) {
+            return $null
+        }
+        $Value = $parsed
+    }
+    if ($Value -eq [datetime]::MinValue) { return $null }
+    if ($AssumeUtc -and $Value.Kind -eq [System.DateTimeKind]::Unspecified) {
+        $Value = [datetime]::SpecifyKind($Value, [System.DateTimeKind]::Utc)
+    }
+    return $Value.ToUniversalTime().ToString('o')
+}
+
+function ConvertTo-EsSeconds {
+    # TimeSpan (or its string form) -> seconds as a number; $null when empty.
+    param($Value)
+    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    if ($Value -is [timespan]) { return $Value.TotalSeconds }
+    return ([timespan]::Parse([string]$Value, [System.Globalization.CultureInfo]::InvariantCulture)).TotalSeconds
+}
+
+function ConvertTo-EsGuidString {
+    # GUIDs are lower case without braces.
+    param($Value)
+    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    return ([string]$Value).Trim().Trim('{', '}').ToLowerInvariant()
+}
+
+function ConvertTo-EsBool {
+    # bool, 'True'/'False', 1/0 -> bool; anything else -> $null.
+    param($Value)
+    if ($null -eq $Value) { return $null }
+    if ($Value -is [bool]) { return $Value }
+    $text = ([string]$Value).Trim()
+    if ($text -eq 'True' -or $text -eq '1') { return $true }
+    if ($text -eq 'False' -or $text -eq '0') { return $false }
+    return $null
+}
+
+function Get-EsProperty {
+    # The first non-empty property among Names: several property names are UNCONFIRMED and differ by build.
+    param($Object, [string[]]$Names)
+    if ($null -eq $Object) { return $null }
+    foreach ($name in $Names) {
+        $property = $Object.PSObject.Properties[$name]
+        if ($null -ne $property -and $null -ne $property.Value -and [string]$property.Value -ne '') {
+            return $property.Value
+        }
+    }
+    return $null
+}
+
+function Get-EsNamedValue {
+    # .Value of the item called Name in a keyed collection (ConnectivityParameters, GlobalSettings.Parameters);
+    # falls back to enumerating when the collection has no string indexer.
+    param($Collection, [string]$Name)
+    if ($null -eq $Collection) { return $null }
+    $item = $null
+    try { $item = $Collection[$Name] } catch { $item = $null }
+    if ($null -ne $item) {
+        if ($null -ne $item.PSObject.Properties['Value']) { return $item.Value }
+        if ($item -is [string] -or $item -is [System.ValueType]) { return $item }
+    }
+    foreach ($candidate in $Collection) {
+        if ($null -ne $candidate -and [string]$candidate.Name -eq $Name) { return $candidate.Value }
+    }
+    return $null
+}
+
+function Get-EsSortedStrings {
+    # Non-empty strings, ordinal-sorted (culture-independent, so both servers sort alike). Emits items:
+    # callers wrap the call in @() to get an array.
+    param($Value)
+    $out = New-Object 'System.Collections.Generic.List[string]'
+    foreach ($item in @($Value)) {
+        if ($null -ne $item -and [string]$item -ne '') { $out.Add([string]$item) }
+    }
+    $sorted = $out.ToArray()
+    [Array]::Sort($sorted, [System.StringComparer]::Ordinal)
+    return $sorted
+}
+
+function New-EsEnvelope {
+    param([string]$Kind, [string]$Name)
+    $envelope = [ordered]@{}
+    $envelope[$Kind] = $Name
+    $envelope['schema'] = 1
+    $envelope['ok'] = $false
+    $envelope['data'] = $null
+    $envelope['error'] = $null
+    return $envelope
+}
+
+function Write-EsEnvelope {
+    # The one output of the script. Serialisation itself must not throw either.
+    param($Envelope, [string]$Kind, [string]$Name)
+    try {
+        return ConvertTo-Json -InputObject $Envelope -Depth 10 -Compress
+    }
+    catch {
+        $fallback = New-EsEnvelope -Kind $Kind -Name $Name
+        $fallback['error'] = [ordered]@{ kind = 'Failed'; message = 'could not serialise the result: ' + [string]$_.Exception.Message }
+        return ConvertTo-Json -InputObject $fallback -Depth 10 -Compress
+    }
+}
+
+function ConvertTo-EsText {
+    # A string, or $null for missing and empty values.
+    param($Value)
+    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    return [string]$Value
+}
+
+function Test-EsValueSet {
+    # True when the registry value exists and is not empty (or, with -NonZero, not 0).
+    param([string]$Path, [string]$Name, [switch]$NonZero)
+    $item = Get-ItemProperty -LiteralPath $Path -Name $Name -ErrorAction SilentlyContinue
+    if ($null -eq $item -or $null -eq $item.PSObject.Properties[$Name]) { return $false }
+    $value = $item.PSObject.Properties[$Name].Value
+    if ($null -eq $value) { return $false }
+    if ($NonZero) { return ([string]$value -ne '0' -and [string]$value -ne '') }
+    return (@($value | Where-Object { [string]$_ -ne '' }).Count -gt 0)
+}
+
+$envelope = New-EsEnvelope -Kind 'probe' -Name 'os'
+try {
+    $ErrorActionPreference = 'Stop'
+    # https://learn.microsoft.com/windows/release-health/windows-server-release-info (build and UBR)
+    $current = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+    $build = $current.CurrentBuild
+    if ($null -eq $build -or [string]$build -eq '') { $build = $current.CurrentBuildNumber }
+    $ubr = 0
+    if ($null -ne $current.PSObject.Properties['UBR']) { $ubr = [int]$current.UBR }
+    $displayVersion = [string]$current.DisplayVersion
+    if ($displayVersion -eq '') { $displayVersion = [string]$current.ReleaseId }   # Server 2016/2019 have ReleaseId only
+    if ($displayVersion -eq '') { $displayVersion = $null }
+    $installationType = [string]$current.InstallationType
+    if ($installationType -eq '') { $installationType = $null }
+
+    # Win32_OperatingSystem: https://learn.microsoft.com/windows/win32/cimwin32prov/win32-operatingsystem
+    # Get-CimInstance: https://learn.microsoft.com/powershell/module/cimcmdlets/get-ciminstance
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    $caption = [string]$os.Caption
+    if ($caption -eq '') { $caption = [string]$current.ProductName }
+
+    $updates = New-Object 'System.Collections.Generic.List[object]'
+    $updateHistoryError = $null
+    try {
+        # Microsoft.Update.Session / IUpdateSearcher.QueryHistory:
+        # https://learn.microsoft.com/windows/win32/api/wuapi/nn-wuapi-iupdatehistoryentry
+        $session = New-Object -ComObject 'Microsoft.Update.Session'
+        $searcher = $session.CreateUpdateSearcher()
+        $total = $searcher.GetTotalHistoryCount()
+        $count = [Math]::Min([int]$total, [Math]::Max(0, $MaxUpdateHistory))
+        if ($count -gt 0) {
+            foreach ($entry in @($searcher.QueryHistory(0, $count))) {
+                if ($null -eq $entry -or $null -eq $entry.Date) { continue }
+                $updates.Add([ordered]@{
+                    date        = ConvertTo-EsUtcString -Value $entry.Date -AssumeUtc   # documented as UTC
+                    title       = [string]$entry.Title
+                    operation   = [int]$entry.Operation
+                    result_code = [int]$entry.ResultCode
+                    hresult     = [int]$entry.HResult
+                })
+            }
+        }
+    }
+    catch {
+        $updates.Clear()
+        $updateHistoryError = (Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+    }
+
+    # Get-HotFix: https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-hotfix
+    $hotfixes = New-Object 'System.Collections.Generic.List[object]'
+    foreach ($fix in @(Get-HotFix)) {
+        if ([string]$fix.HotFixID -eq '') { continue }
+        $installedOn = $null
+        # InstalledOn is derived from a locale-dependent string and may be empty.
+        try { $installedOn = ConvertTo-EsUtcString -Value $fix.InstalledOn } catch { $installedOn = $null }
+        $hotfixes.Add([ordered]@{ id = [string]$fix.HotFixID; installed_on = $installedOn })
+    }
+
+    # Pending-reboot markers (community convention; each reliable on its own, PendingFileRename is a hint only).
+    $cbs = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing'
+    $sessionManager = 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager'
+    $activeName = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ActiveComputerName' -Name 'ComputerName' -ErrorAction SilentlyContinue
+    $pendingName = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName' -Name 'ComputerName' -ErrorAction SilentlyContinue
+    $renamePending = ($null -ne $activeName -and $null -ne $pendingName -and [string]$activeName.ComputerName -ne [string]$pendingName.ComputerName)
+    $reboot = [ordered]@{
+        cbs_reboot_pending      = [bool](Test-Path -LiteralPath (Join-Path -Path $cbs -ChildPath 'RebootPending'))
+        cbs_reboot_in_progress  = [bool](Test-Path -LiteralPath (Join-Path -Path $cbs -ChildPath 'RebootInProgress'))
+        cbs_packages_pending    = [bool](Test-Path -LiteralPath (Join-Path -Path $cbs -ChildPath 'PackagesPending'))
+        wu_reboot_required      = [bool](Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired')
+        pending_file_rename     = ((Test-EsValueSet -Path $sessionManager -Name 'PendingFileRenameOperations') -or
+                                   (Test-EsValueSet -Path $sessionManager -Name 'PendingFileRenameOperations2'))
+        computer_rename_pending = [bool]$renamePending
+        netlogon_pending        = ((Test-EsValueSet -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Netlogon' -Name 'JoinDomain') -or
+                                   (Test-EsValueSet -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Netlogon' -Name 'AvoidSpnSet'))
+        update_exe_volatile     = (Test-EsValueSet -Path 'HKLM:\SOFTWARE\Microsoft\Updates' -Name 'UpdateExeVolatile' -NonZero)
+    }
+
+    $data = [ordered]@{
+        caption              = $caption
+        build                = [int]$build
+        ubr                  = $ubr
+        display_version      = $displayVersion
+        installation_type    = $installationType
+        last_boot_utc        = ConvertTo-EsUtcString -Value $os.LastBootUpTime
+        updates              = $updates.ToArray()
+        update_history_error = $updateHistoryError
+        hotfixes             = $hotfixes.ToArray()
+        reboot               = $reboot
+    }
+    $envelope['data'] = $data
+    $envelope['ok'] = $true
+}
+catch {
+    $envelope['data'] = $null
+    $envelope['error'] = [ordered]@{ kind = (Get-EsErrorKind -ErrorRecord $_); message = [string]$_.Exception.Message }
+}
+Write-EsEnvelope -Envelope $envelope -Kind 'probe' -Name 'os'

@@ -1,0 +1,656 @@
+"""Probe JSON -> typed facts: realistic documents parse, malformed ones fail naming host, probe and field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from entra_standby.errors import EntraStandbyError, ProbeError
+from entra_standby.facts.model import (
+    FACT_TYPES,
+    CanaryFacts,
+    CloudFacts,
+    ConfigFacts,
+    ConnectorsFacts,
+    OsFacts,
+    RunHistoryFacts,
+    SchedulerFacts,
+    TlsFacts,
+)
+from entra_standby.facts.parse import (
+    ProbeFailedError,
+    fact_from_data,
+    fact_to_data,
+    parse_action_output,
+    parse_datetime,
+    parse_probe_output,
+)
+
+NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
+HOST = "aadc02.contoso.com"
+
+_SCHANNEL = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\"
+_TLS_ROWS = [
+    {
+        "path": "HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
+        "name": "SystemDefaultTlsVersions",
+        "value": 1,
+    },
+    {
+        "path": "HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
+        "name": "SchUseStrongCrypto",
+        "value": 1,
+    },
+    {
+        "path": "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
+        "name": "SystemDefaultTlsVersions",
+        "value": 1,
+    },
+    {
+        "path": "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
+        "name": "SchUseStrongCrypto",
+        "value": 1,
+    },
+    {
+        "path": _SCHANNEL + "Server",
+        "name": "Enabled",
+        "value": 1,
+    },
+    {
+        "path": _SCHANNEL + "Server",
+        "name": "DisabledByDefault",
+        "value": 0,
+    },
+    {
+        "path": _SCHANNEL + "Client",
+        "name": "Enabled",
+        "value": 1,
+    },
+    {
+        "path": _SCHANNEL + "Client",
+        "name": "DisabledByDefault",
+        "value": None,
+    },
+]
+
+# The example data objects of docs/contracts.md section 1 (ellipses filled in with realistic values).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "scheduler": {
+        "allowed_interval_s": 1800,
+        "effective_interval_s": 1800,
+        "customized_interval_s": None,
+        "next_policy_type": "Delta",
+        "next_start_utc": "2026-11-22T04:25:00.0000000Z",
+        "purge_interval_s": 604800,
+        "sync_cycle_enabled": True,
+        "maintenance_enabled": True,
+        "staging_mode_enabled": False,
+        "scheduler_suspended": False,
+        "sync_cycle_in_progress": False,
+    },
+    "service": {
+        "name": "ADSync",
+        "exists": True,
+        "status": "Running",
+        "start_mode": "Auto",
+        "delayed_auto_start": True,
+        "account": "NT SERVICE\\ADSync",
+    },
+    "version": {
+        "product_version": "2.5.79.0",
+        "display_version": "2.5.79.0",
+        "install_path": "C:\\Program Files\\Microsoft Azure AD Sync",
+    },
+    "tls": {"values": _TLS_ROWS, "dotnet_release": 528449},
+    "os": {
+        "caption": "Microsoft Windows Server 2022 Standard",
+        "build": 20348,
+        "ubr": 2849,
+        "display_version": "21H2",
+        "installation_type": "Server",
+        "last_boot_utc": "2026-11-20T02:11:09.5000000Z",
+        "updates": [
+            {
+                "date": "2026-11-12T03:55:54.1234567Z",
+                "title": "2026-11 Cumulative Update for Microsoft server operating system version 21H2 for "
+                "x64-based Systems (KB5070000)",
+                "operation": 1,
+                "result_code": 2,
+                "hresult": 0,
+            }
+        ],
+        "update_history_error": None,
+        "hotfixes": [{"id": "KB5070000", "installed_on": "2026-11-12T00:00:00.0000000Z"}],
+        "reboot": {
+            "cbs_reboot_pending": False,
+            "cbs_reboot_in_progress": False,
+            "cbs_packages_pending": False,
+            "wu_reboot_required": False,
+            "pending_file_rename": False,
+            "computer_rename_pending": False,
+            "netlogon_pending": False,
+            "update_exe_volatile": False,
+        },
+    },
+    "run-history": {
+        "runs": [
+            {
+                "run_history_id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                "connector": "contoso.com",
+                "profile": "Delta Import",
+                "result": "success",
+                "start": "2026-11-22T03:55:01.0000000Z",
+                "end": "2026-11-22T03:55:54.1234567Z",
+                "complete": True,
+            },
+            {
+                "run_history_id": "1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                "connector": "contoso.com",
+                "profile": "Export",
+                "result": "in-progress",
+                "start": "2026-11-22T03:58:00.0000000Z",
+                "end": None,
+                "complete": False,
+            },
+        ],
+        "busy_connectors": [],
+    },
+    "connectors": {
+        "connectors": [
+            {
+                "name": "contoso.com",
+                "identifier": "5d4e3f2a-1b0c-4d9e-8f7a-6b5c4d3e2f1a",
+                "type": "AD",
+                "forest": "contoso.com",
+                "account_user": "MSOL_1a2b3c4d5e6f",
+                "account_domain": "contoso.com",
+                "account": {
+                    "found": True,
+                    "distinguished_name": "CN=MSOL_1a2b3c4d5e6f,CN=Users,DC=contoso,DC=com",
+                    "sid": "S-1-5-21-1004336348-1177238915-682003330-1112",
+                    "enabled": True,
+                    "locked_out": False,
+                    "password_expired": False,
+                    "password_never_expires": True,
+                    "password_last_set": "2025-03-01T10:00:00.0000000Z",
+                },
+                "permissions": [
+                    {
+                        "object_dn": "DC=contoso,DC=com",
+                        "scope": "domain-root",
+                        "aces": [
+                            {
+                                "identity": "CONTOSO\\MSOL_1a2b3c4d5e6f",
+                                "rights": ["ExtendedRight"],
+                                "access": "Allow",
+                                "object_type": "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2",
+                                "inherited_object_type": "00000000-0000-0000-0000-000000000000",
+                                "inheritance": "None",
+                                "inherited": False,
+                            }
+                        ],
+                    }
+                ],
+                "permissions_error": None,
+            },
+            {
+                "name": "contoso.onmicrosoft.com - AAD",
+                "identifier": "b891884f-051e-4a83-95af-2544101c9083",
+                "type": "Extensible2",
+                "forest": None,
+                "account_user": "Sync_AADC01_1a2b3c@contoso.onmicrosoft.com",
+                "account_domain": None,
+                "account": None,
+                "permissions": [],
+                "permissions_error": None,
+            },
+        ]
+    },
+    "config": {
+        "server_configuration_version": "2.5.79.0",
+        "connectors": [
+            {
+                "name": "contoso.com",
+                "type": "AD",
+                "partitions": [
+                    {
+                        "name": "DC=contoso,DC=com",
+                        "selected": True,
+                        "inclusions": ["OU=Staff,DC=contoso,DC=com"],
+                        "exclusions": [],
+                        "object_classes": ["user", "group", "contact"],
+                    }
+                ],
+                "attribute_inclusions_hash": "9f86d081884c7d659a2feaa0c55ad015" * 2,
+            }
+        ],
+        "rules": [
+            {
+                "name": "In from AD - User Join",
+                "connector": "contoso.com",
+                "direction": "Inbound",
+                "precedence": 100,
+                "disabled": False,
+                "immutable_tag": "Microsoft.InfromADUserJoin.010",
+                "is_standard": True,
+                "source_object_type": "user",
+                "target_object_type": "person",
+                "link_type": "Provision",
+                "scope_hash": "a" * 64,
+                "join_hash": "b" * 64,
+                "flows_hash": "c" * 64,
+            }
+        ],
+        "features": {
+            "password_hash_sync": True,
+            "password_writeback": True,
+            "group_writeback": False,
+            "device_writeback": False,
+            "exchange_hybrid": False,
+            "directory_extensions": False,
+        },
+        "source_anchor": "mS-DS-ConsistencyGuid",
+        "deletion_threshold": {"enabled": True, "threshold": 500},
+    },
+    "pending-exports": {
+        "connectors": [{"connector": "contoso.com", "adds": 0, "updates": 3, "deletes": 0}],
+        "source": "Get-ADSyncConnectorStatistics",
+    },
+    "machine": {
+        "computer_name": "AADC02",
+        "domain": "contoso.com",
+        "sync_machine_identifier": "7e1c5a52-33b1-4d0e-9b55-1f8f2d6f0a11",
+        "adsynctools_versions": ["2.4.0"],
+    },
+}
+
+CLOUD_EXAMPLE: dict[str, Any] = {
+    "tenant_id": "11111111-2222-3333-4444-555555555555",
+    "sync_enabled": True,
+    "last_sync": "2026-11-22T03:56:10Z",
+    "last_password_sync": "2026-11-22T03:57:00Z",
+    "canary": {
+        "user": "canary@contoso.com",
+        "found": True,
+        "on_premises_last_sync": "2026-11-22T03:56:10Z",
+        "extension_attributes": {"extensionAttribute15": "nonce-123", "extensionAttribute14": None},
+    },
+    "collected_utc": "2026-11-22T04:00:00Z",
+}
+
+
+def envelope(probe: str, data: Any, **overrides: Any) -> str:
+    doc: dict[str, Any] = {"probe": probe, "schema": 1, "ok": True, "data": data, "error": None}
+    doc.update(overrides)
+    return json.dumps(doc)
+
+
+def parse(probe: str, data: Any) -> Any:
+    return parse_probe_output(HOST, probe, envelope(probe, data), now=NOW)
+
+
+def test_examples_cover_every_domain() -> None:
+    assert set(EXAMPLES) == set(FACT_TYPES)
+
+
+@pytest.mark.parametrize("probe", list(FACT_TYPES))
+def test_each_domain_parses_into_its_dataclass(probe: str) -> None:
+    fact = parse(probe, EXAMPLES[probe])
+    assert type(fact) is FACT_TYPES[probe]
+
+
+def test_scheduler_values() -> None:
+    fact: SchedulerFacts = parse("scheduler", EXAMPLES["scheduler"])
+    assert fact.allowed_interval_s == 1800.0 and isinstance(fact.allowed_interval_s, float)
+    assert fact.customized_interval_s is None
+    assert fact.next_start_utc == datetime(2026, 11, 22, 4, 25, tzinfo=UTC)
+    assert fact.staging_mode_enabled is False and fact.sync_cycle_enabled is True
+
+
+def test_nested_values_connectors_os_config_tls() -> None:
+    connectors: ConnectorsFacts = parse("connectors", EXAMPLES["connectors"])
+    ad = connectors.connectors[0]
+    assert ad.account is not None and ad.account.password_never_expires is True
+    assert ad.permissions[0].aces[0].rights == ("ExtendedRight",)
+    assert ad.permissions[0].aces[0].object_type == "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2"
+    assert connectors.connectors[1].account is None
+
+    os_fact: OsFacts = parse("os", EXAMPLES["os"])
+    assert os_fact.updates[0].date == datetime(2026, 11, 12, 3, 55, 54, 123456, tzinfo=UTC)
+    assert os_fact.reboot.cbs_reboot_pending is False
+
+    config: ConfigFacts = parse("config", EXAMPLES["config"])
+    assert config.features["password_hash_sync"] is True
+    assert config.connectors[0].partitions[0].inclusions == ("OU=Staff,DC=contoso,DC=com",)
+    assert config.deletion_threshold.threshold == 500
+
+    tls: TlsFacts = parse("tls", EXAMPLES["tls"])
+    assert len(tls.values) == 8 and tls.values[-1].value is None
+
+    history: RunHistoryFacts = parse("run-history", EXAMPLES["run-history"])
+    assert history.runs[1].end is None and history.runs[1].complete is False
+
+
+def test_guids_are_normalised_and_rights_accept_flag_text() -> None:
+    data = copy.deepcopy(EXAMPLES["connectors"])
+    data["connectors"][0]["identifier"] = "{5D4E3F2A-1B0C-4D9E-8F7A-6B5C4D3E2F1A}"
+    data["connectors"][0]["permissions"][0]["aces"][0]["rights"] = "ReadProperty, WriteProperty"
+    fact: ConnectorsFacts = parse("connectors", data)
+    assert fact.connectors[0].identifier == "5d4e3f2a-1b0c-4d9e-8f7a-6b5c4d3e2f1a"
+    assert fact.connectors[0].permissions[0].aces[0].rights == ("ReadProperty", "WriteProperty")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-22T03:55:54.1234567Z", datetime(2026, 11, 22, 3, 55, 54, 123456, tzinfo=UTC)),
+        ("2026-11-22T03:55:54Z", datetime(2026, 11, 22, 3, 55, 54, tzinfo=UTC)),
+        ("2026-11-22T04:55:54.5+01:00", datetime(2026, 11, 22, 3, 55, 54, 500000, tzinfo=UTC)),
+        ("2026-11-22T03:55:54.1234567", datetime(2026, 11, 22, 3, 55, 54, 123456, tzinfo=UTC)),
+        ("/Date(1700000000000)/", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+        ("\\/Date(1700000000000)\\/", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+    ],
+)
+def test_datetime_forms(text: str, expected: datetime) -> None:
+    assert parse_datetime(text) == expected
+
+
+def test_ps51_date_form_inside_a_probe_document() -> None:
+    data = copy.deepcopy(EXAMPLES["scheduler"])
+    expected_ms = int(datetime(2026, 11, 22, 4, 25, tzinfo=UTC).timestamp() * 1000)
+    data["next_start_utc"] = f"/Date({expected_ms})/"
+    fact: SchedulerFacts = parse("scheduler", data)
+    assert fact.next_start_utc == datetime(2026, 11, 22, 4, 25, tzinfo=UTC)
+
+
+def test_int_is_accepted_for_float_but_bool_is_not_an_int() -> None:
+    fact: SchedulerFacts = parse("scheduler", EXAMPLES["scheduler"])
+    assert fact.purge_interval_s == 604800.0
+    data = copy.deepcopy(EXAMPLES["os"])
+    data["ubr"] = True
+    with pytest.raises(ProbeError, match="expected an integer"):
+        parse("os", data)
+
+
+def test_optional_none_defaults_may_be_omitted_but_asserting_defaults_may_not() -> None:
+    data = copy.deepcopy(EXAMPLES["scheduler"])
+    del data["sync_cycle_in_progress"]
+    assert parse("scheduler", data).sync_cycle_in_progress is None
+    os_data = copy.deepcopy(EXAMPLES["os"])
+    del os_data["reboot"]
+    with pytest.raises(ProbeError) as info:
+        parse("os", os_data)
+    assert info.value.field == "reboot"
+
+
+# --- malformed -------------------------------------------------------------------------------------------
+
+
+def _mutated(probe: str, change: Any) -> str:
+    data = copy.deepcopy(EXAMPLES[probe])
+    change(data)
+    return envelope(probe, data)
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    def change(data: Any) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+def _delete(path: list[Any]) -> Any:
+    def change(data: Any) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+
+    return change
+
+
+MALFORMED: list[tuple[str, str, Any, str | None, str]] = [
+    # (id, probe, raw output, field named, message fragment)
+    ("not-a-string", "scheduler", {"probe": "scheduler"}, None, "expected one JSON string"),
+    ("not-json", "scheduler", "WARNING: something {", None, "not JSON"),
+    ("not-an-object", "scheduler", "[1, 2]", None, "expected a JSON object"),
+    ("wrong-probe", "scheduler", envelope("service", EXAMPLES["scheduler"]), "probe", "expected 'scheduler'"),
+    ("wrong-schema", "scheduler", envelope("scheduler", EXAMPLES["scheduler"], schema=2), "schema", "schema"),
+    (
+        "bool-schema",
+        "scheduler",
+        envelope("scheduler", EXAMPLES["scheduler"], schema=True),
+        "schema",
+        "schema",
+    ),
+    ("ok-not-bool", "scheduler", envelope("scheduler", EXAMPLES["scheduler"], ok="yes"), "ok", "'ok'"),
+    ("data-null", "scheduler", envelope("scheduler", None), "data", "'data'"),
+    (
+        "missing-field",
+        "scheduler",
+        _mutated("scheduler", _delete(["staging_mode_enabled"])),
+        "staging_mode_enabled",
+        "missing field",
+    ),
+    (
+        "nested-wrong-type",
+        "connectors",
+        _mutated("connectors", _set(["connectors", 0, "account", "enabled"], "yes")),
+        "connectors[0].account.enabled",
+        "expected true or false",
+    ),
+    (
+        "nested-missing",
+        "connectors",
+        _mutated("connectors", _delete(["connectors", 0, "permissions", 0, "aces", 0, "access"])),
+        "connectors[0].permissions[0].aces[0].access",
+        "missing field",
+    ),
+    (
+        "null-required",
+        "scheduler",
+        _mutated("scheduler", _set(["sync_cycle_enabled"], None)),
+        "sync_cycle_enabled",
+        "must not be null",
+    ),
+    (
+        "string-for-number",
+        "scheduler",
+        _mutated("scheduler", _set(["allowed_interval_s"], "00:30:00")),
+        "allowed_interval_s",
+        "expected a number",
+    ),
+    (
+        "bool-for-float",
+        "scheduler",
+        _mutated("scheduler", _set(["allowed_interval_s"], True)),
+        "allowed_interval_s",
+        "expected a number",
+    ),
+    ("float-for-int", "os", _mutated("os", _set(["build"], 20348.5)), "build", "expected an integer"),
+    (
+        "negative-interval",
+        "scheduler",
+        _mutated("scheduler", _set(["effective_interval_s"], -1)),
+        "effective_interval_s",
+        "negative",
+    ),
+    (
+        "negative-count",
+        "pending-exports",
+        _mutated("pending-exports", _set(["connectors", 0, "deletes"], -5)),
+        "connectors[0].deletes",
+        "negative",
+    ),
+    ("small-build", "os", _mutated("os", _set(["build"], 5999)), "build", "Windows build"),
+    (
+        "year-before-2000",
+        "run-history",
+        _mutated("run-history", _set(["runs", 0, "start"], "0001-01-01T00:00:00Z")),
+        "runs[0].start",
+        "before 2000",
+    ),
+    (
+        "future-date",
+        "os",
+        _mutated("os", _set(["last_boot_utc"], "2026-11-24T04:00:00Z")),
+        "last_boot_utc",
+        "future",
+    ),
+    (
+        "bad-date",
+        "os",
+        _mutated("os", _set(["updates", 0, "date"], "yesterday")),
+        "updates[0].date",
+        "ISO 8601",
+    ),
+    (
+        "bad-guid",
+        "run-history",
+        _mutated("run-history", _set(["runs", 0, "run_history_id"], "not-a-guid")),
+        "runs[0].run_history_id",
+        "GUID",
+    ),
+    ("list-for-object", "os", _mutated("os", _set(["reboot"], [])), "reboot", "expected an object"),
+    ("object-for-list", "tls", _mutated("tls", _set(["values"], {})), "values", "expected a list"),
+    (
+        "features-not-bool",
+        "config",
+        _mutated("config", _set(["features", "group_writeback"], "False")),
+        "features.group_writeback",
+        "expected true or false",
+    ),
+    (
+        "update-result-code",
+        "os",
+        _mutated("os", _set(["updates", 0, "result_code"], 9)),
+        "updates[0].result_code",
+        "result code",
+    ),
+    (
+        "nan",
+        "scheduler",
+        envelope("scheduler", EXAMPLES["scheduler"]).replace("604800", "NaN"),
+        None,
+        "not JSON",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("probe", "raw", "field", "fragment"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED]
+)
+def test_malformed_output_names_host_probe_and_field(
+    probe: str, raw: Any, field: str | None, fragment: str
+) -> None:
+    with pytest.raises(ProbeError) as info:
+        parse_probe_output(HOST, probe, raw, now=NOW)
+    error = info.value
+    assert isinstance(error, EntraStandbyError)
+    assert error.host == HOST and error.probe == probe
+    assert error.field == field
+    text = str(error)
+    assert HOST in text and f"probe {probe}" in text and fragment in text
+    if field:
+        assert f"field {field}" in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize("kind", ["CommandNotFound", "AccessDenied", "NotInstalled", "Failed"])
+def test_ok_false_carries_error_kind_and_message(kind: str) -> None:
+    raw = json.dumps(
+        {
+            "probe": "scheduler",
+            "schema": 1,
+            "ok": False,
+            "data": None,
+            "error": {"kind": kind, "message": "The term 'Get-ADSyncScheduler' is not recognized"},
+        }
+    )
+    with pytest.raises(ProbeFailedError) as info:
+        parse_probe_output(HOST, "scheduler", raw, now=NOW)
+    assert info.value.error_kind == kind
+    assert info.value.kind == "probe"
+    assert kind in str(info.value) and "Get-ADSyncScheduler" in str(info.value) and HOST in str(info.value)
+
+
+def test_ok_false_with_unknown_kind_is_malformed() -> None:
+    raw = json.dumps(
+        {
+            "probe": "scheduler",
+            "schema": 1,
+            "ok": False,
+            "data": None,
+            "error": {"kind": "Oops", "message": "x"},
+        }
+    )
+    with pytest.raises(ProbeError) as info:
+        parse_probe_output(HOST, "scheduler", raw, now=NOW)
+    assert not isinstance(info.value, ProbeFailedError)
+    assert info.value.field == "error.kind"
+
+
+def test_unknown_probe_is_an_error() -> None:
+    with pytest.raises(ProbeError, match="unknown probe"):
+        parse_probe_output(HOST, "nope", envelope("nope", {}), now=NOW)
+
+
+def test_future_check_is_relative_to_injected_now() -> None:
+    data = copy.deepcopy(EXAMPLES["os"])
+    data["last_boot_utc"] = "2030-01-01T00:00:00Z"
+    later = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(hours=1)
+    assert parse_probe_output(HOST, "os", envelope("os", data), now=later).last_boot_utc.year == 2030
+    with pytest.raises(ProbeError):
+        parse_probe_output(HOST, "os", envelope("os", data), now=NOW)
+
+
+def test_action_output_is_scheduler_state() -> None:
+    raw = json.dumps(
+        {"action": "set-staging", "schema": 1, "ok": True, "data": EXAMPLES["scheduler"], "error": None}
+    )
+    assert parse_action_output(HOST, "set-staging", raw, now=NOW).staging_mode_enabled is False
+    with pytest.raises(ProbeError, match="envelope names action"):
+        parse_action_output(HOST, "set-sync-cycle", raw, now=NOW)
+
+
+# --- evidence round trip ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("domain", [*FACT_TYPES, "cloud"])
+def test_round_trip_fact_data_fact_is_identity(domain: str) -> None:
+    source = CLOUD_EXAMPLE if domain == "cloud" else EXAMPLES[domain]
+    fact = fact_from_data(domain, source)
+    data = fact_to_data(fact)
+    json.dumps(data)  # plain JSON-ready data
+    assert fact_from_data(domain, json.loads(json.dumps(data))) == fact
+    assert fact_to_data(fact_from_data(domain, data)) == data
+
+
+def test_cloud_facts_build() -> None:
+    cloud: CloudFacts = fact_from_data("cloud", CLOUD_EXAMPLE)
+    assert isinstance(cloud.canary, CanaryFacts)
+    assert cloud.canary.extension_attributes == {
+        "extensionAttribute15": "nonce-123",
+        "extensionAttribute14": None,
+    }
+    assert cloud.last_sync == datetime(2026, 11, 22, 3, 56, 10, tzinfo=UTC)
+
+
+def test_fact_to_data_writes_powershell_dates() -> None:
+    data = fact_to_data(parse("scheduler", EXAMPLES["scheduler"]))
+    assert data["next_start_utc"] == "2026-11-22T04:25:00.0000000Z"
+
+
+def test_fact_from_data_rejects_garbage_with_domain_and_field() -> None:
+    with pytest.raises(ProbeError) as info:
+        fact_from_data("cloud", {**CLOUD_EXAMPLE, "sync_enabled": "true"}, host="replay")
+    assert info.value.host == "replay" and info.value.probe == "cloud" and info.value.field == "sync_enabled"
+    with pytest.raises(ProbeError, match="unknown fact domain"):
+        fact_from_data("weather", {})
