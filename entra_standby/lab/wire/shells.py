@@ -1,0 +1,433 @@
+"""Shells (runspace pools) and commands (pipelines): psrpcore glue, per-target queues and the long-poll.
+
+psrpcore is sans-IO and keeps one outgoing FIFO per pool; a Receive asks for one target (the pool, or one
+CommandId), so everything psrpcore produces is drained into per-target queues and each Receive is served
+from its own queue. All psrpcore access for a shell happens under that shell's condition lock; engine
+calls run in worker threads outside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from psrpcore import (
+    CreatePipelineEvent,
+    EndOfPipelineInputEvent,
+    GetAvailableRunspacesEvent,
+    PipelineInputEvent,
+    PowerShell,
+    PSRPPayload,
+    ResetRunspaceStateEvent,
+    ServerPipeline,
+    ServerRunspacePool,
+    SetMaxRunspacesEvent,
+    SetMinRunspacesEvent,
+    StreamType,
+)
+from psrpcore._payload import PSRPMessage, create_message
+from psrpcore.types import PSInvocationState, PSRPMessageType, add_note_property
+
+from entra_standby.lab.engine import CommandCall, ErrorInfo, Invocation, PipelineResult, ScriptEngine
+from entra_standby.lab.wire import psvalues
+from entra_standby.lab.wire.soap import internal_error, invalid_request, shell_not_found, timed_out
+
+log = logging.getLogger(__name__)
+
+#: Answer a long-poll this long before the client's OperationTimeout so the fault arrives in time.
+TIMEOUT_MARGIN_S = 0.5
+_POLL_SLICE_S = 0.2  # how often a waiting Receive checks for client EOF and server stop
+
+
+class _LabPool(ServerRunspacePool):
+    """psrpcore's server pool, tolerant of pypsrp's ``<I64 N="CI">`` in Set{Max,Min}Runspaces.
+
+    Also writes a ``$null`` output as ``<Nil />``: psrpcore sends an empty PipelineOutput for None, which
+    pypsrp cannot parse.
+    """
+
+    def prepare_message(self, message: Any, message_type: PSRPMessageType | None = None,
+                        pipeline_id: uuid.UUID | None = None,
+                        stream_type: StreamType = StreamType.default) -> None:
+        if message is None and message_type in (None, PSRPMessageType.PipelineOutput):
+            kind = PSRPMessageType.PipelineOutput
+            raw = create_message(self._is_client, kind, b"<Nil />", self.runspace_pool_id, pipeline_id)
+            self._send_buffer.append(PSRPMessage(kind, bytearray(raw), self.runspace_pool_id, pipeline_id,
+                                                 self._fragment_counter, stream_type))
+            return
+        super().prepare_message(message, message_type, pipeline_id, stream_type)
+
+    @staticmethod
+    def _add_ci(event: Any) -> None:
+        obj = event._ps_object  # psrpcore reads ``.ci`` case-sensitively; pypsrp sends ``CI``
+        if not hasattr(obj, "ci") and hasattr(obj, "CI"):
+            add_note_property(obj, "ci", obj.CI)
+
+    def _process_SetMaxRunspaces(self, event: SetMaxRunspacesEvent) -> None:
+        self._add_ci(event)
+        super()._process_SetMaxRunspaces(event)
+
+    def _process_SetMinRunspaces(self, event: SetMinRunspacesEvent) -> None:
+        self._add_ci(event)
+        super()._process_SetMinRunspaces(event)
+
+
+@dataclass
+class Command:
+    """One pipeline (WS-Man Command) of a shell."""
+
+    id: uuid.UUID
+    pipeline: ServerPipeline
+    cancel: threading.Event = field(default_factory=threading.Event)
+    metadata: PowerShell | None = None
+    input: list[Any] = field(default_factory=list)
+    input_done: bool = False
+    started: bool = False
+    finished: bool = False
+    terminated: bool = False
+
+
+@dataclass
+class Shell:
+    """One WS-Man shell = one PSRP runspace pool."""
+
+    id: uuid.UUID
+    resource_uri: str
+    owner: str
+    client_ip: str
+    pool: _LabPool
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    queues: dict[uuid.UUID | None, deque[bytes]] = field(default_factory=dict)
+    commands: dict[uuid.UUID, Command] = field(default_factory=dict)
+    last_used: float = field(default_factory=time.monotonic)
+    created: float = field(default_factory=time.monotonic)
+    closed: bool = False
+
+
+@dataclass
+class ReceiveResult:
+    chunks: list[bytes]
+    command_id: uuid.UUID | None
+    done: bool  # the command finished and everything it produced has been handed out
+
+
+def payload_budget(max_envelope_size: int) -> int:
+    """Raw PSRP bytes that fit one response: (envelope - 4 KiB of SOAP) as base64."""
+    return max(((max_envelope_size - 4096) * 3) // 4, 1024)
+
+
+def parse_uuid(text: str | None, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID((text or "").strip())
+    except ValueError:
+        raise invalid_request(f"{what} {text!r} is not a GUID") from None
+
+
+def decode_b64(text: str | None, what: str) -> bytes:
+    try:
+        return base64.b64decode((text or "").strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_request(f"{what} is not valid base64") from None
+
+
+def _invocation(command: Command) -> Invocation:
+    metadata = command.metadata
+    calls: list[CommandCall] = []
+    for cmd in metadata.commands if metadata is not None else []:
+        parameters: dict[str, Any] = {}
+        positional = 0
+        for name, value in cmd.parameters:
+            if name is None:  # positional arguments: "@0", "@1", ... (never a valid parameter name)
+                parameters[f"@{positional}"] = psvalues.to_plain(value)
+                positional += 1
+            else:
+                parameters[str(name)] = psvalues.to_plain(value)
+        calls.append(CommandCall(text=str(cmd.command_text), is_script=bool(cmd.is_script),
+                                 parameters=parameters, end_of_statement=bool(cmd.end_of_statement)))
+    return Invocation(commands=tuple(calls), pipeline_id=str(command.id).upper(), input=tuple(command.input))
+
+
+class ShellRegistry:
+    """Every shell of one server, the engine workers, and the Receive long-poll."""
+
+    def __init__(self, engine: ScriptEngine, *, stopping: threading.Event, idle_timeout_s: float,
+                 application_private_data: dict[str, Any] | None = None) -> None:
+        self._engine = engine
+        self._stopping = stopping
+        self._idle_timeout_s = idle_timeout_s
+        self._app_data = application_private_data
+        self._lock = threading.Lock()
+        self._shells: dict[uuid.UUID, Shell] = {}
+
+    # -- registry ------------------------------------------------------------------------------------------
+    def get(self, shell_id_text: str | None) -> Shell:
+        self.reap_idle()
+        try:
+            shell_id = uuid.UUID((shell_id_text or "").strip())
+        except ValueError:
+            raise shell_not_found(shell_id_text or "(none)") from None
+        with self._lock:
+            shell = self._shells.get(shell_id)
+        if shell is None or shell.closed:
+            raise shell_not_found(str(shell_id).upper())
+        shell.last_used = time.monotonic()
+        return shell
+
+    def list(self) -> list[Shell]:
+        with self._lock:
+            return [s for s in self._shells.values() if not s.closed]
+
+    def create(self, shell_id_text: str | None, resource_uri: str, owner: str, client_ip: str,
+               creation: bytes) -> Shell:
+        self.reap_idle()
+        shell_id = parse_uuid(shell_id_text, "ShellId") if shell_id_text else uuid.uuid4()
+        pool = _LabPool(application_private_data=self._app_data)
+        shell = Shell(id=shell_id, resource_uri=resource_uri, owner=owner, client_ip=client_ip, pool=pool)
+        with shell.cond:
+            self._feed(shell, creation, None, StreamType.default)
+        with self._lock:
+            if shell_id in self._shells:
+                raise invalid_request(f"a shell with ShellId {str(shell_id).upper()} already exists")
+            self._shells[shell_id] = shell
+        return shell
+
+    def delete(self, shell: Shell) -> None:
+        with self._lock:
+            self._shells.pop(shell.id, None)
+        self._close(shell)
+
+    def close_all(self) -> None:
+        with self._lock:
+            shells = list(self._shells.values())
+            self._shells.clear()
+        for shell in shells:
+            self._close(shell)
+
+    def reap_idle(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            idle = [s for s in self._shells.values()
+                    if now - s.last_used > self._idle_timeout_s and not any(
+                        c.started and not c.finished for c in list(s.commands.values()))]
+            for shell in idle:
+                del self._shells[shell.id]
+        for shell in idle:
+            log.info("shell %s idle for more than %.0f s: removed", shell.id, self._idle_timeout_s)
+            self._close(shell)
+
+    @staticmethod
+    def _close(shell: Shell) -> None:
+        with shell.cond:
+            shell.closed = True
+            for command in shell.commands.values():
+                command.cancel.set()
+            shell.cond.notify_all()
+
+    # -- PSRP in -------------------------------------------------------------------------------------------
+    def _feed(self, shell: Shell, data: bytes, pipeline_id: uuid.UUID | None, stream: StreamType) -> None:
+        """Give psrpcore incoming fragments and react to the events they complete. Caller holds cond."""
+        try:
+            shell.pool.receive_data(PSRPPayload(data, stream, pipeline_id))
+            while True:
+                event = shell.pool.next_event()
+                if event is None:
+                    break
+                self._on_event(shell, event)
+        except Exception as exc:
+            # Garbage must not poison the pool for the fragments that follow: drop what was buffered.
+            shell.pool._receive_buffer = bytearray()
+            shell.pool._incoming_fragments.clear()
+            shell.pool._incoming_messages.clear()
+            log.warning("shell %s: bad PSRP data: %s: %s", shell.id, type(exc).__name__, exc)
+            raise invalid_request(f"malformed PSRP data ({type(exc).__name__})") from None
+        shell.cond.notify_all()
+
+    def _on_event(self, shell: Shell, event: Any) -> None:
+        pool = shell.pool
+        if isinstance(event, CreatePipelineEvent):
+            command = shell.commands.get(event.pipeline_id)
+            if command is None:
+                raise invalid_request(f"CreatePipeline for unknown pipeline {event.pipeline_id}")
+            command.metadata = event.pipeline
+            if command.metadata.no_input:
+                command.input_done = True
+            self._maybe_start(shell, command)
+        elif isinstance(event, PipelineInputEvent):
+            command = shell.commands.get(event.pipeline_id)
+            if command is not None:
+                command.input.append(psvalues.to_plain(event.data))
+        elif isinstance(event, EndOfPipelineInputEvent):
+            command = shell.commands.get(event.pipeline_id)
+            if command is not None:
+                command.input_done = True
+                self._maybe_start(shell, command)
+        elif isinstance(event, SetMaxRunspacesEvent | SetMinRunspacesEvent | ResetRunspaceStateEvent):
+            pool.runspace_availability_response(event.ci, True)
+        elif isinstance(event, GetAvailableRunspacesEvent):
+            busy = sum(1 for c in shell.commands.values() if c.started and not c.finished)
+            pool.runspace_availability_response(event.ci, max(pool.max_runspaces - busy, 0))
+
+    # -- commands ------------------------------------------------------------------------------------------
+    def command(self, shell: Shell, command_id_text: str | None, first_fragment: bytes) -> Command:
+        if command_id_text:
+            command_id = parse_uuid(command_id_text, "CommandId")
+        elif len(first_fragment) >= 61:  # fragment header (21) + destination, type, RPID (24) then the PID
+            command_id = uuid.UUID(bytes_le=first_fragment[45:61])
+        else:
+            raise invalid_request("the command has neither a CommandId nor a CreatePipeline fragment")
+        with shell.cond:
+            if shell.closed:
+                raise shell_not_found(str(shell.id).upper())
+            if command_id in shell.commands:
+                raise invalid_request(f"a command with CommandId {str(command_id).upper()} already exists")
+            # psrpcore needs the pipeline to exist before its CreatePipeline fragment is fed.
+            command = Command(id=command_id, pipeline=ServerPipeline(shell.pool, command_id))
+            shell.commands[command_id] = command
+            try:
+                self._feed(shell, first_fragment, command_id, StreamType.default)
+            except Exception:
+                shell.commands.pop(command_id, None)
+                shell.pool.pipeline_table.pop(command_id, None)
+                raise
+        return command
+
+    def send(self, shell: Shell, command_id_text: str | None, stream_name: str, data: bytes) -> None:
+        command_id = parse_uuid(command_id_text, "CommandId") if command_id_text else None
+        stream = StreamType.prompt_response if stream_name == "pr" else StreamType.default
+        with shell.cond:
+            if shell.closed:
+                raise shell_not_found(str(shell.id).upper())
+            self._feed(shell, data, command_id, stream)
+
+    def signal(self, shell: Shell, command_id_text: str | None, code: str) -> None:
+        command_id = parse_uuid(command_id_text, "CommandId") if command_id_text else None
+        with shell.cond:
+            command = shell.commands.get(command_id) if command_id else None
+            if command is None:
+                return  # a signal for a command that is already gone is harmless
+            command.cancel.set()
+            if code.lower().endswith("/terminate"):
+                command.terminated = True
+                if command.finished or not command.started:
+                    self._forget(shell, command)
+            shell.cond.notify_all()
+
+    @staticmethod
+    def _forget(shell: Shell, command: Command) -> None:
+        shell.commands.pop(command.id, None)
+        shell.pool.pipeline_table.pop(command.id, None)
+        shell.queues.pop(command.id, None)
+
+    def _maybe_start(self, shell: Shell, command: Command) -> None:
+        if command.started or command.metadata is None or not command.input_done:
+            return
+        command.started = True
+        # Running is not emitted: pypsrp marks the pipeline running itself, and a Receive answered with only
+        # that state would cost a round trip.
+        command.pipeline._change_state(PSInvocationState.Running, emit=False)
+        invocation = _invocation(command)
+        worker = threading.Thread(target=self._run, args=(shell, command, invocation),
+                                  name=f"lab-pipeline-{str(command.id)[:8]}", daemon=True)
+        worker.start()
+
+    def _run(self, shell: Shell, command: Command, invocation: Invocation) -> None:
+        try:
+            result = self._engine.invoke(invocation, command.cancel)
+        except Exception as exc:  # an engine bug becomes a failed pipeline, never a dead worker
+            log.exception("lab engine failed on pipeline %s", command.id)
+            failure = ErrorInfo(message=f"lab engine error: {type(exc).__name__}: {exc}")
+            result = PipelineResult(failure=failure)
+        with shell.cond:
+            command.finished = True
+            if shell.closed:
+                return
+            if command.terminated:
+                self._forget(shell, command)
+                shell.cond.notify_all()
+                return
+            try:
+                self._write_result(command, result)
+            except Exception as exc:
+                log.exception("could not serialise the result of pipeline %s", command.id)
+                pipe = command.pipeline
+                if pipe.state == PSInvocationState.Running:
+                    info = ErrorInfo(message=f"lab could not serialise the result: {type(exc).__name__}")
+                    pipe._change_state(PSInvocationState.Failed, psvalues.error_record(info))
+            shell.cond.notify_all()
+
+    @staticmethod
+    def _write_result(command: Command, result: PipelineResult) -> None:
+        pipe = command.pipeline
+        if command.cancel.is_set():
+            pipe.stop()
+            return
+        for value in result.outputs:
+            pipe.write_output(psvalues.to_ps(value))
+        for warning in result.warnings:
+            pipe.write_warning(warning)
+        for error in result.errors:
+            pipe.write_error(psvalues.net_exception(error), psvalues.category_info(error),
+                             target_object=error.target,
+                             fully_qualified_error_id=error.fully_qualified_error_id)
+        if result.failure is not None:
+            # psrpcore has no public "fail" API; this emits PipelineState(Failed) + ExceptionAsErrorRecord.
+            pipe._change_state(PSInvocationState.Failed, psvalues.error_record(result.failure))
+        else:
+            pipe.complete()
+
+    # -- PSRP out: Receive long-poll -----------------------------------------------------------------------
+    def _drain(self, shell: Shell, amount: int) -> None:
+        while True:
+            payload = shell.pool.data_to_send(amount)
+            if payload is None:
+                return
+            shell.queues.setdefault(payload.pipeline_id, deque()).append(bytes(payload.data))
+
+    def receive(self, shell: Shell, command_id_text: str | None, operation_timeout_s: float,
+                max_envelope_size: int, abandoned: Callable[[], bool]) -> ReceiveResult | None:
+        """Long-poll for the pool's or one command's output.
+
+        Returns None when the client went away (or the server is stopping) so nothing is handed to a dead
+        socket; raises the TimedOut fault shortly before the client's OperationTimeout.
+        """
+        command_id = parse_uuid(command_id_text, "CommandId") if command_id_text else None
+        budget = payload_budget(max_envelope_size)
+        deadline = time.monotonic() + max(operation_timeout_s - TIMEOUT_MARGIN_S, 0.1)
+        with shell.cond:
+            while True:
+                if shell.closed:
+                    raise shell_not_found(str(shell.id).upper())
+                if self._stopping.is_set():
+                    return None
+                self._drain(shell, budget)
+                command = shell.commands.get(command_id) if command_id else None
+                if command_id is not None and command is None:
+                    raise internal_error(f"the command {str(command_id).upper()} does not exist")
+                queue = shell.queues.get(command_id)
+                if queue:
+                    if abandoned():
+                        return None
+                    chunks = [queue.popleft()]
+                    size = len(chunks[0])
+                    while queue and size + len(queue[0]) <= budget:
+                        size += len(queue[0])
+                        chunks.append(queue.popleft())
+                    done = command is not None and command.finished and not queue
+                    if done and command is not None:
+                        self._forget(shell, command)  # pypsrp never asks again once PipelineState arrived
+                    shell.last_used = time.monotonic()
+                    return ReceiveResult(chunks=chunks, command_id=command_id, done=done)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise timed_out()
+                if abandoned():
+                    return None
+                shell.cond.wait(min(remaining, _POLL_SLICE_S))
