@@ -1,5 +1,121 @@
-"""Command line: ``entra-standby lab serve SCENARIO --write-inventory PATH`` (placeholder)."""
+"""Command line: ``entra-standby <command> ...``.
+
+Commands are argparse sub-parsers registered in ``COMMANDS``; add one by writing a ``register(subparsers)``
+function that sets ``func`` (returning the exit code) on its parser. Errors of entra-standby become one line
+on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .errors import EntraStandbyError
 
 
-def main() -> int:
-    raise SystemExit("not yet implemented")
+def _out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# --- lab serve -------------------------------------------------------------------------------------------
+
+
+def _lab_serve(args: argparse.Namespace) -> int:
+    from .lab.lab import Lab  # lazy: the lab is never imported by other commands
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with Lab(args.scenario) as lab:
+            inventory = lab.write_inventory(args.write_inventory)
+            _describe(lab, inventory)
+            while not stop.wait(0.5):
+                pass
+            _out("stopping the lab")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _describe(lab: Any, inventory: Path) -> None:
+    """How to connect. The password is never printed: it is in the inventory file (mode 0600)."""
+    scenario = lab.scenario
+    _out(f"entra-standby lab '{scenario.name}' is serving ({scenario.source}); Ctrl-C or SIGTERM stops it")
+    for server in lab.servers.values():
+        state = "staging" if server.state.staging else "exporting"
+        _out(
+            f"  {server.name:<8} {server.role:<8} {state:<9} https://{server.address}:{server.https_port}/wsman"
+            f"  (http {server.http_port})"
+        )
+    _out(f"  username:  {lab.credentials.username}  (password: see the inventory file)")
+    _out(f"  CA:        {lab.ca_path}")
+    if lab.cloud is not None:
+        _out(
+            f"  cloud:     {lab.cloud.graph_url}  tenant {lab.cloud.tenant_id}  client {lab.cloud.client_id}"
+        )
+    _out(f"  inventory: {inventory}")
+    _out(f"run the checks:  pytest checks/ --inventory {inventory}")
+
+
+def register_lab(subparsers: Any) -> None:
+    lab = subparsers.add_parser("lab", help="the simulated Entra Connect HA pair")
+    lab_commands = lab.add_subparsers(dest="lab_command", required=True)
+    serve = lab_commands.add_parser(
+        "serve",
+        help="serve a scenario until Ctrl-C/SIGTERM",
+        description="Start the simulated pair of SCENARIO, write an inventory for "
+        "it and serve until interrupted.",
+    )
+    serve.add_argument(
+        "scenario", metavar="SCENARIO", help="scenario file, e.g. fixtures/scenarios/healthy-pair.yml"
+    )
+    serve.add_argument(
+        "--write-inventory",
+        metavar="PATH",
+        required=True,
+        type=Path,
+        help="where to write the inventory (it holds the lab password; mode 0600)",
+    )
+    serve.set_defaults(func=_lab_serve)
+
+
+COMMANDS: list[Callable[[Any], None]] = [register_lab]
+"""Each adds its sub-parser(s); keep the order stable, it is the order of --help."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="entra-standby", description="Prove an Entra Connect staging-mode standby is ready."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in COMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except EntraStandbyError as error:
+        sys.stderr.write(f"entra-standby: {error}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
