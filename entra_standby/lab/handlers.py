@@ -1,0 +1,392 @@
+"""``LabEngine``: answers PSRP pipelines for one simulated server, like Windows PowerShell 5.1 would.
+
+Scripts are recognised by their first line (``# entra-standby-probe: <name>`` / ``# entra-standby-action:
+<name>``) and answered with the contract's JSON envelope. A few bare cmdlets are understood too, either as
+PSRP commands or as one-line scripts (``Start-ADSyncSyncCycle -PolicyType Delta``). Anything else fails with
+PowerShell's CommandNotFound error, so a caller sees the same failure it would see on a real host.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .context import LabContext
+from .cycle import CycleAlreadyRunningError, SyncCycleRunner
+from .engine import CommandCall, ErrorInfo, Invocation, PipelineResult, command_not_found
+from .probes import ADSYNC_CMDLET, ADSYNC_PROBES, PROBE_DATA, PROBE_PARAMETERS, scheduler_data
+from .state import ServerState
+from .timefmt import ps_date
+
+_MARKER = re.compile(r"^#\s*entra-standby-(?P<kind>probe|action):\s*(?P<name>[A-Za-z0-9_-]+)\s*$")
+_ACTION_PARAMETERS: dict[str, frozenset[str]] = {
+    "set-staging": frozenset({"enabled"}),
+    "set-sync-cycle": frozenset({"enabled"}),
+    "start-sync-cycle": frozenset({"policytype"}),
+}
+_MANDATORY: dict[str, tuple[str, ...]] = {"set-staging": ("Enabled",), "set-sync-cycle": ("Enabled",)}
+_ADSYNC_DOWN = (
+    "{cmdlet} : Unable to connect to the Synchronization Service. Some possible reasons are: "
+    "1) The service is not started. 2) Your account is not a member of the required security group. "
+    "See the security section of the product documentation."
+)
+
+
+_SCRIPT_POSITIONAL: dict[str, tuple[str, ...]] = {
+    "service": ("servicename",),
+    "os": ("maxupdatehistory",),
+    "run-history": ("numberrequested",),
+    "set-staging": ("enabled",),
+    "set-sync-cycle": ("enabled",),
+    "start-sync-cycle": ("policytype",),
+}
+_CMDLET_POSITIONAL: dict[str, tuple[str, ...]] = {
+    "write-output": ("inputobject",),
+    "start-sleep": ("seconds",),
+    "start-adsyncsynccycle": ("policytype",),
+}
+
+
+def _positional(params: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Bind positional arguments (the wire passes them as ``@0``, ``@1``...) to parameter names, in order."""
+    bound = {k: v for k, v in params.items() if not k.startswith("@")}
+    extra = [params[k] for k in sorted((k for k in params if k.startswith("@")), key=lambda k: int(k[1:]))]
+    for index, value in enumerate(extra):
+        if index < len(names) and names[index] not in bound:
+            bound[names[index]] = value
+        else:
+            bound[f"@{index}"] = value  # unbound: parameter binding reports it
+    return bound
+
+
+class _Failed(Exception):
+    """A terminating error: the pipeline stops and its state is Failed."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(info.message)
+        self.info = info
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "$true", "1")
+    return bool(value)
+
+
+def _timespan(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{days}." if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def marker_of(script: str) -> tuple[str, str] | None:
+    """(``probe``|``action``, name) from a script's first line, or None."""
+    lines = script.lstrip("\ufeff").lstrip().splitlines()
+    match = _MARKER.match(lines[0].strip()) if lines else None
+    return (match["kind"], match["name"]) if match else None
+
+
+def _parse_one_liner(script: str) -> list[CommandCall]:
+    """``Name -Param value; Name2`` → commands; values: ints, $true/$false/$null, quoted or bare words."""
+    calls = []
+    for statement in re.split(r"[;\r\n]+", script):
+        tokens = re.findall(r"'[^']*'|\"[^\"]*\"|\S+", statement.strip())
+        if not tokens or tokens[0].startswith("#"):
+            continue
+        params: dict[str, Any] = {}
+        index = 1
+        while index < len(tokens):
+            token = tokens[index]
+            if token.startswith("-") and len(token) > 1 and not token[1].isdigit():
+                name, _, inline = token[1:].partition(":")
+                value: Any = True
+                if inline:
+                    value = inline
+                elif index + 1 < len(tokens) and not tokens[index + 1].startswith("-"):
+                    index += 1
+                    value = tokens[index]
+                params[name] = _literal(value)
+            else:
+                params[f"@{sum(1 for k in params if k.startswith('@'))}"] = _literal(token)
+            index += 1
+        calls.append(CommandCall(text=tokens[0], is_script=False, parameters=params))
+    return calls
+
+
+def _literal(token: Any) -> Any:
+    if not isinstance(token, str):
+        return token
+    lowered = token.lower()
+    if lowered in ("$true", "$false"):
+        return lowered == "$true"
+    if lowered == "$null":
+        return None
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
+        return token[1:-1]
+    try:
+        return int(token)
+    except ValueError:
+        return token
+
+
+class LabEngine:
+    """The ``ScriptEngine`` of one simulated server (thread-safe; the cycle runs in its own thread)."""
+
+    def __init__(self, state: ServerState, context: LabContext) -> None:
+        self.state = state
+        self.context = context
+        self.cycle = SyncCycleRunner(state, context)
+        self._cmdlets: dict[str, Callable[[dict[str, Any], list[Any], threading.Event], list[Any]]] = {
+            "start-adsyncsynccycle": self._start_sync_cycle_cmdlet,
+            "get-adsyncscheduler": self._get_scheduler_cmdlet,
+            "start-sleep": self._sleep_cmdlet,
+            "write-output": self._write_output_cmdlet,
+        }
+
+    # -- ScriptEngine -------------------------------------------------------------------------------------
+
+    def invoke(self, invocation: Invocation, cancel: threading.Event) -> PipelineResult:
+        result = PipelineResult()
+        statements: list[list[CommandCall]] = [[]]
+        for command in invocation.commands:
+            statements[-1].append(command)
+            if command.end_of_statement:
+                statements.append([])
+        try:
+            for statement in (s for s in statements if s):
+                piped: list[Any] = list(invocation.input)
+                for command in statement:
+                    piped = self._run(command, piped, cancel)
+                result.outputs.extend(piped)
+        except _Failed as failed:
+            result.failure = failed.info
+        return result
+
+    # -- dispatch -----------------------------------------------------------------------------------------
+
+    def _run(self, command: CommandCall, piped: list[Any], cancel: threading.Event) -> list[Any]:
+        params = {str(k).lower(): v for k, v in command.parameters.items()}
+        if not command.is_script:
+            name = command.text.strip()
+            return self._cmdlet(
+                name, _positional(params, _CMDLET_POSITIONAL.get(name.lower(), ())), piped, cancel
+            )
+        marker = marker_of(command.text)
+        if marker is None:
+            outputs: list[Any] = []
+            calls = _parse_one_liner(command.text)
+            if not calls:
+                return outputs
+            for call in calls:
+                call_params = {k.lower(): v for k, v in call.parameters.items()}
+                call_params = _positional(call_params, _CMDLET_POSITIONAL.get(call.text.lower(), ()))
+                outputs.extend(self._cmdlet(call.text, call_params, piped, cancel))
+            return outputs
+        kind, name = marker
+        params = _positional(params, _SCRIPT_POSITIONAL.get(name, ()))
+        if kind == "probe" and name in PROBE_DATA:
+            self._bind(name, params, PROBE_PARAMETERS.get(name, frozenset()))
+            return [self._probe(name, params)]
+        if kind == "action" and name in _ACTION_PARAMETERS:
+            self._bind(name, params, _ACTION_PARAMETERS[name])
+            return [self._action(name, params)]
+        raise _Failed(command_not_found(f"{name}.ps1"))
+
+    def _bind(self, script: str, params: dict[str, Any], accepted: frozenset[str]) -> None:
+        """Parameter binding as PowerShell does it: unknown names and missing mandatory ones are errors."""
+        for given in params:
+            if given not in accepted:
+                positional = given.startswith("@")
+                raise _Failed(
+                    ErrorInfo(
+                        message=(
+                            f"A positional parameter cannot be found that accepts argument '{params[given]}'."
+                            if positional
+                            else f"A parameter cannot be found that matches parameter name '{given}'."
+                        ),
+                        fully_qualified_error_id="PositionalParameterNotFound"
+                        if positional
+                        else "NamedParameterNotFound",
+                        category="InvalidArgument",
+                        exception_type="System.Management.Automation.ParameterBindingException",
+                        target=script,
+                    )
+                )
+        for mandatory in _MANDATORY.get(script, ()):
+            if mandatory.lower() not in params:
+                raise _Failed(
+                    ErrorInfo(
+                        message=(
+                            "Cannot process command because of one or more missing mandatory parameters: "
+                            f"{mandatory}."
+                        ),
+                        fully_qualified_error_id="MissingMandatoryParameter",
+                        category="InvalidArgument",
+                        exception_type="System.Management.Automation.ParameterBindingException",
+                        target=script,
+                    )
+                )
+
+    def _cmdlet(
+        self, name: str, params: dict[str, Any], piped: list[Any], cancel: threading.Event
+    ) -> list[Any]:
+        handler = self._cmdlets.get(name.lower())
+        if handler is None:
+            raise _Failed(command_not_found(name))
+        return handler(params, piped, cancel)
+
+    # -- probes and actions -------------------------------------------------------------------------------
+
+    def _adsync_error(self, probe: str) -> dict[str, str] | None:
+        """The error an ADSync cmdlet meets when the module is missing or the service is not running."""
+        state = self.state
+        cmdlet = ADSYNC_CMDLET.get(probe, "Get-ADSyncScheduler")
+        if not state.service.exists:
+            return {"kind": "CommandNotFound", "message": command_not_found(cmdlet).message}
+        if state.adsync_stopped or state.service.status != "Running":
+            return {"kind": "Failed", "message": _ADSYNC_DOWN.format(cmdlet=cmdlet)}
+        return None
+
+    def _probe(self, name: str, params: dict[str, Any]) -> str:
+        with self.state.lock:
+            if name in self.state.malformed_output:
+                return self._malformed(name)
+            error = self._adsync_error(name) if name in ADSYNC_PROBES else None
+            data = None if error else PROBE_DATA[name](self.state, params)
+        return json.dumps(
+            {"probe": name, "schema": 1, "ok": error is None, "data": data, "error": error},
+            separators=(",", ":"),
+        )
+
+    def _malformed(self, name: str) -> str:
+        """What a broken probe might print instead of JSON: formatted object text cut short."""
+        return (
+            f"{name} : WARNING: output truncated\r\nAllowedSyncCycleInterval            : 00:30:00\r\n"
+            "CurrentlyEffectiveSyncCycleInterval : 00:30:00\r\nNextSyncCyclePolicyType : Del"
+        )
+
+    def _action(self, name: str, params: dict[str, Any]) -> str:
+        error: dict[str, str] | None = None
+        with self.state.lock:
+            error = self._adsync_error("scheduler")
+        if error is None:
+            try:
+                if name == "set-staging":
+                    self.context.staging_log.record(self.state, _bool(params["enabled"]))
+                elif name == "set-sync-cycle":
+                    with self.state.lock:
+                        self.state.scheduler.sync_cycle_enabled = _bool(params["enabled"])
+                else:
+                    self.cycle.start(self._policy(params))
+            except CycleAlreadyRunningError as running:
+                error = {"kind": "Failed", "message": f"Start-ADSyncSyncCycle : {running}"}
+            except _Failed as failed:
+                error = {"kind": "Failed", "message": failed.info.message}
+        with self.state.lock:
+            data = None if error else scheduler_data(self.state)
+        return json.dumps(
+            {"action": name, "schema": 1, "ok": error is None, "data": data, "error": error},
+            separators=(",", ":"),
+        )
+
+    @staticmethod
+    def _policy(params: dict[str, Any]) -> str:
+        policy = str(params.get("policytype") or "Delta")
+        for known in ("Delta", "Initial"):
+            if policy.lower() == known.lower():
+                return known
+        if policy.lower() == "unspecified":
+            return "Delta"
+        raise _Failed(
+            ErrorInfo(
+                message=(
+                    f"Cannot validate argument on parameter 'PolicyType'. The argument \"{policy}\" does not "
+                    'belong to the set "Delta,Initial" specified by the ValidateSet attribute.'
+                ),
+                fully_qualified_error_id="ParameterArgumentValidationError",
+                category="InvalidData",
+                exception_type="System.Management.Automation.ParameterBindingValidationException",
+                target=policy,
+            )
+        )
+
+    # -- bare cmdlets -------------------------------------------------------------------------------------
+
+    def _start_sync_cycle_cmdlet(
+        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
+    ) -> list[Any]:
+        with self.state.lock:
+            error = self._adsync_error("scheduler")
+        if error is not None:
+            raise _Failed(
+                ErrorInfo(
+                    message=error["message"].replace("Get-ADSyncScheduler", "Start-ADSyncSyncCycle"),
+                    fully_qualified_error_id="System.InvalidOperationException,"
+                    "Microsoft.IdentityManagement.PowerShell.Cmdlet.StartADSyncSyncCycleCmdlet",
+                    category="InvalidOperation",
+                    exception_type="System.InvalidOperationException",
+                )
+            )
+        try:
+            self.cycle.start(self._policy(params))
+        except CycleAlreadyRunningError as running:
+            raise _Failed(
+                ErrorInfo(
+                    message=str(running),
+                    fully_qualified_error_id="System.InvalidOperationException,"
+                    "Microsoft.IdentityManagement.PowerShell.Cmdlet.StartADSyncSyncCycleCmdlet",
+                    category="InvalidOperation",
+                    exception_type="System.InvalidOperationException",
+                )
+            ) from None
+        return [{"Result": "Success"}]
+
+    def _get_scheduler_cmdlet(
+        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
+    ) -> list[Any]:
+        with self.state.lock:
+            error = self._adsync_error("scheduler")
+            if error is not None:
+                raise _Failed(
+                    ErrorInfo(
+                        message=error["message"],
+                        category="ResourceUnavailable",
+                        fully_qualified_error_id="ADSyncScheduler",
+                    )
+                )
+            s, state = self.state.scheduler, self.state
+            return [
+                {
+                    "AllowedSyncCycleInterval": _timespan(s.allowed_interval_s),
+                    "CurrentlyEffectiveSyncCycleInterval": _timespan(s.effective_interval_s),
+                    "CustomizedSyncCycleInterval": _timespan(s.customized_interval_s),
+                    "NextSyncCyclePolicyType": s.next_policy_type,
+                    "NextSyncCycleStartTimeInUTC": ps_date(s.next_start),
+                    "PurgeRunHistoryInterval": _timespan(s.purge_interval_s),
+                    "SyncCycleEnabled": s.sync_cycle_enabled,
+                    "MaintenanceEnabled": s.maintenance_enabled,
+                    "StagingModeEnabled": state.staging,
+                    "SchedulerSuspended": s.scheduler_suspended,
+                    "SyncCycleInProgress": state.sync_cycle_in_progress,
+                }
+            ]
+
+    def _sleep_cmdlet(self, params: dict[str, Any], piped: list[Any], cancel: threading.Event) -> list[Any]:
+        seconds = float(params.get("seconds") or 0) + float(params.get("milliseconds") or 0) / 1000.0
+        cancel.wait(max(seconds, 0.0))
+        return []
+
+    def _write_output_cmdlet(
+        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
+    ) -> list[Any]:
+        if "inputobject" not in params:
+            return list(piped)
+        value = params["inputobject"]
+        return list(value) if isinstance(value, list | tuple) else [value]

@@ -1,0 +1,447 @@
+"""``Lab``: a running simulated HA pair (WS-Man + PSRP per server, the tenant and its cloud stand-in).
+
+``with Lab("fixtures/scenarios/healthy-pair.yml") as lab:`` creates a temporary directory with the lab PKI,
+starts one ``WSManServer`` per server on its own 127.0.0.x address (random HTTP and HTTPS ports), the cloud
+stand-in if that module is installed, applies the scenario's faults, and tears everything down on exit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from ..errors import LabError
+from .context import LabContext, OnPremDirectory, StagingChange
+from .handlers import LabEngine
+from .scenario import Scenario, load_scenario
+from .state import ServerState
+from .tenant import CloudApp, SimulatedTenant, TenantUser
+from .timefmt import parse_time
+from .wire.auth import LabCredentials
+
+if TYPE_CHECKING:
+    from .pki import TlsMaterial
+    from .wire.counters import RequestCounters
+    from .wire.faults import TransportFaults
+
+TRANSPORT_FAULTS = ("down", "stall", "latency_ms", "http500", "drop", "auth_fail")
+STATE_FAULTS = ("adsync_stopped", "malformed_output")
+
+
+@dataclass(frozen=True)
+class CloudEndpoint:
+    """Where the cloud stand-in listens and the app registration the harness signs in with."""
+
+    authority_host: str
+    graph_url: str
+    tenant_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    certificate_path: Path
+    certificate_key_path: Path
+    ca_bundle: Path
+    canary_user: str | None
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+
+@dataclass
+class LabServer:
+    """One simulated server: its state, its engine and (when serving) its WS-Man listener."""
+
+    name: str
+    role: str
+    address: str
+    state: ServerState
+    engine: LabEngine
+    wire: Any = None  # WSManServer when the lab serves
+
+    def _require_wire(self) -> Any:
+        if self.wire is None:
+            raise LabError(f"{self.name}: this lab was started without its wire (Lab(..., serve=False))")
+        return self.wire
+
+    @property
+    def http_port(self) -> int | None:
+        port: int | None = self._require_wire().http_port
+        return port
+
+    @property
+    def https_port(self) -> int | None:
+        port: int | None = self._require_wire().https_port
+        return port
+
+    @property
+    def faults(self) -> TransportFaults:
+        faults: TransportFaults = self._require_wire().faults
+        return faults
+
+    @property
+    def counters(self) -> RequestCounters:
+        counters: RequestCounters = self._require_wire().counters
+        return counters
+
+
+_PASSWORD: list[str] = []
+_PASSWORD_LOCK = threading.Lock()
+
+
+def _process_password() -> str:
+    """One random lab password per process: labs running side by side share the process-wide NTLM user
+    file, where one user name can have only one password."""
+    with _PASSWORD_LOCK:
+        if not _PASSWORD:
+            _PASSWORD.append(secrets.token_urlsafe(18))
+        return _PASSWORD[0]
+
+
+def _cloud_module() -> Any:
+    """The cloud stand-in package, or None while it is not installed (the lab then runs without it)."""
+    try:
+        return importlib.import_module("entra_standby.lab.cloud")
+    except ImportError:
+        return None
+
+
+class Lab:
+    """A simulated Entra Connect HA pair, driven by a scenario. Use as a context manager."""
+
+    def __init__(
+        self,
+        scenario: str | Path | dict[str, Any] | Scenario,
+        *,
+        serve: bool = True,
+        cloud: bool = True,
+        bind_address: str | None = None,
+    ) -> None:
+        """``serve=False`` builds state and engines only (no sockets), for engine-level tests.
+
+        ``bind_address`` puts every server on one address (default: each server's own 127.0.0.x).
+        """
+        self._source = scenario
+        self._serve = serve
+        self._want_cloud = cloud
+        self._bind_address = bind_address
+        self.scenario: Scenario | None = None
+        self.servers: dict[str, LabServer] = {}
+        self.context: LabContext | None = None
+        self.tenant: SimulatedTenant | None = None
+        self.cloud: CloudEndpoint | None = None
+        self.credentials: LabCredentials | None = None
+        self.directory: Path | None = None
+        self.ca_path: Path | None = None
+        self.tls: TlsMaterial | None = None
+        self._cloud_server: Any = None
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Lab:
+        if self._started:
+            raise LabError("this lab is already running")
+        scenario = self._source if isinstance(self._source, Scenario) else load_scenario(self._source)
+        self.scenario = scenario
+        self._started = True
+        try:
+            self._build(scenario)
+            if self._serve:
+                self._start_wire(scenario)
+            self._apply_faults(scenario)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop cycles, listeners and the cloud stand-in; remove the temporary directory. Idempotent."""
+        if self.context is not None:
+            self.context.stopping.set()
+        for server in self.servers.values():
+            server.engine.cycle.join(timeout=10)
+            if server.wire is not None:
+                try:
+                    server.wire.stop()
+                finally:
+                    server.wire = None
+        if self._cloud_server is not None:
+            try:
+                self._cloud_server.stop()
+            finally:
+                self._cloud_server = None
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+        self._started = False
+
+    # -- construction -------------------------------------------------------------------------------------
+
+    def _build(self, scenario: Scenario) -> None:
+        start = scenario.start
+        self.directory = Path(tempfile.mkdtemp(prefix=f"entra-standby-lab-{scenario.name}-"))
+        settings = scenario.lab
+        self.credentials = LabCredentials(
+            username=f"{settings['domain']}\\{settings['username']}", password=_process_password()
+        )
+        self.tenant = _tenant(scenario.tenant, start)
+        onprem = OnPremDirectory()
+        canary = scenario.tenant.get("canary_user")
+        if canary:
+            for attribute, value in (scenario.tenant.get("canary_attributes") or {}).items():
+                onprem.set_attribute(canary, attribute, value)
+        self.context = LabContext(
+            start=start,
+            tenant=self.tenant,
+            directory=onprem,
+            cycle_duration_s=float(settings["cycle_duration_s"]),
+        )
+        for name, spec in scenario.servers.items():
+            state = ServerState.from_spec(name, spec, start)
+            faults = spec["faults"]
+            state.adsync_stopped = bool(faults["adsync_stopped"])
+            state.malformed_output = set(faults["malformed_output"])
+            self.context.staging_log.record(state, state.staging)  # the state at lab start
+            self.servers[name] = LabServer(
+                name=name,
+                role=state.role,
+                address=state.address,
+                state=state,
+                engine=LabEngine(state, self.context),
+            )
+
+    def _pki(self) -> TlsMaterial:
+        from .pki import create_client_certificate, create_lab_pki
+
+        assert self.directory is not None
+        addresses = sorted(
+            {s.address for s in self.servers.values()}
+            | {"127.0.0.1"}
+            | ({self._bind_address} if self._bind_address else set())
+        )
+        tls = create_lab_pki(self.directory / "pki", addresses, ("localhost",))
+        self.tls, self.ca_path = tls, tls.ca_pem
+        self._client_cert = create_client_certificate(self.directory / "pki", "entra-standby-lab-app")
+        return tls
+
+    def _start_wire(self, scenario: Scenario) -> None:
+        from .wire import WSManServer
+
+        tls = self._pki()
+        assert self.credentials is not None
+        for server in self.servers.values():
+            wire = WSManServer(
+                server.engine,
+                name=server.name,
+                credentials=self.credentials,
+                bind_address=self._bind_address or server.address,
+                http_port=0,
+                https_port=0,
+                tls=tls,
+                allow_basic_over_http=bool(scenario.lab["allow_basic_over_http"]),
+            )
+            try:
+                wire.start()
+            except OSError as error:
+                raise LabError(
+                    f"{server.name}: cannot listen on {server.address} ({error})",
+                    fix="use 127.0.0.x loopback addresses, or Lab(..., bind_address='127.0.0.1')",
+                ) from None
+            server.wire = wire
+        self._start_cloud(tls)
+
+    def _start_cloud(self, tls: TlsMaterial) -> None:
+        module = _cloud_module() if self._want_cloud else None
+        if module is None or self.tenant is None or self.scenario is None or self.ca_path is None:
+            return
+        cert_path, key_path = self._client_cert
+        app = self.tenant.apps[self.scenario.tenant["client_id"]]
+        with self.tenant.lock:  # the stand-in accepts the secret and the certificate
+            self.tenant.apps[app.client_id] = CloudApp(
+                client_id=app.client_id,
+                client_secret=app.client_secret,
+                certificate_pem=cert_path.read_bytes(),
+                roles=app.roles,
+            )
+        cloud = module.CloudStandIn(self.tenant, tls=tls, bind_address="127.0.0.1")
+        cloud.start()
+        self._cloud_server = cloud
+        base = str(cloud.base_url).rstrip("/")
+        self.cloud = CloudEndpoint(
+            authority_host=base,
+            graph_url=base,
+            tenant_id=self.tenant.tenant_id,
+            client_id=app.client_id,
+            client_secret=app.client_secret or "",
+            certificate_path=cert_path,
+            certificate_key_path=key_path,
+            ca_bundle=self.ca_path,
+            canary_user=self.scenario.tenant.get("canary_user"),
+        )
+
+    @property
+    def cloud_server(self) -> Any:
+        """The running ``CloudStandIn`` (``.faults``, ``.counters``), or None without the cloud module."""
+        return self._cloud_server
+
+    def _apply_faults(self, scenario: Scenario) -> None:
+        for name, spec in scenario.servers.items():
+            faults = spec["faults"]
+            transport = {k: faults[k] for k in TRANSPORT_FAULTS if faults[k] not in (False, 0, [])}
+            if transport and self.servers[name].wire is not None:
+                self.set_fault(name, **transport)
+
+    # -- faults -------------------------------------------------------------------------------------------
+
+    def set_fault(self, server: str, **faults: Any) -> None:
+        """Change faults of one server at run time: transport (down, stall, latency_ms, http500, drop,
+        auth_fail) and state (adsync_stopped, malformed_output). ``stall``/``http500``/``drop`` take
+        WS-Man action names (``"Receive"``, ``"*"``); ``malformed_output`` takes probe names."""
+        target = self.server(server)
+        for key, value in faults.items():
+            if key == "adsync_stopped":
+                with target.state.lock:
+                    target.state.adsync_stopped = bool(value)
+            elif key == "malformed_output":
+                with target.state.lock:
+                    target.state.malformed_output = {value} if isinstance(value, str) else set(value)
+            elif key in TRANSPORT_FAULTS:
+                setattr(target.faults, key, value)
+            else:
+                raise LabError(
+                    f"{server}: unknown fault '{key}'",
+                    fix=f"use one of {', '.join(TRANSPORT_FAULTS + STATE_FAULTS)}",
+                )
+
+    def clear_faults(self, server: str | None = None) -> None:
+        """Every fault off, on one server or all."""
+        for target in [self.server(server)] if server else list(self.servers.values()):
+            with target.state.lock:
+                target.state.adsync_stopped = False
+                target.state.malformed_output = set()
+            if target.wire is not None:
+                target.faults.clear()
+
+    # -- queries ------------------------------------------------------------------------------------------
+
+    def server(self, name: str) -> LabServer:
+        try:
+            return self.servers[name]
+        except KeyError:
+            raise LabError(f"no server '{name}' in this lab (servers: {', '.join(self.servers)})") from None
+
+    @property
+    def staging_log(self) -> list[StagingChange]:
+        """Every staging-flag write, in order: (monotonic_ns, utc, server, staging_enabled)."""
+        return self._context().staging_log.entries
+
+    def max_unstaged_at_once(self) -> int:
+        """The most servers that were ever un-staged at the same moment (must stay <= 1)."""
+        return self._context().staging_log.max_unstaged_at_once()
+
+    @property
+    def onprem(self) -> OnPremDirectory:
+        """The on-premises directory: set a canary attribute here; the next export carries it to Entra."""
+        return self._context().directory
+
+    def _context(self) -> LabContext:
+        if self.context is None:
+            raise LabError("the lab is not running")
+        return self.context
+
+    # -- inventory ----------------------------------------------------------------------------------------
+
+    def inventory_dict(self) -> dict[str, Any]:
+        """An inventory (docs/contracts.md §4) for this lab: one pair named after the scenario."""
+        if not self._started or self.scenario is None or self.credentials is None or self.ca_path is None:
+            raise LabError("the lab must be running and serving to describe an inventory")
+        pair: dict[str, Any] = {
+            "name": self.scenario.name,
+            "servers": [
+                {
+                    "host": s.address if self._bind_address is None else self._bind_address,
+                    "role": s.role,
+                    "connection": {"port": s.https_port},
+                }
+                for s in self.servers.values()
+            ],
+            "connection": {
+                "ssl": True,
+                "auth": "negotiate",
+                "cert_validation": str(self.ca_path),
+                "username": self.credentials.username,
+                "password": self.credentials.password,
+            },
+        }
+        if self.cloud is not None:
+            pair["cloud"] = {
+                "tenant_id": self.cloud.tenant_id,
+                "client_id": self.cloud.client_id,
+                "client_secret": self.cloud.client_secret,
+                "authority_host": self.cloud.authority_host,
+                "graph_url": self.cloud.graph_url,
+                "ca_bundle": str(self.cloud.ca_bundle),
+            }
+            if self.cloud.canary_user:
+                pair["cloud"]["canary_user"] = self.cloud.canary_user
+        return {"pairs": [pair]}
+
+    def write_inventory(self, path: str | Path) -> Path:
+        """Write ``inventory_dict()`` as YAML, readable by the owner only (it holds the lab password)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("# entra-standby lab inventory: holds the lab password; valid while the lab runs\n")
+            yaml.safe_dump(self.inventory_dict(), handle, sort_keys=False)
+        os.replace(partial, target)  # readers never see half a file
+        return target
+
+
+def _tenant(settings: dict[str, Any], start: datetime) -> SimulatedTenant:
+    def when(value: Any) -> datetime | None:
+        return None if value is None else parse_time(str(value), start)
+
+    tenant_id = settings["tenant_id"]
+    tenant = SimulatedTenant(
+        tenant_id=tenant_id,
+        domain=settings["domain"],
+        display_name=settings["display_name"],
+        sync_enabled=settings["sync_enabled"],
+        last_sync=when(settings["last_sync"]),
+        last_password_sync=when(settings["last_password_sync"]),
+    )
+    canary = settings.get("canary_user")
+    if canary:
+        tenant.users[canary.lower()] = TenantUser(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"entra-standby-lab/{tenant_id}/{canary.lower()}")),
+            user_principal_name=canary,
+            on_premises_sync_enabled=True,
+            on_premises_last_sync=tenant.last_sync,
+            extension_attributes=dict(settings.get("canary_attributes") or {}),
+        )
+    client_id = settings["client_id"]
+    tenant.apps[client_id] = CloudApp(client_id=client_id, client_secret=secrets.token_urlsafe(32))
+    return tenant

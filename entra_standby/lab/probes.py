@@ -1,0 +1,273 @@
+"""The ``data`` each probe returns on a simulated server, built from its state (docs/contracts.md §1).
+
+Keys are the field names of the facts dataclasses; the lab does not import the harness, so the shapes are
+spelled out here and a test compares them with ``entra_standby.facts.model``. Call under ``state.lock``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .state import RIGHTS, TLS_VALUES, ConnectorState, ServerState
+from .timefmt import ps_date
+
+ADSYNC_PROBES = frozenset({"scheduler", "run-history", "connectors", "config", "pending-exports"})
+"""Probes whose cmdlets live in the ADSync module and need the ADSync service running."""
+
+ADSYNC_CMDLET = {
+    "scheduler": "Get-ADSyncScheduler",
+    "run-history": "Get-ADSyncRunProfileResult",
+    "connectors": "Get-ADSyncConnector",
+    "config": "Get-ADSyncRule",
+    "pending-exports": "Get-ADSyncConnectorStatistics",
+}
+
+
+def scheduler_data(state: ServerState) -> dict[str, Any]:
+    s = state.scheduler
+    return {
+        "allowed_interval_s": s.allowed_interval_s,
+        "effective_interval_s": s.effective_interval_s,
+        "customized_interval_s": s.customized_interval_s,
+        "next_policy_type": s.next_policy_type,
+        "next_start_utc": ps_date(s.next_start),
+        "purge_interval_s": s.purge_interval_s,
+        "sync_cycle_enabled": s.sync_cycle_enabled,
+        "maintenance_enabled": s.maintenance_enabled,
+        "staging_mode_enabled": state.staging,
+        "scheduler_suspended": s.scheduler_suspended,
+        "sync_cycle_in_progress": state.sync_cycle_in_progress,
+    }
+
+
+def service_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    name = str(params.get("servicename", "ADSync"))
+    svc = state.service
+    if name.lower() != svc.name.lower() or not svc.exists:
+        return {
+            "name": name,
+            "exists": False,
+            "status": None,
+            "start_mode": None,
+            "delayed_auto_start": None,
+            "account": None,
+        }
+    return {
+        "name": svc.name,
+        "exists": True,
+        "status": "Stopped" if state.adsync_stopped else svc.status,
+        "start_mode": svc.start_mode,
+        "delayed_auto_start": svc.delayed_auto_start,
+        "account": svc.account,
+    }
+
+
+def version_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "product_version": state.version,
+        "display_version": state.display_version,
+        "install_path": state.install_path,
+    }
+
+
+def tls_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "values": [
+            {"path": path, "name": name, "value": state.tls.get(key)}
+            for key, (path, name, _) in TLS_VALUES.items()
+        ],
+        "dotnet_release": state.dotnet_release,
+    }
+
+
+def os_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    o = state.os
+    limit = max(int(params.get("maxupdatehistory", 200)), 0)
+    updates = sorted(o.updates, key=lambda u: u.date, reverse=True)[:limit]
+    return {
+        "caption": o.caption,
+        "build": o.build,
+        "ubr": o.ubr,
+        "display_version": o.display_version,
+        "installation_type": o.installation_type,
+        "last_boot_utc": ps_date(o.last_boot),
+        "updates": []
+        if o.update_history_error
+        else [
+            {
+                "date": ps_date(u.date),
+                "title": u.title,
+                "operation": u.operation,
+                "result_code": u.result_code,
+                "hresult": u.hresult,
+            }
+            for u in updates
+        ],
+        "update_history_error": o.update_history_error,
+        "hotfixes": [{"id": kb, "installed_on": ps_date(when)} for kb, when in o.hotfixes],
+        "reboot": dict(o.reboot),
+    }
+
+
+def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    limit = max(int(params.get("numberrequested", 100)), 0)
+    runs = sorted(state.runs, key=lambda r: r.start, reverse=True)[:limit]
+    return {
+        "runs": [
+            {
+                "run_history_id": r.run_history_id,
+                "connector": r.connector,
+                "profile": r.profile,
+                "result": r.result,
+                "start": ps_date(r.start),
+                "end": ps_date(r.end),
+                "complete": r.complete,
+            }
+            for r in runs
+        ],
+        "busy_connectors": list(state.busy_connectors),
+    }
+
+
+def _permissions(state: ServerState, connector: ConnectorState) -> list[dict[str, Any]]:
+    """The account's ACEs: every grant sits on the domain root; OU-scoped ones show as inherited on OUs."""
+    if connector.domain_root is None or connector.account_user is None or connector.permissions_error:
+        return []
+    identity = f"{state.netbios_domain}\\{connector.account_user}"
+
+    def ace(key: str, inherited: bool) -> dict[str, Any]:
+        spec = RIGHTS[key]
+        return {
+            "identity": identity,
+            "rights": list(spec.rights),
+            "access": "Allow",
+            "object_type": spec.object_type,
+            "inherited_object_type": spec.inherited_object_type,
+            "inheritance": spec.inheritance,
+            "inherited": inherited,
+        }
+
+    entries = [
+        {
+            "object_dn": connector.domain_root,
+            "scope": "domain-root",
+            "aces": [ace(key, False) for key in connector.rights],
+        }
+    ]
+    for partition in connector.partitions:
+        for ou in partition.inclusions:
+            if ou.lower() == connector.domain_root.lower():
+                continue
+            entries.append(
+                {
+                    "object_dn": ou,
+                    "scope": "ou",
+                    "aces": [ace(key, True) for key in connector.rights if RIGHTS[key].scope == "ou"],
+                }
+            )
+    return entries
+
+
+def connectors_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    rows = []
+    for c in state.connectors:
+        account = None
+        if c.account is not None:
+            a = c.account
+            account = {
+                "found": a.found,
+                "distinguished_name": a.distinguished_name,
+                "sid": a.sid,
+                "enabled": a.enabled,
+                "locked_out": a.locked_out,
+                "password_expired": a.password_expired,
+                "password_never_expires": a.password_never_expires,
+                "password_last_set": ps_date(a.password_last_set),
+            }
+        rows.append(
+            {
+                "name": c.name,
+                "identifier": c.identifier,
+                "type": c.type,
+                "forest": c.forest,
+                "account_user": c.account_user,
+                "account_domain": c.account_domain,
+                "account": account,
+                "permissions": _permissions(state, c),
+                "permissions_error": c.permissions_error,
+            }
+        )
+    return {"connectors": rows}
+
+
+def config_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "server_configuration_version": state.server_configuration_version,
+        "connectors": [
+            {
+                "name": c.name,
+                "type": c.type,
+                "partitions": [
+                    {
+                        "name": p.name,
+                        "selected": p.selected,
+                        "inclusions": sorted(p.inclusions),
+                        "exclusions": sorted(p.exclusions),
+                        "object_classes": sorted(p.object_classes),
+                    }
+                    for p in c.partitions
+                ],
+                "attribute_inclusions_hash": c.attribute_inclusions_hash,
+            }
+            for c in state.connectors
+        ],
+        "rules": [dict(rule) for rule in sorted(state.rules, key=lambda r: (r["connector"], r["name"]))],
+        "features": dict(state.features),
+        "source_anchor": state.source_anchor,
+        "deletion_threshold": {
+            "enabled": bool(state.deletion_threshold.get("enabled")),
+            "threshold": state.deletion_threshold.get("threshold"),
+        },
+    }
+
+
+def pending_exports_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "connectors": [
+            {"connector": name, "adds": p.adds, "updates": p.updates, "deletes": p.deletes}
+            for name, p in state.pending_exports.items()
+        ],
+        "source": "Get-ADSyncConnectorStatistics",
+    }
+
+
+def machine_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "computer_name": state.computer_name,
+        "domain": state.domain,
+        "sync_machine_identifier": state.sync_machine_identifier,
+        "adsynctools_versions": list(state.adsynctools_versions),
+    }
+
+
+PROBE_DATA: dict[str, Callable[[ServerState, dict[str, Any]], dict[str, Any]]] = {
+    "scheduler": lambda state, params: scheduler_data(state),
+    "service": service_data,
+    "version": version_data,
+    "tls": tls_data,
+    "os": os_data,
+    "run-history": run_history_data,
+    "connectors": connectors_data,
+    "config": config_data,
+    "pending-exports": pending_exports_data,
+    "machine": machine_data,
+}
+"""Probe name -> data builder (params keyed by lower-case parameter name)."""
+
+PROBE_PARAMETERS: dict[str, frozenset[str]] = {
+    "service": frozenset({"servicename"}),
+    "os": frozenset({"maxupdatehistory"}),
+    "run-history": frozenset({"numberrequested"}),
+}
+"""The ``param()`` block of each probe (lower case); passing anything else fails like PowerShell does."""

@@ -1,0 +1,506 @@
+"""Scenario files: the healthy pair plus only what differs, validated with one clear error.
+
+A scenario is YAML (or a dict) with ``name``, ``description``, ``lab``, ``tenant`` and ``servers``. Each
+server block is deep-merged onto that server's healthy default (``state.default_server_spec``): mappings
+merge key by key, name-keyed collections (connectors, rules, partitions, pending exports) merge per name and
+a ``null`` entry removes one, lists are replaced. The schema is documented in docs/scenarios.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ScenarioError
+from .state import DEFAULT_SERVERS, RIGHTS, RUN_PROFILES, TLS_VALUES, default_server_spec
+from .timefmt import parse_time, utc_now
+
+PROBE_NAMES = (
+    "scheduler",
+    "service",
+    "version",
+    "tls",
+    "os",
+    "run-history",
+    "connectors",
+    "config",
+    "pending-exports",
+    "machine",
+)
+
+
+# --- a tiny schema language ------------------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A scalar: ``kind`` is str, int, float (any number), bool, or "time"; ``choices`` restrict it."""
+
+    kind: Any
+    nullable: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Obj:
+    fields: dict[str, Any]
+    open: bool = False  # open: any key of ``value`` kind (e.g. features)
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: Any
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Named:
+    """A name-keyed collection: merged per name; ``null`` removes; new names start from ``template``."""
+
+    item: Any
+    template: dict[str, Any] = field(default_factory=dict)
+
+
+def _s(nullable: bool = False) -> Leaf:
+    return Leaf(str, nullable)
+
+
+def _i(nullable: bool = False) -> Leaf:
+    return Leaf(int, nullable)
+
+
+def _n(nullable: bool = False) -> Leaf:
+    return Leaf(float, nullable)
+
+
+def _b(nullable: bool = False) -> Leaf:
+    return Leaf(bool, nullable)
+
+
+def _t(nullable: bool = False) -> Leaf:
+    return Leaf("time", nullable)
+
+
+_ACCOUNT = Obj(
+    {
+        "found": _b(),
+        "distinguished_name": _s(True),
+        "sid": _s(True),
+        "enabled": _b(True),
+        "locked_out": _b(True),
+        "password_expired": _b(True),
+        "password_never_expires": _b(True),
+        "password_last_set": _t(True),
+    }
+)
+_PARTITION = Obj(
+    {"selected": _b(), "inclusions": ListOf(_s()), "exclusions": ListOf(_s()), "object_classes": ListOf(_s())}
+)
+_CONNECTOR = Obj(
+    {
+        "type": Leaf(str, choices=("AD", "Extensible2")),
+        "identifier": _s(),
+        "forest": _s(True),
+        "account_user": _s(True),
+        "account_domain": _s(True),
+        "account": Obj(_ACCOUNT.fields),
+        "rights": ListOf(Leaf(str, choices=tuple(RIGHTS))),
+        "revoked_rights": ListOf(Leaf(str, choices=tuple(RIGHTS))),
+        "permissions_error": _s(True),
+        "domain_root": _s(True),
+        "partitions": Named(
+            _PARTITION, {"selected": True, "inclusions": [], "exclusions": [], "object_classes": []}
+        ),
+        "attribute_inclusions_hash": _s(True),
+    }
+)
+_RULE = Obj(
+    {
+        "connector": _s(),
+        "direction": Leaf(str, choices=("Inbound", "Outbound")),
+        "precedence": _i(),
+        "disabled": _b(),
+        "immutable_tag": _s(True),
+        "is_standard": _b(),
+        "source_object_type": _s(True),
+        "target_object_type": _s(True),
+        "link_type": _s(True),
+        "scope_hash": _s(True),
+        "join_hash": _s(True),
+        "flows_hash": _s(True),
+    }
+)
+_RUN = Obj(
+    {
+        "connector": _s(),
+        "profile": Leaf(str, choices=RUN_PROFILES),
+        "result": _s(),
+        "start": _t(),
+        "end": _t(True),
+        "duration_s": _n(),
+        "complete": _b(),
+        "run_history_id": _s(),
+    }
+)
+WSMAN_ACTIONS = ("Create", "Receive", "Command", "Send", "Signal", "Delete", "Get", "Enumerate", "*")
+_ACTION = Leaf(str, choices=WSMAN_ACTIONS)
+_FAULTS = Obj(
+    {
+        "down": _b(),
+        "stall": ListOf(_ACTION),
+        "latency_ms": _i(),
+        "http500": ListOf(_ACTION),
+        "drop": ListOf(_ACTION),
+        "auth_fail": _b(),
+        "adsync_stopped": _b(),
+        "malformed_output": ListOf(Leaf(str, choices=PROBE_NAMES)),
+    }
+)
+
+SERVER_SCHEMA = Obj(
+    {
+        "role": Leaf(str, choices=("active", "standby")),
+        "address": _s(),
+        "computer_name": _s(),
+        "domain": _s(True),
+        "version": _s(),
+        "display_version": _s(True),
+        "install_path": _s(True),
+        "staging": _b(),
+        "server_configuration_version": _s(True),
+        "scheduler": Obj(
+            {
+                "allowed_interval_s": _n(),
+                "customized_interval_s": _n(True),
+                "next_policy_type": Leaf(str, choices=("Delta", "Initial")),
+                "next_start": _t(True),
+                "purge_interval_s": _n(),
+                "sync_cycle_enabled": _b(),
+                "maintenance_enabled": _b(),
+                "scheduler_suspended": _b(),
+            }
+        ),
+        "service": Obj(
+            {
+                "name": _s(),
+                "exists": _b(),
+                "status": _s(True),
+                "start_mode": _s(True),
+                "delayed_auto_start": _b(True),
+                "account": _s(True),
+            }
+        ),
+        "tls": Obj({key: _i(True) for key in TLS_VALUES}),
+        "dotnet_release": _i(True),
+        "os": Obj(
+            {
+                "caption": _s(),
+                "build": _i(),
+                "ubr": _i(),
+                "display_version": _s(True),
+                "installation_type": _s(True),
+                "last_boot": _t(True),
+                "updates": ListOf(
+                    Obj(
+                        {"date": _t(), "title": _s(), "operation": _i(), "result_code": _i(), "hresult": _i()}
+                    )
+                ),
+                "update_history_error": _s(True),
+                "hotfixes": ListOf(Obj({"id": _s(), "installed_on": _t(True)})),
+                "reboot": Obj(
+                    {
+                        k: _b()
+                        for k in (
+                            "cbs_reboot_pending",
+                            "cbs_reboot_in_progress",
+                            "cbs_packages_pending",
+                            "wu_reboot_required",
+                            "pending_file_rename",
+                            "computer_rename_pending",
+                            "netlogon_pending",
+                            "update_exe_volatile",
+                        )
+                    }
+                ),
+            }
+        ),
+        "connectors": Named(
+            _CONNECTOR,
+            {
+                "forest": None,
+                "account_user": None,
+                "account_domain": None,
+                "account": None,
+                "rights": [],
+                "permissions_error": None,
+                "domain_root": None,
+                "partitions": {},
+                "attribute_inclusions_hash": None,
+            },
+        ),
+        "rules": Named(
+            _RULE,
+            {
+                "disabled": False,
+                "immutable_tag": None,
+                "is_standard": False,
+                "source_object_type": "user",
+                "target_object_type": "person",
+                "link_type": "Join",
+                "scope_hash": None,
+                "join_hash": None,
+                "flows_hash": None,
+            },
+        ),
+        "features": Obj({}, open=True, value=_b()),
+        "source_anchor": _s(True),
+        "deletion_threshold": Obj({"enabled": _b(), "threshold": _i(True)}),
+        "pending_exports": Named(
+            Obj({"adds": _i(), "updates": _i(), "deletes": _i()}), {"adds": 0, "updates": 0, "deletes": 0}
+        ),
+        "sync_machine_identifier": _s(True),
+        "adsynctools_versions": ListOf(_s()),
+        "run_history": Obj(
+            {
+                "last_cycle": _t(),
+                "cycles": _i(),
+                "step_seconds": _n(),
+                "runs": ListOf(_RUN, True),
+                "results": Obj({}, open=True, value=_s()),
+                "results_since": _t(True),
+            }
+        ),
+        "faults": _FAULTS,
+    }
+)
+
+LAB_SCHEMA = Obj({"cycle_duration_s": _n(), "allow_basic_over_http": _b(), "username": _s(), "domain": _s()})
+TENANT_SCHEMA = Obj(
+    {
+        "tenant_id": _s(),
+        "domain": _s(),
+        "display_name": _s(),
+        "sync_enabled": _b(True),
+        "last_sync": _t(True),
+        "last_password_sync": _t(True),
+        "canary_user": _s(True),
+        "canary_attributes": Obj({}, open=True, value=_s(True)),
+        "client_id": _s(),
+    }
+)
+TOP_KEYS = ("name", "description", "lab", "tenant", "servers")
+
+DEFAULT_FAULTS: dict[str, Any] = {
+    "down": False,
+    "stall": [],
+    "latency_ms": 0,
+    "http500": [],
+    "drop": [],
+    "auth_fail": False,
+    "adsync_stopped": False,
+    "malformed_output": [],
+}
+DEFAULT_LAB: dict[str, Any] = {
+    "cycle_duration_s": 2.0,
+    "allow_basic_over_http": False,
+    "username": "auditor",
+    "domain": "LAB",
+}
+DEFAULT_TENANT: dict[str, Any] = {
+    "tenant_id": "7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60",
+    "domain": "contoso.onmicrosoft.com",
+    "display_name": "Contoso Lab",
+    "sync_enabled": True,
+    "last_sync": "-10m",
+    "last_password_sync": "-2m",
+    "canary_user": "canary@contoso.com",
+    "canary_attributes": {"extensionAttribute1": None},
+    "client_id": "3f1c2b7a-8e9d-4c5b-a6f7-0e1d2c3b4a59",
+}
+
+
+def _did_you_mean(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(sorted(options))})"
+
+
+def _type_name(kind: Any) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        "time": "a time (now, -25m, +10m, -3d or ISO 8601)",
+    }[kind]
+
+
+def _check_leaf(spec: Leaf, value: Any, key: str) -> Any:
+    if value is None:
+        if spec.nullable:
+            return None
+        raise _Invalid(key, f"must be {_type_name(spec.kind)}, not null")
+    kind = spec.kind
+    ok = (
+        isinstance(value, bool)
+        if kind is bool
+        else isinstance(value, int) and not isinstance(value, bool)
+        if kind is int
+        else isinstance(value, int | float) and not isinstance(value, bool)
+        if kind is float
+        else isinstance(value, str | datetime)
+        if kind == "time"
+        else isinstance(value, str)
+    )
+    if not ok:
+        raise _Invalid(key, f"must be {_type_name(kind)}, not {type(value).__name__} {value!r}")
+    if kind == "time" and isinstance(value, str):
+        try:
+            parse_time(value, utc_now())
+        except ValueError as error:
+            raise _Invalid(key, str(error)) from None
+    if spec.choices and value not in spec.choices:
+        raise _Invalid(
+            key,
+            f"'{value}' is not one of {', '.join(spec.choices)}"
+            + _did_you_mean(str(value), list(spec.choices)).replace(" (known keys:", " (choices:"),
+        )
+    return value
+
+
+def merge(schema: Any, base: Any, override: Any, key: str) -> Any:
+    """Validate ``override`` against ``schema`` and deep-merge it onto ``base`` (which is left untouched)."""
+    if isinstance(schema, Leaf):
+        return _check_leaf(schema, override, key)
+    if isinstance(schema, ListOf):
+        if override is None and schema.nullable:
+            return None
+        if not isinstance(override, list):
+            raise _Invalid(key, f"must be a list, not {type(override).__name__}")
+        return [
+            merge(schema.item, {} if isinstance(schema.item, Obj) else None, item, f"{key}[{i}]")
+            for i, item in enumerate(override)
+        ]
+    if not isinstance(override, dict):
+        raise _Invalid(key, f"must be a mapping, not {type(override).__name__} {override!r}")
+    result = copy.deepcopy(base) if isinstance(base, dict) else {}
+    for name, value in override.items():
+        sub = f"{key}.{name}" if key else str(name)
+        if not isinstance(name, str):
+            raise _Invalid(sub, "keys must be strings")
+        if isinstance(schema, Named):
+            if value is None:
+                result.pop(name, None)
+                continue
+            start = result.get(name, schema.template)
+            result[name] = merge(schema.item, start, value, sub)
+        elif isinstance(schema, Obj):
+            if name in schema.fields:
+                result[name] = merge(schema.fields[name], result.get(name), value, sub)
+            elif schema.open:
+                result[name] = merge(schema.value, None, value, sub)
+            else:
+                raise _Invalid(sub, "unknown key" + _did_you_mean(name, list(schema.fields)))
+    if isinstance(schema, Named):
+        item = schema.item
+        for name, value in result.items():
+            missing = [f for f in item.fields if f not in value and f not in ("revoked_rights",)]
+            if isinstance(item, Obj) and missing and not item.open:
+                raise _Invalid(f"{key}.{name}", f"missing key(s): {', '.join(missing)}")
+    return result
+
+
+# --- the scenario ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: every server's full spec (defaults merged), lab and tenant settings."""
+
+    name: str
+    description: str
+    source: str  # file path, or "<dict>"
+    lab: dict[str, Any]
+    tenant: dict[str, Any]
+    servers: dict[str, dict[str, Any]]  # name -> full server spec incl. "faults"
+    start: datetime
+
+
+def load_scenario(source: str | Path | dict[str, Any], *, start: datetime | None = None) -> Scenario:
+    """Load a scenario file (or dict) and merge it onto the healthy pair. Raises ``ScenarioError``."""
+    start = start or utc_now()
+    if isinstance(source, dict):
+        where, raw = "<dict>", source
+        default_name = "lab"
+    else:
+        path = Path(source)
+        where, default_name = str(path), path.stem
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ScenarioError("file not found", path=where) from None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ScenarioError(
+                f"not valid YAML{line}: {getattr(error, 'problem', error)}", path=where
+            ) from None
+        if raw is None:
+            raw = {}
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"must be a mapping, not {type(raw).__name__}", path=where)
+    try:
+        return _build(raw, where, default_name, start)
+    except _Invalid as invalid:
+        raise ScenarioError(str(invalid), path=where, key=invalid.key) from None
+
+
+def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) -> Scenario:
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise _Invalid(str(key), "unknown key" + _did_you_mean(str(key), list(TOP_KEYS)))
+    name = _check_leaf(Leaf(str), raw.get("name", default_name), "name")
+    description = _check_leaf(Leaf(str), raw.get("description", ""), "description")
+    lab = merge(LAB_SCHEMA, DEFAULT_LAB, raw.get("lab") or {}, "lab")
+    tenant = merge(TENANT_SCHEMA, DEFAULT_TENANT, raw.get("tenant") or {}, "tenant")
+    servers_raw = raw.get("servers") or {}
+    if not isinstance(servers_raw, dict):
+        raise _Invalid(
+            "servers", f"must be a mapping of server name -> settings, not {type(servers_raw).__name__}"
+        )
+    names = list(DEFAULT_SERVERS) + [n for n in servers_raw if n not in DEFAULT_SERVERS]
+    servers: dict[str, dict[str, Any]] = {}
+    for index, server in enumerate(names):
+        override = servers_raw.get(server) or {}
+        if server in servers_raw and servers_raw[server] is None and server in DEFAULT_SERVERS:
+            override = {}
+        if not isinstance(override, dict):
+            raise _Invalid(f"servers.{server}", f"must be a mapping, not {type(override).__name__}")
+        role, address = DEFAULT_SERVERS.get(
+            server, (str(override.get("role", "standby")), f"127.0.0.{11 + index}")
+        )
+        base = default_server_spec(server, role, address, start)
+        base["faults"] = copy.deepcopy(DEFAULT_FAULTS)
+        servers[server] = merge(SERVER_SCHEMA, base, override, f"servers.{server}")
+        for connector in servers[server]["connectors"].values():
+            revoked = connector.pop("revoked_rights", [])
+            connector["rights"] = [r for r in connector.get("rights", []) if r not in revoked]
+    addresses = [s["address"] for s in servers.values()]
+    duplicates = sorted({a for a in addresses if addresses.count(a) > 1})
+    if duplicates:
+        raise _Invalid("servers", f"two servers share address {duplicates[0]}; give each its own 127.0.0.x")
+    return Scenario(
+        name=name, description=description, source=where, lab=lab, tenant=tenant, servers=servers, start=start
+    )

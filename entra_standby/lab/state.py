@@ -1,0 +1,753 @@
+"""What one simulated Entra Connect server holds, and the healthy defaults of an HA pair.
+
+A scenario is the healthy pair (``default_server_spec``) deep-merged with what differs; ``from_spec``
+turns the merged, validated spec into live state. The wire calls the engine from worker threads and the sync
+cycle runs in its own thread, so every read and change of live state happens under ``ServerState.lock``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .timefmt import parse_time
+
+ENTRA_CONNECTOR_ID = "b891884f-051e-4a83-95af-2544101c9083"  # fixed for every install (reference §2.2)
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+USER_CLASS_GUID = "bf967aba-0de6-11d0-a285-00aa003049e2"  # schemaIDGUID of the user class
+
+# The eight TLS 1.2 values (reference §4.1): short key -> (registry path, value name, compliant data).
+_NETFX_WOW = "HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\.NETFramework\\v4.0.30319"
+_NETFX = "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319"
+_SCHANNEL = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2"
+TLS_VALUES: dict[str, tuple[str, str, int]] = {
+    "netfx_wow64_system_default_tls_versions": (_NETFX_WOW, "SystemDefaultTlsVersions", 1),
+    "netfx_wow64_sch_use_strong_crypto": (_NETFX_WOW, "SchUseStrongCrypto", 1),
+    "netfx_system_default_tls_versions": (_NETFX, "SystemDefaultTlsVersions", 1),
+    "netfx_sch_use_strong_crypto": (_NETFX, "SchUseStrongCrypto", 1),
+    "schannel_server_enabled": (_SCHANNEL + "\\Server", "Enabled", 1),
+    "schannel_server_disabled_by_default": (_SCHANNEL + "\\Server", "DisabledByDefault", 0),
+    "schannel_client_enabled": (_SCHANNEL + "\\Client", "Enabled", 1),
+    "schannel_client_disabled_by_default": (_SCHANNEL + "\\Client", "DisabledByDefault", 0),
+}
+
+
+@dataclass(frozen=True)
+class RightSpec:
+    """One delegation ADSyncConfig grants (reference §6.2), as the ACE it produces."""
+
+    scope: (
+        str  # domain-root: granted on the NC root for this object only; ou: inherited to users on synced OUs
+    )
+    rights: tuple[str, ...]
+    object_type: str
+    inherited_object_type: str = ZERO_GUID
+    inheritance: str = "None"
+
+
+RIGHTS: dict[str, RightSpec] = {
+    "read_all": RightSpec("ou", ("ReadProperty",), ZERO_GUID, USER_CLASS_GUID, "Descendents"),
+    "replicating_directory_changes": RightSpec(
+        "domain-root", ("ExtendedRight",), "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2"
+    ),
+    "replicating_directory_changes_all": RightSpec(
+        "domain-root", ("ExtendedRight",), "1131f6ad-9c07-11d1-f79f-00c04fc2dcd2"
+    ),
+    "reset_password": RightSpec(
+        "ou", ("ExtendedRight",), "00299570-246d-11d0-a768-00aa006e0529", USER_CLASS_GUID, "Descendents"
+    ),
+    "unexpire_password": RightSpec(
+        "ou", ("ExtendedRight",), "ccc2dc7d-a6ad-4a7a-8846-c04e3cc53501", USER_CLASS_GUID, "Descendents"
+    ),
+    "write_lockout_time": RightSpec(
+        "ou",
+        ("ReadProperty", "WriteProperty"),
+        "28630ebf-41d5-11d1-a9c1-0000f80367c1",
+        USER_CLASS_GUID,
+        "Descendents",
+    ),
+    "write_pwd_last_set": RightSpec(
+        "ou",
+        ("ReadProperty", "WriteProperty"),
+        "bf967a0a-0de6-11d0-a285-00aa003049e2",
+        USER_CLASS_GUID,
+        "Descendents",
+    ),
+    "write_consistency_guid": RightSpec(
+        "ou",
+        ("ReadProperty", "WriteProperty"),
+        "23773dc2-b63a-11d2-90e1-00c04fd91ab1",
+        USER_CLASS_GUID,
+        "Descendents",
+    ),
+}
+"""Rights a healthy PHS + password-writeback + ms-DS-ConsistencyGuid install grants its MSOL_ account."""
+
+RUN_PROFILES = ("Full Import", "Delta Import", "Full Synchronization", "Delta Synchronization", "Export")
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _guid(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "entra-standby-lab/" + "/".join(parts)))
+
+
+# --- the healthy default spec ----------------------------------------------------------------------------
+
+DEFAULT_SERVERS: dict[str, tuple[str, str]] = {
+    "aadc01": ("active", "127.0.0.11"),
+    "aadc02": ("standby", "127.0.0.12"),
+}
+AD_CONNECTOR = "contoso.com"
+ENTRA_CONNECTOR = "contoso.onmicrosoft.com - AAD"
+CUSTOM_RULE = "Custom - In from AD - User extensionAttribute1"
+
+
+def _standard_rules() -> dict[str, dict[str, Any]]:
+    rows = [
+        (
+            "In from AD - User Join",
+            AD_CONNECTOR,
+            "Inbound",
+            100,
+            "Microsoft.InfromADUserJoin.010",
+            "user",
+            "person",
+            "Provision",
+        ),
+        (
+            "In from AD - User AccountEnabled",
+            AD_CONNECTOR,
+            "Inbound",
+            101,
+            "Microsoft.InfromADUserAccountEnabled.010",
+            "user",
+            "person",
+            "Join",
+        ),
+        (
+            "In from AD - User Common",
+            AD_CONNECTOR,
+            "Inbound",
+            104,
+            "Microsoft.InfromADUserCommon.010",
+            "user",
+            "person",
+            "Join",
+        ),
+        (
+            "In from AD - Group Join",
+            AD_CONNECTOR,
+            "Inbound",
+            110,
+            "Microsoft.InfromADGroupJoin.010",
+            "group",
+            "group",
+            "Provision",
+        ),
+        (
+            "In from AAD - User Join",
+            ENTRA_CONNECTOR,
+            "Inbound",
+            125,
+            "Microsoft.InfromAADUserJoin.010",
+            "user",
+            "person",
+            "Join",
+        ),
+        (
+            "Out to AAD - User Join",
+            ENTRA_CONNECTOR,
+            "Outbound",
+            120,
+            "Microsoft.OuttoAADUserJoin.010",
+            "person",
+            "user",
+            "Provision",
+        ),
+        (
+            "Out to AAD - User Identity",
+            ENTRA_CONNECTOR,
+            "Outbound",
+            121,
+            "Microsoft.OuttoAADUserIdentity.010",
+            "person",
+            "user",
+            "Join",
+        ),
+        (
+            "Out to AAD - Group Join",
+            ENTRA_CONNECTOR,
+            "Outbound",
+            130,
+            "Microsoft.OuttoAADGroupJoin.010",
+            "group",
+            "group",
+            "Provision",
+        ),
+        (
+            "Out to AD - User Password Writeback",
+            AD_CONNECTOR,
+            "Outbound",
+            140,
+            "Microsoft.OuttoADUserPasswordWriteback.010",
+            "person",
+            "user",
+            "Join",
+        ),
+    ]
+    rules = {
+        name: {
+            "connector": connector,
+            "direction": direction,
+            "precedence": precedence,
+            "disabled": False,
+            "immutable_tag": tag,
+            "is_standard": True,
+            "source_object_type": source,
+            "target_object_type": target,
+            "link_type": link,
+            "scope_hash": _hash(name, "scope"),
+            "join_hash": _hash(name, "join"),
+            "flows_hash": _hash(name, "flows"),
+        }
+        for name, connector, direction, precedence, tag, source, target, link in rows
+    }
+    rules[CUSTOM_RULE] = {
+        "connector": AD_CONNECTOR,
+        "direction": "Inbound",
+        "precedence": 50,
+        "disabled": False,
+        "immutable_tag": None,
+        "is_standard": False,
+        "source_object_type": "user",
+        "target_object_type": "person",
+        "link_type": "Join",
+        "scope_hash": _hash(CUSTOM_RULE, "scope"),
+        "join_hash": _hash(CUSTOM_RULE, "join"),
+        "flows_hash": _hash(CUSTOM_RULE, "flows"),
+    }
+    return rules
+
+
+def default_server_spec(name: str, role: str, address: str, start: datetime) -> dict[str, Any]:
+    """The healthy spec of one server; relative times are strings resolved against lab start later."""
+    upper = name.upper()
+    seed = hashlib.sha256(name.encode()).hexdigest()
+    msol = f"MSOL_{seed[:12]}"
+    staging = role != "active"
+    cu_date = start - timedelta(days=4)
+    older_cu = start - timedelta(days=34)
+    cu_kb, older_kb = "KB5070884", "KB5066782"
+    cu_title = (
+        f"{cu_date:%Y-%m} Cumulative Update for Microsoft server operating system version 21H2 "
+        f"for x64-based Systems ({cu_kb})"
+    )
+    older_title = (
+        f"{older_cu:%Y-%m} Cumulative Update for Microsoft server operating system version 21H2 "
+        f"for x64-based Systems ({older_kb})"
+    )
+    netfx_title = (
+        f"{cu_date:%Y-%m} Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for Microsoft server "
+        "operating system version 21H2 for x64 (KB5068859)"
+    )
+    return {
+        "role": role,
+        "address": address,
+        "computer_name": upper,
+        "domain": "contoso.com",
+        "version": "2.5.79.0",
+        "display_version": None,  # None: same as version
+        "install_path": "C:\\Program Files\\Microsoft Azure AD Sync",
+        "staging": staging,
+        "server_configuration_version": None,  # None: same as version
+        "scheduler": {
+            "allowed_interval_s": 1800,
+            "customized_interval_s": None,
+            "next_policy_type": "Delta",
+            "next_start": None,  # None: newest cycle + effective interval
+            "purge_interval_s": 604800,
+            "sync_cycle_enabled": True,
+            "maintenance_enabled": True,
+            "scheduler_suspended": False,
+        },
+        "service": {
+            "name": "ADSync",
+            "exists": True,
+            "status": "Running",
+            "start_mode": "Auto",
+            "delayed_auto_start": True,
+            "account": "NT SERVICE\\ADSync",
+        },
+        "tls": {key: compliant for key, (_, _, compliant) in TLS_VALUES.items()},
+        "dotnet_release": 528449,
+        "os": {
+            "caption": "Microsoft Windows Server 2022 Standard",
+            "build": 20348,
+            "ubr": 4405,
+            "display_version": "21H2",
+            "installation_type": "Server",
+            "last_boot": "-4d",
+            "updates": [
+                {
+                    "date": "-1d",
+                    "title": "Security Intelligence Update for Microsoft Defender Antivirus - "
+                    "KB2267602 (Version 1.441.112.0) - Current Channel (Broad)",
+                    "operation": 1,
+                    "result_code": 2,
+                    "hresult": 0,
+                },
+                {"date": "-4d", "title": cu_title, "operation": 1, "result_code": 2, "hresult": 0},
+                {"date": "-4d", "title": netfx_title, "operation": 1, "result_code": 2, "hresult": 0},
+                {"date": "-34d", "title": older_title, "operation": 1, "result_code": 2, "hresult": 0},
+            ],
+            "update_history_error": None,
+            "hotfixes": [{"id": cu_kb, "installed_on": "-4d"}, {"id": older_kb, "installed_on": "-34d"}],
+            "reboot": {
+                "cbs_reboot_pending": False,
+                "cbs_reboot_in_progress": False,
+                "cbs_packages_pending": False,
+                "wu_reboot_required": False,
+                "pending_file_rename": False,
+                "computer_rename_pending": False,
+                "netlogon_pending": False,
+                "update_exe_volatile": False,
+            },
+        },
+        "connectors": {
+            AD_CONNECTOR: {
+                "type": "AD",
+                "identifier": _guid(name, AD_CONNECTOR),
+                "forest": "contoso.com",
+                "account_user": msol,
+                "account_domain": "contoso.com",
+                "account": {
+                    "found": True,
+                    "distinguished_name": f"CN={msol},CN=Users,DC=contoso,DC=com",
+                    "sid": f"S-1-5-21-1004336348-1177238915-682003330-{int(seed[:4], 16) + 1100}",
+                    "enabled": True,
+                    "locked_out": False,
+                    "password_expired": False,
+                    "password_never_expires": True,
+                    "password_last_set": "-400d",
+                },
+                "rights": list(RIGHTS),
+                "permissions_error": None,
+                "domain_root": "DC=contoso,DC=com",
+                "partitions": {
+                    "DC=contoso,DC=com": {
+                        "selected": True,
+                        "inclusions": ["OU=Staff,DC=contoso,DC=com", "OU=Groups,DC=contoso,DC=com"],
+                        "exclusions": [],
+                        "object_classes": ["user", "group", "contact", "inetOrgPerson"],
+                    }
+                },
+                "attribute_inclusions_hash": _hash(AD_CONNECTOR, "attributes"),
+            },
+            ENTRA_CONNECTOR: {
+                "type": "Extensible2",
+                "identifier": ENTRA_CONNECTOR_ID,
+                "forest": None,
+                "account_user": f"Sync_{upper}_{seed[12:24]}@contoso.onmicrosoft.com",
+                "account_domain": None,
+                "account": None,
+                "rights": [],
+                "permissions_error": None,
+                "domain_root": None,
+                "partitions": {
+                    "default": {
+                        "selected": True,
+                        "inclusions": [],
+                        "exclusions": [],
+                        "object_classes": ["user", "group", "contact", "device"],
+                    }
+                },
+                "attribute_inclusions_hash": _hash(ENTRA_CONNECTOR, "attributes"),
+            },
+        },
+        "rules": _standard_rules(),
+        "features": {
+            "password_hash_sync": True,
+            "password_writeback": True,
+            "group_writeback": False,
+            "device_writeback": False,
+            "exchange_hybrid": False,
+            "directory_extensions": False,
+        },
+        "source_anchor": "mS-DS-ConsistencyGuid",
+        "deletion_threshold": {"enabled": True, "threshold": 500},
+        "pending_exports": {
+            AD_CONNECTOR: {"adds": 0, "updates": 0, "deletes": 0},
+            ENTRA_CONNECTOR: {"adds": 0, "updates": 3, "deletes": 0},
+        },
+        "sync_machine_identifier": _guid(name, "SyncMachineIdentifier"),
+        "adsynctools_versions": ["2.4.0"],
+        "run_history": {
+            "last_cycle": "-12m",
+            "cycles": 6,
+            "step_seconds": 20,
+            "runs": None,
+            "results": {},
+            "results_since": None,
+        },
+    }
+
+
+# --- live state ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scheduler:
+    allowed_interval_s: float
+    customized_interval_s: float | None
+    next_policy_type: str
+    next_start: datetime | None
+    purge_interval_s: float
+    sync_cycle_enabled: bool
+    maintenance_enabled: bool
+    scheduler_suspended: bool
+
+    @property
+    def effective_interval_s(self) -> float:
+        custom = self.customized_interval_s
+        return custom if custom is not None and custom >= self.allowed_interval_s else self.allowed_interval_s
+
+
+@dataclass
+class Service:
+    name: str
+    exists: bool
+    status: str | None
+    start_mode: str | None
+    delayed_auto_start: bool | None
+    account: str | None
+
+
+@dataclass
+class UpdateRecord:
+    date: datetime
+    title: str
+    operation: int
+    result_code: int
+    hresult: int = 0
+
+
+@dataclass
+class OsState:
+    caption: str
+    build: int
+    ubr: int
+    display_version: str | None
+    installation_type: str | None
+    last_boot: datetime | None
+    updates: list[UpdateRecord]
+    update_history_error: str | None
+    hotfixes: list[tuple[str, datetime | None]]
+    reboot: dict[str, bool]
+
+
+@dataclass
+class Run:
+    run_history_id: str
+    connector: str
+    profile: str
+    result: str
+    start: datetime
+    end: datetime | None
+    complete: bool
+
+
+@dataclass
+class Account:
+    found: bool
+    distinguished_name: str | None
+    sid: str | None
+    enabled: bool | None
+    locked_out: bool | None
+    password_expired: bool | None
+    password_never_expires: bool | None
+    password_last_set: datetime | None
+
+
+@dataclass
+class PartitionState:
+    name: str
+    selected: bool
+    inclusions: list[str]
+    exclusions: list[str]
+    object_classes: list[str]
+
+
+@dataclass
+class ConnectorState:
+    name: str
+    type: str
+    identifier: str
+    forest: str | None
+    account_user: str | None
+    account_domain: str | None
+    account: Account | None
+    rights: list[str]  # keys of RIGHTS granted to the account
+    permissions_error: str | None
+    domain_root: str | None
+    partitions: list[PartitionState]
+    attribute_inclusions_hash: str | None
+
+    @property
+    def is_entra(self) -> bool:
+        return self.type != "AD"
+
+
+@dataclass
+class PendingCounts:
+    adds: int
+    updates: int
+    deletes: int
+
+
+@dataclass
+class ServerState:
+    """One simulated server. Hold ``lock`` to read a consistent view or to change anything."""
+
+    name: str
+    role: str
+    address: str
+    computer_name: str
+    domain: str | None
+    version: str
+    display_version: str | None
+    install_path: str | None
+    staging: bool
+    server_configuration_version: str | None
+    scheduler: Scheduler
+    service: Service
+    tls: dict[str, int | None]
+    dotnet_release: int | None
+    os: OsState
+    connectors: list[ConnectorState]
+    rules: list[dict[str, Any]]  # name + the SyncRule fields
+    features: dict[str, bool]
+    source_anchor: str | None
+    deletion_threshold: dict[str, Any]  # {"enabled": bool, "threshold": int | None}
+    pending_exports: dict[str, PendingCounts]
+    sync_machine_identifier: str | None
+    adsynctools_versions: list[str]
+    runs: list[Run]  # oldest first
+    adsync_stopped: bool = False
+    malformed_output: set[str] = field(default_factory=set)
+    sync_cycle_in_progress: bool = False
+    busy_connectors: list[str] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # -- construction ------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_spec(cls, name: str, spec: dict[str, Any], start: datetime) -> ServerState:
+        """Build live state from a merged, validated spec (times may still be relative strings)."""
+
+        def when(value: Any) -> datetime | None:
+            if value is None or isinstance(value, datetime):
+                return value
+            return parse_time(str(value), start)
+
+        sched = spec["scheduler"]
+        scheduler = Scheduler(
+            allowed_interval_s=float(sched["allowed_interval_s"]),
+            customized_interval_s=None
+            if sched["customized_interval_s"] is None
+            else float(sched["customized_interval_s"]),
+            next_policy_type=str(sched["next_policy_type"]),
+            next_start=when(sched["next_start"]),
+            purge_interval_s=float(sched["purge_interval_s"]),
+            sync_cycle_enabled=bool(sched["sync_cycle_enabled"]),
+            maintenance_enabled=bool(sched["maintenance_enabled"]),
+            scheduler_suspended=bool(sched["scheduler_suspended"]),
+        )
+        os_spec = spec["os"]
+        os_state = OsState(
+            caption=os_spec["caption"],
+            build=int(os_spec["build"]),
+            ubr=int(os_spec["ubr"]),
+            display_version=os_spec["display_version"],
+            installation_type=os_spec["installation_type"],
+            last_boot=when(os_spec["last_boot"]),
+            updates=[
+                UpdateRecord(
+                    date=when(u["date"]) or start,
+                    title=u["title"],
+                    operation=int(u["operation"]),
+                    result_code=int(u["result_code"]),
+                    hresult=int(u.get("hresult", 0)),
+                )
+                for u in os_spec["updates"]
+            ],
+            update_history_error=os_spec["update_history_error"],
+            hotfixes=[(h["id"], when(h.get("installed_on"))) for h in os_spec["hotfixes"]],
+            reboot={k: bool(v) for k, v in os_spec["reboot"].items()},
+        )
+        connectors = []
+        for cname, c in spec["connectors"].items():
+            account = None
+            if c.get("account") is not None:
+                a = c["account"]
+                account = Account(
+                    found=bool(a["found"]),
+                    distinguished_name=a.get("distinguished_name"),
+                    sid=a.get("sid"),
+                    enabled=a.get("enabled"),
+                    locked_out=a.get("locked_out"),
+                    password_expired=a.get("password_expired"),
+                    password_never_expires=a.get("password_never_expires"),
+                    password_last_set=when(a.get("password_last_set")),
+                )
+            connectors.append(
+                ConnectorState(
+                    name=cname,
+                    type=c["type"],
+                    identifier=c["identifier"],
+                    forest=c.get("forest"),
+                    account_user=c.get("account_user"),
+                    account_domain=c.get("account_domain"),
+                    account=account,
+                    rights=list(c.get("rights") or []),
+                    permissions_error=c.get("permissions_error"),
+                    domain_root=c.get("domain_root"),
+                    partitions=[
+                        PartitionState(
+                            name=pname,
+                            selected=bool(p.get("selected", True)),
+                            inclusions=list(p.get("inclusions") or []),
+                            exclusions=list(p.get("exclusions") or []),
+                            object_classes=list(p.get("object_classes") or []),
+                        )
+                        for pname, p in (c.get("partitions") or {}).items()
+                    ],
+                    attribute_inclusions_hash=c.get("attribute_inclusions_hash"),
+                )
+            )
+        state = cls(
+            name=name,
+            role=spec["role"],
+            address=spec["address"],
+            computer_name=spec["computer_name"],
+            domain=spec["domain"],
+            version=spec["version"],
+            display_version=spec["display_version"] or spec["version"],
+            install_path=spec["install_path"],
+            staging=bool(spec["staging"]),
+            server_configuration_version=spec["server_configuration_version"] or spec["version"],
+            scheduler=scheduler,
+            service=Service(**spec["service"]),
+            tls={k: (None if v is None else int(v)) for k, v in spec["tls"].items()},
+            dotnet_release=spec["dotnet_release"],
+            os=os_state,
+            connectors=connectors,
+            rules=[{"name": rname, **rule} for rname, rule in spec["rules"].items()],
+            features=dict(spec["features"]),
+            source_anchor=spec["source_anchor"],
+            deletion_threshold=dict(spec["deletion_threshold"]),
+            pending_exports={
+                cname: PendingCounts(
+                    int(p.get("adds", 0)), int(p.get("updates", 0)), int(p.get("deletes", 0))
+                )
+                for cname, p in spec["pending_exports"].items()
+            },
+            sync_machine_identifier=spec["sync_machine_identifier"],
+            adsynctools_versions=list(spec["adsynctools_versions"]),
+            runs=[],
+        )
+        state.runs = _build_runs(state, spec["run_history"], start, when)
+        if state.scheduler.next_start is None:
+            newest = max((r.start for r in state.runs), default=start)
+            interval = timedelta(seconds=state.scheduler.effective_interval_s)
+            next_start = newest + interval
+            while next_start < start:
+                next_start += interval
+            state.scheduler.next_start = next_start
+        return state
+
+    # -- helpers used by the engine and the cycle ---------------------------------------------------------
+
+    def connector(self, name: str) -> ConnectorState | None:
+        return next((c for c in self.connectors if c.name == name), None)
+
+    @property
+    def entra_connector(self) -> ConnectorState | None:
+        return next((c for c in self.connectors if c.is_entra), None)
+
+    @property
+    def netbios_domain(self) -> str:
+        return (self.domain or "contoso").split(".")[0].upper()
+
+
+def _build_runs(state: ServerState, spec: dict[str, Any], start: datetime, when: Any) -> list[Run]:
+    """Explicit ``runs`` rows, or ``cycles`` generated Delta cycles ending at ``last_cycle``."""
+    if spec.get("runs") is not None:
+        rows = []
+        for i, r in enumerate(spec["runs"]):
+            begin = when(r["start"])
+            end = (
+                when(r.get("end"))
+                if r.get("end") is not None
+                else (
+                    begin + timedelta(seconds=float(r.get("duration_s", 20)))
+                    if r.get("complete", True)
+                    else None
+                )
+            )
+            rows.append(
+                Run(
+                    run_history_id=r.get("run_history_id") or _guid(state.name, "run", str(i)),
+                    connector=r["connector"],
+                    profile=r["profile"],
+                    result=r.get("result", "success"),
+                    start=begin,
+                    end=end,
+                    complete=bool(r.get("complete", True)),
+                )
+            )
+        return sorted(rows, key=lambda run: run.start)
+    step = timedelta(seconds=float(spec["step_seconds"]))
+    interval = timedelta(seconds=state.scheduler.effective_interval_s)
+    newest = when(spec["last_cycle"])
+    since = when(spec.get("results_since"))
+    results: dict[str, str] = dict(spec.get("results") or {})
+    runs: list[Run] = []
+    for n in range(int(spec["cycles"]) - 1, -1, -1):
+        at = newest - n * interval
+        for connector, profile in cycle_steps(state, "Delta", exports=not state.staging):
+            result = "success"
+            key = f"{connector}/{profile}"
+            if key in results and (since is None or at >= since):
+                result = results[key]
+            runs.append(
+                Run(
+                    run_history_id=_guid(state.name, "run", at.isoformat(), connector, profile),
+                    connector=connector,
+                    profile=profile,
+                    result=result,
+                    start=at,
+                    end=at + step,
+                    complete=True,
+                )
+            )
+            at += step
+    return runs
+
+
+def cycle_steps(state: ServerState, policy: str, *, exports: bool) -> list[tuple[str, str]]:
+    """The scheduler's order (reference §2.2): import AD, Entra; sync AD, Entra; export Entra, AD."""
+    kind = "Full" if policy == "Initial" else "Delta"
+    ad = [c.name for c in state.connectors if not c.is_entra]
+    entra = [c.name for c in state.connectors if c.is_entra]
+    steps = [(c, f"{kind} Import") for c in ad + entra]
+    steps += [(c, f"{kind} Synchronization") for c in ad + entra]
+    if exports:
+        steps += [(c, "Export") for c in entra + ad]
+    return steps
