@@ -47,6 +47,7 @@ _CMDLET_POSITIONAL: dict[str, tuple[str, ...]] = {
     "write-output": ("inputobject",),
     "start-sleep": ("seconds",),
     "start-adsyncsynccycle": ("policytype",),
+    "invoke-expression": ("command",),
 }
 
 
@@ -148,6 +149,9 @@ class LabEngine:
             "get-adsyncscheduler": self._get_scheduler_cmdlet,
             "start-sleep": self._sleep_cmdlet,
             "write-output": self._write_output_cmdlet,
+            # Client.execute_ps(script) sends `Invoke-Expression -Command <script> | Out-String -Stream`.
+            "invoke-expression": self._invoke_expression_cmdlet,
+            "out-string": self._out_string_cmdlet,
         }
 
     # -- ScriptEngine -------------------------------------------------------------------------------------
@@ -382,6 +386,23 @@ class LabEngine:
         seconds = float(params.get("seconds") or 0) + float(params.get("milliseconds") or 0) / 1000.0
         cancel.wait(max(seconds, 0.0))
         return []
+
+    def _invoke_expression_cmdlet(
+        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
+    ) -> list[Any]:
+        script = params.get("command")
+        if not isinstance(script, str):
+            raise _Failed(ErrorInfo(message="Cannot bind argument to parameter 'Command' because it is null.",
+                                    fully_qualified_error_id="ParameterArgumentValidationErrorNullNotAllowed",
+                                    category="InvalidData",
+                                    exception_type="System.Management.Automation.ParameterBindingException",
+                                    target="Invoke-Expression"))
+        return self._run(CommandCall(text=script, is_script=True), piped, cancel)
+
+    def _out_string_cmdlet(
+        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
+    ) -> list[Any]:
+        return ["" if item is None else item if isinstance(item, str) else json.dumps(item) for item in piped]
 
     def _write_output_cmdlet(
         self, params: dict[str, Any], piped: list[Any], cancel: threading.Event

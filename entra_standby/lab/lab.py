@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import tempfile
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,17 +95,10 @@ class LabServer:
         return counters
 
 
-_PASSWORD: list[str] = []
-_PASSWORD_LOCK = threading.Lock()
-
-
-def _process_password() -> str:
-    """One random lab password per process: labs running side by side share the process-wide NTLM user
-    file, where one user name can have only one password."""
-    with _PASSWORD_LOCK:
-        if not _PASSWORD:
-            _PASSWORD.append(secrets.token_urlsafe(18))
-        return _PASSWORD[0]
+def _lab_password() -> str:
+    """A fresh random password per lab: each wire server keeps its own private NTLM user file, so labs
+    side by side in one process may hold different passwords for the same user name."""
+    return secrets.token_urlsafe(18)
 
 
 def _cloud_module() -> Any:
@@ -203,7 +195,7 @@ class Lab:
         self.directory = Path(tempfile.mkdtemp(prefix=f"entra-standby-lab-{scenario.name}-"))
         settings = scenario.lab
         self.credentials = LabCredentials(
-            username=f"{settings['domain']}\\{settings['username']}", password=_process_password()
+            username=f"{settings['domain']}\\{settings['username']}", password=_lab_password()
         )
         self.tenant = _tenant(scenario.tenant, start)
         onprem = OnPremDirectory()

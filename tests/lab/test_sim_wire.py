@@ -167,3 +167,26 @@ def test_stop_releases_ports_and_threads() -> None:
             pass
     assert not directory.exists()
     assert threading.active_count() <= before
+
+
+def test_execute_ps_runs_a_probe_and_reports_unknown_commands(lab: Lab) -> None:
+    from pypsrp.client import Client
+
+    server = lab.servers["aadc02"]
+    assert lab.credentials is not None
+    ca: Any = str(lab.ca_path)
+    client = Client(server.address, port=server.https_port, username=lab.credentials.username,
+                    password=lab.credentials.password, ssl=True, auth="negotiate", cert_validation=ca)
+    probe = (REPO / "entra_standby/probes/scheduler.ps1").read_text()
+    output, _streams, had_errors = client.execute_ps(probe)
+    assert had_errors is False
+    assert json.loads(output)["data"]["staging_mode_enabled"] is True
+    output, streams, had_errors = client.execute_ps("Get-Nothing -Here")
+    assert had_errors is True
+    assert "Get-Nothing" in str(streams.error[0])
+
+
+def test_two_labs_in_one_process_have_distinct_passwords() -> None:
+    with Lab({"name": "a"}, serve=False) as first, Lab({"name": "b"}, serve=False) as second:
+        assert first.credentials is not None and second.credentials is not None
+        assert first.credentials.password != second.credentials.password
