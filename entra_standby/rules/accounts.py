@@ -1,0 +1,248 @@
+"""The AD DS connector account (MSOL_…) of each server: usable, and delegated what the active's is.
+
+Each install creates its own MSOL_ account with the express rights only; delegations added later for the
+active's account do not follow (reference §6.4). The standby looks healthy while staged, fails after failover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..facts.collection import HostFacts, PairFacts
+from ..facts.model import Ace, Connector, ObjectPermissions
+from ._common import Reporter, no_active_finding
+from .base import Finding, Severity, check
+from .guids import ALL_OBJECTS, CMDLET_FOR_GUID, FEATURE_GRANTS, IMPLIED_RIGHTS, RequiredGrant, guid_name
+
+_ADSYNCCONFIG_PSM1 = (
+    r"C:\Program Files\Microsoft Azure Active Directory Connect\AdSyncConfig\AdSyncConfig.psm1"
+)
+ADSYNCCONFIG = f"Import-Module '{_ADSYNCCONFIG_PSM1}'"
+ACCOUNT_REMEDIATION = (
+    f"on a host with RSAT-AD-PowerShell, as a Domain/Enterprise Admin: {ADSYNCCONFIG}; then the "
+    "ADSyncConfig Set-ADSync*Permissions cmdlet named in the finding with -ADConnectorAccountName "
+    "<MSOL_…> -ADConnectorAccountDomain <domain>; unlock/enable the account with Unlock-ADAccount / "
+    "Enable-ADAccount"
+)
+_READ_RIGHTS = frozenset({"ReadProperty", "GenericRead", "ListChildren", "ListObject", "ReadControl"})
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A right on an object type; ``object_type`` all-zero means every property/right."""
+
+    right: str
+    object_type: str
+
+    def describe(self) -> str:
+        return f"{self.right} {guid_name(self.object_type)}"
+
+
+def _components(right: str) -> frozenset[str]:
+    return IMPLIED_RIGHTS.get(right, frozenset({right}))
+
+
+def _matches(ace: Ace, right: str, object_type: str) -> bool:
+    rights = set(ace.rights).union(*(IMPLIED_RIGHTS.get(r, frozenset()) for r in ace.rights))
+    return right in rights and ace.object_type.lower() in (object_type.lower(), ALL_OBJECTS)
+
+
+def covers(aces: Iterable[Ace], grant: Grant) -> bool:
+    """Do these ACEs allow ``grant`` (every simple right it implies), with no Deny ACE taking it away?"""
+    aces = tuple(aces)
+    for right in _components(grant.right):
+        allowed = any(a.access.lower() == "allow" and _matches(a, right, grant.object_type) for a in aces)
+        denied = any(a.access.lower() == "deny" and _matches(a, right, grant.object_type) for a in aces)
+        if not allowed or denied:
+            return False
+    return True
+
+
+def granted(aces: Iterable[Ace]) -> set[Grant]:
+    """The Allow grants an ACE list holds, one per right flag and object type."""
+    return {
+        Grant(right, ace.object_type.lower())
+        for ace in aces
+        if ace.access.lower() == "allow"
+        for right in ace.rights
+    }
+
+
+def account_name(conn: Connector) -> str:
+    user = conn.account_user or "<unknown account>"
+    return f"{conn.account_domain}\\{user}" if conn.account_domain else user
+
+
+def _grant_command(grant: Grant, conn: Connector, obj: ObjectPermissions) -> str:
+    domain = conn.account_domain or "<domain>"
+    ident = f"-ADConnectorAccountName {conn.account_user} -ADConnectorAccountDomain {domain}"
+    cmdlet = CMDLET_FOR_GUID.get(grant.object_type)
+    if cmdlet is None and grant.right in _READ_RIGHTS:
+        cmdlet = "Set-ADSyncBasicReadPermissions"
+    if cmdlet is None:
+        return (
+            f'dsacls "{obj.object_dn}" /G "{account_name(conn)}:<right>" granting {grant.describe()} as the '
+            f"active's account has it (compare: Show-ADSyncADObjectPermissions -ADobjectDN '{obj.object_dn}')"
+        )
+    scoped = (
+        ""
+        if cmdlet == "Set-ADSyncPasswordHashSyncPermissions" or obj.scope == "domain-root"
+        else f" -ADobjectDN '{obj.object_dn}'"
+    )
+    return f"{cmdlet} {ident}{scoped}"
+
+
+def _remediation(missing: list[Grant], conn: Connector, obj: ObjectPermissions) -> str:
+    commands = sorted({_grant_command(g, conn, obj) for g in missing})
+    return f"{ADSYNCCONFIG}; " + "; ".join(commands)
+
+
+def _objects(conn: Connector, scope: str) -> list[ObjectPermissions]:
+    roots = [o for o in conn.permissions if o.scope == "domain-root"]
+    if scope == "domain-root":
+        return roots
+    ous = [o for o in conn.permissions if o.scope != "domain-root"]
+    return ous or roots  # no synced OU listed: the whole domain is in scope, grants live on the root
+
+
+def required_grants(servers: Iterable[HostFacts]) -> dict[str, tuple[RequiredGrant, ...]]:
+    """Grants the enabled features need, over all ``servers``: a standby must do what the active does."""
+    need: dict[str, tuple[RequiredGrant, ...]] = {}
+    for server in servers:
+        config = server.config
+        for feature in ("password_hash_sync", "password_writeback"):
+            if config.features.get(feature):
+                need[feature] = FEATURE_GRANTS[feature]
+        if (config.source_anchor or "").lower() == "ms-ds-consistencyguid":
+            need["consistency_guid"] = FEATURE_GRANTS["consistency_guid"]
+    return need
+
+
+def _account_state(report: Reporter, host: str, conn: Connector) -> Iterator[Finding]:
+    who = account_name(conn)
+    acct = conn.account
+    base = {"connector": conn.name, "account": who}
+    if acct is None or not acct.found:
+        yield report(
+            f"{host}: AD connector '{conn.name}' account {who} not found in AD",
+            values=base,
+            remediation=f"create {who} (or pick an existing account) and enter it for forest "
+            f"{conn.forest or conn.name} in the Entra Connect wizard, then grant its rights "
+            "with the ADSyncConfig Set-ADSync*Permissions cmdlets",
+        )
+        return
+    if acct.enabled is False:
+        yield report(
+            f"{host}: AD connector '{conn.name}' account {who} is disabled",
+            values=base,
+            enabled=False,
+            remediation=f"Enable-ADAccount -Identity '{acct.distinguished_name or conn.account_user}'",
+        )
+    if acct.locked_out:
+        yield report(
+            f"{host}: AD connector '{conn.name}' account {who} is locked out",
+            values=base,
+            locked_out=True,
+            remediation=f"Unlock-ADAccount -Identity '{acct.distinguished_name or conn.account_user}'; find "
+            "what used an old password (Security log event 4740 on the PDC emulator)",
+        )
+    if acct.password_expired:
+        yield report(
+            f"{host}: AD connector '{conn.name}' account {who} has an expired password",
+            values=base,
+            password_expired=True,
+            remediation=f"reset {who}'s password (Set-ADAccountPassword), enter it in the connector's "
+            "properties on this server, and exempt the account from expiry",
+        )
+
+
+@check(
+    "connector-account",
+    title="AD connector account usable and delegated like the active's",
+    severity=Severity.CRITICAL,
+    scope="host",
+    remediation=ACCOUNT_REMEDIATION,
+    needs=("connectors", "config"),
+)
+def connector_account(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
+    report = Reporter("connector-account", Severity.CRITICAL, ACCOUNT_REMEDIATION, pair, server)
+    active = pair.active if server.role == "standby" else None
+    if server.role == "standby" and active is None:
+        yield no_active_finding(report, pair, server)
+    compare_with = [server] + ([active] if active is not None else [])
+    need = required_grants(compare_with)
+    theirs = {c.name.lower(): c for c in active.connectors.connectors} if active is not None else {}
+    for conn in server.connectors.connectors:
+        if conn.type.upper() != "AD":
+            continue
+        yield from _account_state(report, server.host, conn)
+        who = account_name(conn)
+        if conn.permissions_error:
+            yield report(
+                f"{server.host}: rights of {who} (connector '{conn.name}') could not be read: "
+                f"{conn.permissions_error}",
+                severity=Severity.HIGH,
+                connector=conn.name,
+                account=who,
+                permissions_error=conn.permissions_error,
+                remediation="read the ACLs from a host that reaches a DC without a double hop (or allow "
+                "Kerberos delegation), then re-run",
+            )
+            continue
+        reported: dict[str, set[Grant]] = {}
+        for feature, grants in sorted(need.items()):
+            for scope in ("domain-root", "ou"):
+                wanted = [Grant(g.right, g.object_type) for g in grants if g.scope == scope]
+                for obj in _objects(conn, scope) if wanted else []:
+                    missing = [g for g in wanted if not covers(obj.aces, g)]
+                    if missing:
+                        reported.setdefault(obj.object_dn.lower(), set()).update(missing)
+                        yield report(
+                            f"{server.host}: {who} lacks {', '.join(g.describe() for g in missing)} on "
+                            f"{obj.object_dn} (needed by {feature})",
+                            connector=conn.name,
+                            account=who,
+                            object_dn=obj.object_dn,
+                            feature=feature,
+                            missing=[g.describe() for g in missing],
+                            remediation=_remediation(missing, conn, obj),
+                        )
+        other = theirs.get(conn.name.lower())
+        if active is None or other is None:
+            continue  # no such connector on the active: config-drift reports it
+        if other.permissions_error:
+            yield report(
+                f"{server.host}: cannot compare {who}'s rights with the active {active.host}'s account: "
+                f"its rights could not be read ({other.permissions_error})",
+                severity=Severity.HIGH,
+                connector=conn.name,
+                active=active.host,
+                permissions_error=other.permissions_error,
+                remediation=f"fix the ACL read on {active.host} (double hop / AD module), then re-run",
+            )
+            continue
+        mine = {o.object_dn.lower(): o for o in conn.permissions}
+        for their_obj in other.permissions:
+            here = mine.get(their_obj.object_dn.lower())
+            if here is None:
+                # Not read here: this server does not sync that domain/OU, which config-drift reports; its
+                # ACL is unknown, and guessing would blame rights for a filter difference.
+                continue
+            done = reported.get(here.object_dn.lower(), set())
+            missing = sorted(
+                (g for g in granted(their_obj.aces) if g not in done and not covers(here.aces, g)),
+                key=lambda g: (g.right, g.object_type),
+            )
+            if missing:
+                yield report(
+                    f"{server.host}: {who} lacks {', '.join(g.describe() for g in missing)} on "
+                    f"{their_obj.object_dn} that the active {active.host}'s {account_name(other)} has",
+                    connector=conn.name,
+                    account=who,
+                    object_dn=their_obj.object_dn,
+                    active=active.host,
+                    active_account=account_name(other),
+                    missing=[g.describe() for g in missing],
+                    remediation=_remediation(missing, conn, here),
+                )
