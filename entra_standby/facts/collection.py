@@ -98,7 +98,7 @@ class HostFacts:
 
 @dataclass(frozen=True)
 class PairFacts:
-    """One HA pair: its servers' facts (inventory order), its thresholds and, if configured, the cloud's view."""
+    """One HA pair: its servers' facts (inventory order), thresholds and, if configured, the cloud's view."""
 
     name: str
     servers: tuple[HostFacts, ...]

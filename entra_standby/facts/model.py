@@ -163,7 +163,7 @@ class Ace:
     """One ActiveDirectoryAccessRule granted to the account (or a group it is in)."""
 
     identity: str
-    rights: tuple[str, ...]  # ActiveDirectoryRights flags, e.g. ("ExtendedRight",) or ("ReadProperty","WriteProperty")
+    rights: tuple[str, ...]  # ActiveDirectoryRights flags, e.g. ("ReadProperty", "WriteProperty")
     access: str  # Allow | Deny
     object_type: str  # lower-case GUID; 00000000-0000-0000-0000-000000000000 = all
     inherited_object_type: str  # lower-case GUID of the object class it applies to; all-zero = any

@@ -41,6 +41,7 @@ class Finding:
         return f"[{self.severity}] {self.check_id} {self.target}: {self.message}"
 
 
+CheckFn = Callable[..., Iterable[Finding]]
 HostCheck = Callable[[PairFacts, HostFacts], Iterable[Finding]]
 PairCheck = Callable[[PairFacts], Iterable[Finding]]
 
@@ -53,7 +54,7 @@ class CheckSpec:
     scope: str  # "host" | "standby" (host-scoped, standbys only) | "pair"
     remediation: str
     needs: tuple[str, ...]  # fact domains, "cloud" for the cloud's view
-    fn: Callable[..., Iterable[Finding]]
+    fn: CheckFn
 
     def applies_to(self, server: HostFacts) -> bool:
         return self.scope == "host" or (self.scope == "standby" and server.role == "standby")
@@ -63,12 +64,12 @@ REGISTRY: dict[str, CheckSpec] = {}
 
 
 def check(id: str, *, title: str, severity: Severity, scope: str, remediation: str,
-          needs: tuple[str, ...]) -> Callable[[Callable[..., Iterable[Finding]]], Callable[..., Iterable[Finding]]]:
+          needs: tuple[str, ...]) -> Callable[[CheckFn], CheckFn]:
     """Register a check function under a stable id."""
     if scope not in ("host", "standby", "pair"):
         raise ValueError(f"unknown scope {scope!r}")
 
-    def register(fn: Callable[..., Iterable[Finding]]) -> Callable[..., Iterable[Finding]]:
+    def register(fn: CheckFn) -> CheckFn:
         if id in REGISTRY:
             raise ValueError(f"check id {id!r} registered twice")
         REGISTRY[id] = CheckSpec(id, title, severity, scope, remediation, needs, fn)
