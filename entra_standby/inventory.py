@@ -1,0 +1,497 @@
+"""The inventory: which HA pairs to audit, how to reach their servers, and with which secrets.
+
+``load_inventory(path)`` reads the YAML file (schema in docs/contracts.md section 4, documented in
+``inventory/example.yml``) and validates all of it before any connection is made. Every problem is one
+``InventoryError`` line naming the file, the key path (``pairs[0].servers[1].connection.port``) and the
+fix, with "did you mean ..." for near-miss keys. Secrets are resolved here (``password_env``,
+``password_file``; inline ``password`` only for loopback hosts) into ``Secret`` objects that never print.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from .errors import InventoryError
+
+__all__ = [
+    "AUTH_METHODS",
+    "CONNECTION_DEFAULTS",
+    "ConnectionSettings",
+    "Inventory",
+    "PairEntry",
+    "Secret",
+    "ServerEntry",
+    "inventory_from_dict",
+    "is_loopback",
+    "load_inventory",
+    "with_lab_pairs",
+]
+
+AUTH_METHODS = ("negotiate", "ntlm", "kerberos", "basic", "credssp")
+ROLES = ("active", "standby")
+ENCRYPTION_MODES = ("auto", "always", "never")
+
+CONNECTION_DEFAULTS: dict[str, Any] = {
+    "port": None,  # 5986 with ssl, 5985 without
+    "ssl": True,
+    "auth": "negotiate",
+    "cert_validation": True,  # true | false | path to a CA bundle (PEM)
+    "username": None,
+    "read_timeout": 6,  # seconds per HTTP request; bounds how long a stalled host can hold the run
+    "operation_timeout": 4,  # WS-Man long-poll; must be below read_timeout
+    "connect_timeout": 3,
+    "message_encryption": "auto",
+    "negotiate_send_cbt": True,
+    "retries": 2,  # extra attempts on transient connection errors (refused, reset, 503)
+}
+"""Connection settings used when neither ``defaults.connection``, the pair nor the server sets one."""
+
+_SECRET_KEYS = ("password_env", "password_file", "password")
+
+
+class Secret:
+    """A secret string that never shows itself in ``str``/``repr``/f-strings; ``reveal()`` to use it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """How to reach one server over WinRM/PSRP (merged: defaults < pair < server)."""
+
+    port: int | None = None
+    ssl: bool = True
+    auth: str = "negotiate"
+    cert_validation: bool | str = True
+    username: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+    read_timeout: float = 6
+    operation_timeout: int = 4
+    connect_timeout: float = 3
+    message_encryption: str = "auto"
+    negotiate_send_cbt: bool = True
+    retries: int = 2
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 5986 if self.ssl else 5985
+
+
+@dataclass(frozen=True)
+class ServerEntry:
+    host: str
+    role: str  # active | standby
+    connection: ConnectionSettings
+
+
+@dataclass(frozen=True)
+class PairEntry:
+    name: str
+    servers: tuple[ServerEntry, ...]
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    cloud: Any = None  # entra_standby.cloud.CloudConfig when the pair has a ``cloud:`` block
+    cloud_configured: bool = False
+    cloud_error: str | None = None  # a cloud block that could not be used (e.g. the cloud module is missing)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    pairs: tuple[PairEntry, ...]
+    lab_scenario: Path | None = None
+    raw_defaults: dict[str, Any] = field(default_factory=dict, repr=False)  # to apply over a lab's pairs
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def is_lab(self) -> bool:
+        return self.lab_scenario is not None
+
+    def select(self, names: list[str] | tuple[str, ...] | None) -> Inventory:
+        """Only the named pairs (``--pair``), in inventory order; an unknown name is an InventoryError."""
+        if not names:
+            return self
+        known = [p.name for p in self.pairs]
+        for name in names:
+            if name not in known:
+                raise InventoryError(f"no pair named '{name}'", path=str(self.path), key="pairs",
+                                     fix=_suggest(name, known) or f"use one of: {', '.join(known)}")
+        return replace(self, pairs=tuple(p for p in self.pairs if p.name in names))
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals (no DNS lookup: validation never touches the net)."""
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# --- loading ---------------------------------------------------------------------------------------------
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read and validate an inventory file. Raises ``InventoryError`` (one line) on any problem.
+
+    A file with ``lab:`` validates its scenario path here; its pairs come later from the running lab
+    (``inventory_from_dict(lab.inventory_dict(), ...)``) because the lab picks its ports at start-up.
+    """
+    file = Path(path)
+    label = str(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError("file not found", path=label,
+                             fix="pass an existing file to --inventory (try inventory/lab.yml)") from None
+    except OSError as exc:
+        raise InventoryError(f"cannot read file: {exc.strerror}", path=label) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InventoryError(f"not valid YAML: {problem}", path=label, key=where,
+                             fix="check indentation and quoting at that position") from None
+    return inventory_from_dict(raw, path=file, label=label)
+
+
+def with_lab_pairs(inventory: Inventory, lab_inventory: Mapping[str, Any]) -> Inventory:
+    """The inventory of a running lab (``lab.inventory_dict()``), with this file's ``defaults`` over it."""
+    lab_defaults = lab_inventory.get("defaults") or {}
+    defaults: dict[str, Any] = {}
+    for section in ("connection", "thresholds"):
+        merged = {**(lab_defaults.get(section) or {}), **(inventory.raw_defaults.get(section) or {})}
+        if merged:
+            defaults[section] = merged
+    raw = {"defaults": defaults, "pairs": lab_inventory.get("pairs")}
+    label = f"{inventory.path} (lab {inventory.lab_scenario.name if inventory.lab_scenario else ''})"
+    loaded = inventory_from_dict(raw, path=inventory.path, label=label)
+    return replace(loaded, lab_scenario=inventory.lab_scenario, raw_defaults=inventory.raw_defaults)
+
+
+def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | None = None) -> Inventory:
+    """Validate an already-parsed inventory (``path`` anchors relative paths in it)."""
+    file = Path(path)
+    v = _Validator(label or str(path), file.parent)
+    top = v.mapping(raw, "", {"defaults", "pairs", "lab"}, what="the inventory")
+    lab_scenario: Path | None = None
+    if "lab" in top:
+        lab_value = v.string(top["lab"], "lab")
+        lab_scenario = (file.parent / lab_value).resolve()
+        if not lab_scenario.is_file():
+            v.fail("lab", f"lab scenario '{lab_value}' not found (looked for {lab_scenario})",
+                   "give a path relative to the inventory, e.g. ../fixtures/scenarios/healthy-pair.yml")
+        if "pairs" in top:
+            v.fail("pairs", "an inventory with 'lab:' takes its pairs from the lab",
+                   "remove 'pairs' (or remove 'lab' to audit real servers)")
+    defaults = v.mapping(top.get("defaults", {}), "defaults", {"connection", "thresholds"})
+    default_conn = v.connection_block(defaults.get("connection", {}), "defaults.connection")
+    default_thresholds = v.thresholds(defaults.get("thresholds", {}), "defaults.thresholds")
+
+    if lab_scenario is not None:
+        return Inventory(path=file, pairs=(), lab_scenario=lab_scenario, raw_defaults=dict(defaults))
+    if "pairs" not in top:
+        v.fail("pairs", "no pairs defined", "add a 'pairs:' list (see inventory/example.yml)")
+    pairs_list = v.sequence(top["pairs"], "pairs")
+    if not pairs_list:
+        v.fail("pairs", "the list of pairs is empty", "add at least one pair (see inventory/example.yml)")
+
+    pairs: list[PairEntry] = []
+    seen_pairs: dict[str, str] = {}
+    seen_hosts: dict[str, str] = {}
+    for i, pair_raw in enumerate(pairs_list):
+        key = f"pairs[{i}]"
+        pair = v.mapping(pair_raw, key, {"name", "servers", "connection", "thresholds", "cloud"},
+                         what="a pair")
+        name = v.string(v.required(pair, "name", key), f"{key}.name")
+        if name in seen_pairs:
+            v.fail(f"{key}.name", f"duplicate pair name '{name}' (also {seen_pairs[name]})",
+                   "give every pair a unique name")
+        seen_pairs[name] = key
+        pair_conn = {**default_conn, **v.connection_block(pair.get("connection", {}), f"{key}.connection")}
+        thresholds = {**default_thresholds, **v.thresholds(pair.get("thresholds", {}), f"{key}.thresholds")}
+        servers_list = v.sequence(v.required(pair, "servers", key), f"{key}.servers")
+        servers: list[ServerEntry] = []
+        for j, server_raw in enumerate(servers_list):
+            skey = f"{key}.servers[{j}]"
+            server = v.mapping(server_raw, skey, {"host", "role", "connection"}, what="a server")
+            host = v.string(v.required(server, "host", skey), f"{skey}.host")
+            if host.lower() in seen_hosts:
+                v.fail(f"{skey}.host", f"duplicate host '{host}' (also {seen_hosts[host.lower()]})",
+                       "list every server once, in one pair")
+            seen_hosts[host.lower()] = f"{skey}.host"
+            role = v.choice(v.required(server, "role", skey), f"{skey}.role", ROLES)
+            merged = {**pair_conn, **v.connection_block(server.get("connection", {}), f"{skey}.connection")}
+            servers.append(ServerEntry(host=host, role=role, connection=v.settings(merged, host, skey)))
+        roles = [s.role for s in servers]
+        if roles.count("active") != 1:
+            v.fail(f"{key}.servers", f"pair '{name}' has {roles.count('active')} servers with role active",
+                   "mark exactly one server 'role: active' (the one that exports) and the others 'standby'")
+        if "standby" not in roles:
+            v.fail(f"{key}.servers", f"pair '{name}' has no standby server",
+                   "add the staging server as 'role: standby'")
+        cloud, configured, cloud_error = v.cloud(pair, key)
+        pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds, cloud=cloud,
+                               cloud_configured=configured, cloud_error=cloud_error))
+    return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults))
+
+
+# --- validation ------------------------------------------------------------------------------------------
+
+class _Validator:
+    def __init__(self, label: str, base_dir: Path) -> None:
+        self.label = label
+        self.base_dir = base_dir
+
+    def fail(self, key: str, message: str, fix: str | None = None) -> NoReturn:
+        raise InventoryError(message, path=self.label, key=key or None, fix=fix)
+
+    # generic shapes
+
+    def mapping(self, value: Any, key: str, allowed: set[str], *, what: str = "a mapping") -> dict[str, Any]:
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            self.fail(key, f"expected {what} (key: value), got {_kind(value)}",
+                      "write it as 'key: value' lines")
+        for k in value:
+            if not isinstance(k, str) or k not in allowed:
+                here = f"{key}.{k}" if key else str(k)
+                hint = _suggest(str(k), sorted(allowed))
+                self.fail(here, f"unknown key '{k}'",
+                          hint or f"allowed keys here: {', '.join(sorted(allowed))}")
+        return dict(value)
+
+    def sequence(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list):
+            self.fail(key, f"expected a list, got {_kind(value)}", "write each entry on a '- ' line")
+        return list(value)
+
+    def required(self, mapping: dict[str, Any], name: str, key: str) -> Any:
+        if name not in mapping or mapping[name] is None:
+            self.fail(f"{key}.{name}", "missing required key", f"add '{name}:' (see inventory/example.yml)")
+        return mapping[name]
+
+    def string(self, value: Any, key: str, *, secret: bool = False) -> str:
+        if not isinstance(value, str) or not value.strip():
+            got = "another type or an empty value" if secret else _kind(value)  # never echo a secret
+            self.fail(key, f"expected a non-empty string, got {got}", "quote the value if needed")
+        return str(value)
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            self.fail(key, f"expected true or false, got {_kind(value)}", "write true or false (no quotes)")
+        return bool(value)
+
+    def integer(self, value: Any, key: str, *, low: int, high: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"expected a whole number, got {_kind(value)}", "write a number without quotes")
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            self.fail(key, f"{value} is out of range", f"use a number {bound}")
+        return int(value)
+
+    def number(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(key, f"expected a number of seconds, got {_kind(value)}",
+                      "write a number without quotes")
+        if value <= 0:
+            self.fail(key, f"{value} is not positive", "use a number of seconds greater than 0")
+        return float(value)
+
+    def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
+        if not isinstance(value, str) or value not in choices:
+            hint = _suggest(str(value), list(choices))
+            self.fail(key, f"'{value}' is not one of {', '.join(choices)}",
+                      hint or f"use one of: {', '.join(choices)}")
+        return str(value)
+
+    # blocks
+
+    def connection_block(self, value: Any, key: str) -> dict[str, Any]:
+        """Type-check one ``connection:`` block; secrets are resolved here (so errors name this key)."""
+        block = self.mapping(value, key, set(CONNECTION_DEFAULTS) | set(_SECRET_KEYS),
+                             what="a connection block")
+        given = [k for k in _SECRET_KEYS if k in block]
+        if len(given) > 1:
+            self.fail(f"{key}.{given[1]}", f"both {given[0]} and {given[1]} are set",
+                      "keep exactly one of password_env, password_file, password")
+        out: dict[str, Any] = {}
+        for name, item in block.items():
+            here = f"{key}.{name}"
+            if name == "port":
+                out[name] = self.integer(item, here, low=1, high=65535)
+            elif name in ("ssl", "negotiate_send_cbt"):
+                out[name] = self.boolean(item, here)
+            elif name == "auth":
+                out[name] = self.choice(item, here, AUTH_METHODS)
+            elif name == "message_encryption":
+                out[name] = self.choice(item, here, ENCRYPTION_MODES)
+            elif name == "cert_validation":
+                out[name] = self.cert_validation(item, here)
+            elif name == "username":
+                out[name] = self.string(item, here)
+            elif name in ("read_timeout", "connect_timeout"):
+                out[name] = self.number(item, here)
+            elif name == "operation_timeout":
+                out[name] = self.integer(item, here, low=1)
+            elif name == "retries":
+                out[name] = self.integer(item, here, low=0, high=10)
+            else:  # a secret source
+                out["password"] = self.secret(name, item, here)
+                out["_password_key"] = here
+        return out
+
+    def cert_validation(self, value: Any, key: str) -> bool | str:
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            self.fail(key, f"expected true, false or a CA bundle path, got {_kind(value)}",
+                      "write true, false or the path of a PEM CA file")
+        ca = Path(os.path.expanduser(value))
+        if not ca.is_absolute():
+            ca = self.base_dir / ca
+        if not ca.is_file():
+            self.fail(key, f"CA bundle '{value}' not found (looked for {ca})",
+                      "give the path of the PEM file of the CA that issued the WinRM certificates")
+        return str(ca.resolve())
+
+    def secret(self, name: str, value: Any, key: str) -> Secret:
+        if name == "password_env":
+            var = self.string(value, key)
+            secret = os.environ.get(var)
+            if secret is None or secret == "":
+                self.fail(key, f"environment variable {var} is not set",
+                          f"export {var} before running (e.g. from the CI secret store) or use password_file")
+            return Secret(str(secret))
+        if name == "password_file":
+            raw_path = Path(os.path.expanduser(self.string(value, key)))
+            secret_path = raw_path if raw_path.is_absolute() else self.base_dir / raw_path
+            try:
+                text = secret_path.read_text(encoding="utf-8").strip("\r\n")
+            except OSError:
+                self.fail(key, f"password file '{value}' cannot be read (looked for {secret_path})",
+                          "create the file (readable only by you) or fix the path")
+            if not text:
+                self.fail(key, f"password file '{value}' is empty",
+                          "write the password on the file's first line")
+            return Secret(text)
+        # inline: checked against the host once the connection is merged (see settings()).
+        return Secret(self.string(value, key, secret=True))
+
+    def settings(self, merged: dict[str, Any], host: str, key: str) -> ConnectionSettings:
+        values = {**CONNECTION_DEFAULTS, **merged}
+        password_key = values.pop("_password_key", None)
+        if password_key and password_key.endswith(".password") and not is_loopback(host):
+            self.fail(password_key, f"inline password is only accepted for loopback hosts, not '{host}'",
+                      "use password_env (an environment variable) or password_file instead")
+        auth = values["auth"]
+        if auth != "kerberos":
+            if values.get("username") is None:
+                self.fail(f"{key}.connection.username", f"no username for host '{host}' (auth {auth})",
+                          "set connection.username (e.g. CONTOSO\\svc-audit) in defaults, pair or server")
+            if values.get("password") is None:
+                self.fail(f"{key}.connection.password_env",
+                          f"no password source for host '{host}' (auth {auth})",
+                          "set connection.password_env or connection.password_file")
+        if values["operation_timeout"] >= values["read_timeout"]:
+            self.fail(f"{key}.connection.operation_timeout",
+                      f"operation_timeout ({values['operation_timeout']}) must be below read_timeout "
+                      f"({values['read_timeout']})", "lower operation_timeout or raise read_timeout")
+        if auth == "basic" and not values["ssl"]:
+            self.fail(f"{key}.connection.auth", "basic auth over plain HTTP would send the password in clear",
+                      "use ssl: true, or auth: negotiate")
+        return ConnectionSettings(**values)
+
+    def thresholds(self, value: Any, key: str) -> dict[str, Any]:
+        known = _known_thresholds()
+        if known is None:  # the rules' threshold table is not available: accept any mapping of scalars
+            block = value if value is not None else {}
+            if not isinstance(block, Mapping):
+                self.fail(key, f"expected a mapping of threshold: value, got {_kind(block)}")
+            return dict(block)
+        block = self.mapping(value, key, set(known), what="a mapping of threshold: value")
+        for name, item in block.items():
+            default = known[name]
+            if default is not None and not isinstance(default, bool) and isinstance(default, int | float):
+                if isinstance(item, bool) or not isinstance(item, int | float):
+                    self.fail(f"{key}.{name}", f"expected a number, got {_kind(item)}",
+                              f"write a number (default {default})")
+            elif isinstance(default, bool) and not isinstance(item, bool):
+                self.fail(f"{key}.{name}", f"expected true or false, got {_kind(item)}",
+                          f"write true or false (default {str(default).lower()})")
+        return dict(block)
+
+    def cloud(self, pair: dict[str, Any], key: str) -> tuple[Any, bool, str | None]:
+        if "cloud" not in pair or pair["cloud"] is None:
+            return None, False, None
+        raw = pair["cloud"]
+        if not isinstance(raw, Mapping):
+            self.fail(f"{key}.cloud", f"expected a mapping, got {_kind(raw)}", "see inventory/example.yml")
+        try:
+            from .cloud import parse_cloud_block  # type: ignore[attr-defined,unused-ignore]
+        except ImportError:
+            return None, True, "the cloud module (entra_standby.cloud) is not available in this installation"
+        config = parse_cloud_block(dict(raw), path=self.label, key=f"{key}.cloud", base_dir=self.base_dir)
+        return config, True, None
+
+
+def _known_thresholds() -> dict[str, Any] | None:
+    try:
+        from .rules.thresholds import DEFAULT_THRESHOLDS  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return dict(DEFAULT_THRESHOLDS)
+
+
+def _suggest(word: str, options: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"text ('{value}')" if len(value) < 40 else "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__
