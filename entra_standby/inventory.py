@@ -19,7 +19,9 @@ from typing import Any, NoReturn
 
 import yaml
 
+from .cloud.config import CloudConfig, parse_cloud_block
 from .errors import InventoryError
+from .rules.thresholds import DEFAULT_THRESHOLDS
 
 __all__ = [
     "AUTH_METHODS",
@@ -116,9 +118,11 @@ class PairEntry:
     name: str
     servers: tuple[ServerEntry, ...]
     thresholds: dict[str, Any] = field(default_factory=dict)
-    cloud: Any = None  # entra_standby.cloud.CloudConfig when the pair has a ``cloud:`` block
-    cloud_configured: bool = False
-    cloud_error: str | None = None  # a cloud block that could not be used (e.g. the cloud module is missing)
+    cloud: CloudConfig | None = None  # the pair's ``cloud:`` block, if any
+
+    @property
+    def cloud_configured(self) -> bool:
+        return self.cloud is not None
 
 
 @dataclass(frozen=True)
@@ -262,9 +266,8 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
         if "standby" not in roles:
             v.fail(f"{key}.servers", f"pair '{name}' has no standby server",
                    "add the staging server as 'role: standby'")
-        cloud, configured, cloud_error = v.cloud(pair, key)
-        pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds, cloud=cloud,
-                               cloud_configured=configured, cloud_error=cloud_error))
+        pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds,
+                               cloud=v.cloud(pair, key)))
     return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults))
 
 
@@ -436,12 +439,7 @@ class _Validator:
         return ConnectionSettings(**values)
 
     def thresholds(self, value: Any, key: str) -> dict[str, Any]:
-        known = _known_thresholds()
-        if known is None:  # the rules' threshold table is not available: accept any mapping of scalars
-            block = value if value is not None else {}
-            if not isinstance(block, Mapping):
-                self.fail(key, f"expected a mapping of threshold: value, got {_kind(block)}")
-            return dict(block)
+        known = dict(DEFAULT_THRESHOLDS)
         block = self.mapping(value, key, set(known), what="a mapping of threshold: value")
         for name, item in block.items():
             default = known[name]
@@ -454,26 +452,13 @@ class _Validator:
                           f"write true or false (default {str(default).lower()})")
         return dict(block)
 
-    def cloud(self, pair: dict[str, Any], key: str) -> tuple[Any, bool, str | None]:
+    def cloud(self, pair: dict[str, Any], key: str) -> CloudConfig | None:
         if "cloud" not in pair or pair["cloud"] is None:
-            return None, False, None
+            return None
         raw = pair["cloud"]
         if not isinstance(raw, Mapping):
             self.fail(f"{key}.cloud", f"expected a mapping, got {_kind(raw)}", "see inventory/example.yml")
-        try:
-            from .cloud import parse_cloud_block  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            return None, True, "the cloud module (entra_standby.cloud) is not available in this installation"
-        config = parse_cloud_block(dict(raw), path=self.label, key=f"{key}.cloud", base_dir=self.base_dir)
-        return config, True, None
-
-
-def _known_thresholds() -> dict[str, Any] | None:
-    try:
-        from .rules.thresholds import DEFAULT_THRESHOLDS  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return dict(DEFAULT_THRESHOLDS)
+        return parse_cloud_block(dict(raw), path=self.label, key=f"{key}.cloud", base_dir=self.base_dir)
 
 
 def _suggest(word: str, options: list[str]) -> str | None:

@@ -149,6 +149,8 @@ class AuditRun:
             for server in pair.servers:
                 if server.connection.password is not None:
                     found.append(server.connection.password.reveal())
+            if pair.cloud is not None:
+                found.extend(s for s in (pair.cloud.secret, pair.cloud.certificate_password) if s)
         if self.lab is not None:
             password = getattr(getattr(self.lab, "credentials", None), "password", None)
             if isinstance(password, str):

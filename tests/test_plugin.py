@@ -162,8 +162,9 @@ def test_secrets_never_reach_output_junit_or_evidence(tmp_path: Path) -> None:
     # knows the password; one server rejects it, so the error paths are exercised too.
     junit, evidence = tmp_path / "junit.xml", tmp_path / "evidence"
     with Lab(SCENARIOS / "healthy-pair.yml") as lab:
-        assert lab.credentials is not None
+        assert lab.credentials is not None and lab.cloud is not None
         password = lab.credentials.password
+        client_secret = lab.cloud.client_secret
         inventory = lab.write_inventory(tmp_path / "live.yml")
         lab.set_fault("aadc02", auth_fail=True)
         result = run_checks("--inventory", str(inventory), f"--junitxml={junit}", f"--evidence={evidence}",
@@ -173,10 +174,12 @@ def test_secrets_never_reach_output_junit_or_evidence(tmp_path: Path) -> None:
     failed_auth = [c for n, c in cases.items() if f"/{STANDBY}]" in n]
     assert failed_auth
     assert all(c.outcome == "error" and "authentication failed" in c.message for c in failed_auth)
-    assert password not in result.output
-    assert password not in junit.read_text(encoding="utf-8")
-    written = [f for f in evidence.rglob("*") if f.is_file()]
-    assert written and all(password not in f.read_text(encoding="utf-8") for f in written)
+    assert client_secret and (tmp_path / "live.yml").read_text(encoding="utf-8").count(client_secret) == 1
+    for secret in (password, client_secret):
+        assert secret not in result.output
+        assert secret not in junit.read_text(encoding="utf-8")
+        written = [f for f in evidence.rglob("*") if f.is_file()]
+        assert written and all(secret not in f.read_text(encoding="utf-8") for f in written)
 
 
 def test_own_tests_get_the_fixtures_and_unknown_check_ids_error(tmp_path: Path) -> None:
