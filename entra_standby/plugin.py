@@ -305,7 +305,7 @@ def pair(request: pytest.FixtureRequest, _entra_target: Target) -> PairFacts:
     assert run is not None
     facts = run.facts()
     pair_facts: PairFacts = facts.pair(_entra_target.pair)
-    _require_facts(request, facts, pair_facts, _entra_target)
+    _require_facts(request, pair_facts, _entra_target)
     return pair_facts
 
 
@@ -318,47 +318,19 @@ def server(pair: PairFacts, _entra_target: Target) -> HostFacts:
     return pair.server(_entra_target.host)
 
 
-def _require_facts(request: pytest.FixtureRequest, facts: Any, pair: PairFacts, target: Target) -> None:
-    """Error (setup) when the check's needed facts are unavailable, naming host and cause."""
+def _require_facts(request: pytest.FixtureRequest, pair: PairFacts, target: Target) -> None:
+    """Setup error when the check cannot be evaluated (naming host and cause); skip if it does not apply."""
     spec = _spec_of(request.node)
-    check_id = spec.id if spec is not None else request.node.name
-    needs: tuple[str, ...] = spec.needs if spec is not None else ()
-    servers = [pair.server(target.host)] if target.host else list(pair.servers)
-    if target.host is None and needs and all(d == "cloud" for d in needs):
-        servers = []  # a check of the cloud's view only stays evaluable while a server is unreachable
-    problems: list[str] = []
-    for host_facts in servers:
-        host_error = facts.host_error(pair.name, host_facts.host)
-        if host_error is not None:
-            problems.append(host_error.message)
-            continue
-        for domain in needs:
-            if domain == "cloud":
-                continue
-            if not host_facts.has(domain):
-                error = host_facts.errors.get(domain)
-                cause = error.message if error else "not gathered"
-                problems.append(f"{host_facts.host}: fact '{domain}' unavailable: {cause}")
-    # Without a cloud block the check file skips with the reason (checks/test_cloud_*.py).
-    if "cloud" in needs and pair.cloud is None and pair.cloud_configured:
-        cause = pair.cloud_error.message if pair.cloud_error else "no cloud block in the inventory"
-        problems.append(f"{pair.name}: cloud facts unavailable: {cause}")
-    unconfigured_cloud = "cloud" in needs and pair.cloud is None  # the check file skips, naming the reason
-    if not problems and spec is not None and not unconfigured_cloud:
-        # A check may read facts beyond its ``needs`` (e.g. a standby check comparing with the active):
-        # evaluating once here turns a missing fact into a setup error instead of a failure.
-        from .errors import FactUnavailableError
-        from .rules import evaluate
+    if spec is None:
+        return  # a user's own test without @pytest.mark.check: it reads what it wants
+    from .results import Outcome, evaluate_check
 
-        server = pair.server(target.host) if target.host else None
-        try:
-            evaluate(spec.id, pair, server)
-        except FactUnavailableError as exc:
-            problems.append(str(exc))
-        except Exception:  # the test itself evaluates again and reports whatever this is
-            pass
-    if problems:
-        pytest.fail(f"{check_id} cannot be evaluated on {target.id}: " + " | ".join(problems), pytrace=False)
+    server = pair.server(target.host) if target.host else None
+    result = evaluate_check(spec, pair, server)
+    if result.outcome is Outcome.ERROR:
+        pytest.fail(f"{spec.id} cannot be evaluated on {target.id}: {result.reason}", pytrace=False)
+    if result.outcome is Outcome.SKIPPED:
+        pytest.skip(result.reason or f"{spec.id} does not apply to {target.id}")
 
 
 def _spec_of(node: Any) -> Any:

@@ -55,6 +55,7 @@ class CheckSpec:
     remediation: str
     needs: tuple[str, ...]  # fact domains, "cloud" for the cloud's view
     fn: CheckFn
+    skip_if: Callable[[PairFacts], str | None] | None = None  # a reason when the check does not apply
 
     def applies_to(self, server: HostFacts) -> bool:
         return self.scope == "host" or (self.scope == "standby" and server.role == "standby")
@@ -64,15 +65,17 @@ REGISTRY: dict[str, CheckSpec] = {}
 
 
 def check(id: str, *, title: str, severity: Severity, scope: str, remediation: str,
-          needs: tuple[str, ...]) -> Callable[[CheckFn], CheckFn]:
-    """Register a check function under a stable id."""
+          needs: tuple[str, ...],
+          skip_if: Callable[[PairFacts], str | None] | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Register a check function under a stable id. ``skip_if(pair)`` returns why the check does not apply
+    to a pair (it is then skipped, not passed), or None."""
     if scope not in ("host", "standby", "pair"):
         raise ValueError(f"unknown scope {scope!r}")
 
     def register(fn: CheckFn) -> CheckFn:
         if id in REGISTRY:
             raise ValueError(f"check id {id!r} registered twice")
-        REGISTRY[id] = CheckSpec(id, title, severity, scope, remediation, needs, fn)
+        REGISTRY[id] = CheckSpec(id, title, severity, scope, remediation, needs, fn, skip_if)
         return fn
 
     return register

@@ -131,6 +131,12 @@ CANARY_REMEDIATION = (
 )
 
 
+def _no_canary(pair: PairFacts) -> str | None:
+    if pair.cloud is not None and pair.cloud.canary is None:
+        return f"{pair.name}: no canary_user in the pair's cloud block (name a synced test user to check it)"
+    return None
+
+
 @check(
     "cloud-canary",
     title="the canary user is synced and its last sync is recent",
@@ -138,6 +144,7 @@ CANARY_REMEDIATION = (
     scope="pair",
     remediation=CANARY_REMEDIATION,
     needs=("cloud",),
+    skip_if=_no_canary,
 )
 def cloud_canary(pair: PairFacts) -> Iterator[Finding]:
     cloud = pair.require_cloud()
