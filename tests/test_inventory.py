@@ -195,3 +195,14 @@ def test_without_inventory_checks_say_how_to_try_the_tool() -> None:
     assert len(lines) == 1, result.output
     assert "--inventory" in lines[0] and "inventory/lab.yml" in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_the_documented_example_loads_and_lists_every_threshold_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from entra_standby.inventory import load_inventory
+    from entra_standby.rules.thresholds import DEFAULT_THRESHOLDS
+
+    monkeypatch.setenv("ENTRA_AUDIT_PASSWORD", "not-a-real-password")
+    inventory = load_inventory(str(Path(__file__).resolve().parents[1] / "inventory" / "example.yml"))
+    assert [s.role for s in inventory.pairs[0].servers] == ["active", "standby"]
+    assert inventory.pairs[0].thresholds == DEFAULT_THRESHOLDS
