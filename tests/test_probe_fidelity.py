@@ -6,9 +6,13 @@ No Windows host is needed: the scripts are parsed with tree-sitter-powershell an
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import pytest
 import tree_sitter_powershell
@@ -26,6 +30,17 @@ from entra_standby.probes import (
     parameter_names,
 )
 from entra_standby.probes.cmdlets import KNOWN_COMMANDS
+
+REPO = Path(__file__).resolve().parents[1]
+# The shared helpers: one canonical file, copied verbatim into a marked region of every script, because each
+# script is sent to the server (or run by hand) as one standalone text.
+CANONICAL_HELPERS = REPO / "entra_standby" / "probes" / "helpers" / "common.ps1"
+SYNC_HELPERS = REPO / "scripts" / "sync-ps-helpers"
+REGION_BEGIN = (
+    "#region entra-standby common helpers "
+    "(generated from probes/helpers/common.ps1 by scripts/sync-ps-helpers; do not edit here)"
+)
+REGION_END = "#endregion entra-standby common helpers"
 
 SCRIPTS: list[Script] = [load_probe(n) for n in PROBE_NAMES] + [load_action(n) for n in ACTION_NAMES]
 IDS = [f"{s.kind}:{s.name}" for s in SCRIPTS]
@@ -284,6 +299,128 @@ def test_actions_return_the_scheduler_state(script: Script) -> None:
     assert "Get-ADSyncScheduler" in command_names(script)
 
 
+# --- shared helpers: one source of truth -----------------------------------------------------------------
+
+
+def canonical_helpers() -> str:
+    return CANONICAL_HELPERS.read_text(encoding="utf-8")
+
+
+def helper_region(text: str) -> str:
+    """The text between the one BEGIN line and the one END line of a script (fails on any other layout)."""
+    lines = text.splitlines(keepends=True)
+    begins = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == REGION_BEGIN]
+    ends = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == REGION_END]
+    assert len(begins) == 1, f"{len(begins)} helper region starts"
+    assert len(ends) == 1, f"{len(ends)} helper region ends"
+    assert begins[0] < ends[0]
+    return "".join(lines[begins[0] + 1 : ends[0]])
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=IDS)
+def test_helper_region_is_the_canonical_file(script: Script) -> None:
+    assert helper_region(script.text) == canonical_helpers(), (
+        f"{script.kind} {script.name}: edit common.ps1, not the copy, then run scripts/sync-ps-helpers"
+    )
+
+
+def test_canonical_helpers_are_not_a_probe_and_parse_cleanly() -> None:
+    # Outside the probes/*.ps1 glob that the package data, the catalogue and the lab use.
+    assert CANONICAL_HELPERS.parent != REPO / "entra_standby" / "probes"
+    source = canonical_helpers()
+    assert source.endswith("\n")
+    assert REGION_BEGIN not in source and REGION_END not in source
+    assert not source.startswith("# entra-standby-")  # no marker: the lab must never take it for a probe
+    tree = _tree_root(source)
+    broken = [(n.start_point, text(n)[:60]) for n in walk(tree) if n.type == "ERROR" or n.is_missing]
+    assert broken == []
+    # Only function definitions: nothing runs when a script includes the helpers.
+    assert {n.type for n in tree.children} <= {"comment", "statement_list"}
+    statements = [c for n in tree.children if n.type == "statement_list" for c in n.children]
+    kinds = [n.type for n in statements]
+    assert kinds and set(kinds) == {"function_statement"}, kinds
+
+
+def test_canonical_helpers_use_only_known_commands() -> None:
+    tree = _tree_root(canonical_helpers())
+    own = {text(n).lower() for n in walk(tree) if n.type == "function_name"}
+    assert all(re.fullmatch(r"[A-Za-z]+-Es[A-Za-z0-9]+", f, flags=re.IGNORECASE) for f in own), own
+    external = {text(n) for n in walk(tree) if n.type == "command_name"} - {
+        text(n) for n in walk(tree) if n.type == "command_name" and text(n).lower() in own
+    }
+    assert external, "the helpers call real cmdlets (ConvertTo-Json, New-Object, Get-ADSyncScheduler)"
+    assert sorted(external - set(KNOWN_COMMANDS)) == []
+    # Each script keeps its own helpers outside the region; none redefines a shared one.
+    for script in SCRIPTS:
+        outside = script.text.replace(helper_region(script.text), "", 1)
+        redefined = {text(n).lower() for n in walk(_tree_root(outside)) if n.type == "function_name"} & own
+        assert redefined == set(), f"{script.name} redefines {sorted(redefined)}"
+
+
+def _sync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SYNC_HELPERS), "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _copy_scripts(tmp_path: Path) -> Path:
+    for folder in ("probes", "actions"):
+        (tmp_path / "entra_standby" / folder).mkdir(parents=True)
+        for path in (REPO / "entra_standby" / folder).glob("*.ps1"):
+            shutil.copy(path, tmp_path / "entra_standby" / folder / path.name)
+    (tmp_path / "entra_standby" / "probes" / "helpers").mkdir()
+    shutil.copy(CANONICAL_HELPERS, tmp_path / "entra_standby" / "probes" / "helpers" / "common.ps1")
+    return tmp_path
+
+
+def test_sync_script_check_passes_on_the_repository() -> None:
+    result = _sync(REPO, "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_sync_script_finds_and_repairs_drift(tmp_path: Path) -> None:
+    root = _copy_scripts(tmp_path)
+    tls = root / "entra_standby" / "probes" / "tls.ps1"
+    stage = root / "entra_standby" / "actions" / "set-staging.ps1"
+    pristine_tls, pristine_stage = tls.read_text(encoding="utf-8"), stage.read_text(encoding="utf-8")
+    tls.write_text(pristine_tls.replace("return 'Failed'", "return 'Fail'", 1), encoding="utf-8")
+    canonical = root / "entra_standby" / "probes" / "helpers" / "common.ps1"
+    canonical.write_text(canonical_helpers() + "\nfunction Get-EsNothing { }\n", encoding="utf-8")
+
+    check = _sync(root, "--check")
+    assert check.returncode == 1
+    listed = check.stdout.splitlines()
+    assert "entra_standby/probes/tls.ps1" in listed and "entra_standby/actions/set-staging.ps1" in listed
+    assert len(listed) == len(SCRIPTS)  # the canonical file changed, so every copy is stale
+    assert stage.read_text(encoding="utf-8") == pristine_stage, "--check changes nothing"
+
+    fix = _sync(root)
+    assert fix.returncode == 0, fix.stderr
+    assert _sync(root, "--check").returncode == 0
+    assert helper_region(tls.read_text(encoding="utf-8")) == canonical.read_text(encoding="utf-8")
+    # Only the region changed: the script's own code around it is kept byte for byte.
+    synced = stage.read_text(encoding="utf-8")
+    assert synced.split(REGION_END, 1)[1] == pristine_stage.split(REGION_END, 1)[1]
+    assert synced.split(REGION_BEGIN, 1)[0] == pristine_stage.split(REGION_BEGIN, 1)[0]
+
+
+def test_sync_script_refuses_a_script_without_one_region(tmp_path: Path) -> None:
+    root = _copy_scripts(tmp_path)
+    service = root / "entra_standby" / "probes" / "service.ps1"
+    original = service.read_text(encoding="utf-8")
+    service.write_text(original.replace(REGION_END + "\n", "", 1), encoding="utf-8")
+    check = _sync(root, "--check")
+    assert check.returncode == 1 and check.stdout.splitlines() == ["entra_standby/probes/service.ps1"]
+    fix = _sync(root)
+    assert fix.returncode == 2 and "service.ps1" in fix.stderr and "found 1 and 0" in fix.stderr
+    assert service.read_text(encoding="utf-8") == original.replace(REGION_END + "\n", "", 1)
+
+
 # --- the gates can fail ----------------------------------------------------------------------------------
 
 
@@ -303,6 +440,8 @@ def _mutant(old: str, new: str, base: str = "service") -> Script:
             "# entra-standby-probe: svc",
         ),
         (test_parses_without_syntax_errors, "$data = [ordered]@{", "$data = $x ?? [ordered]@{"),
+        (test_helper_region_is_the_canonical_file, "return 'Failed'", "return 'Fail'"),
+        (test_helper_region_is_the_canonical_file, REGION_END, REGION_END + "\n" + REGION_END),
         (test_param_block_is_cmdletbinding_and_matches_the_contract, "[string]$ServiceName", "[string]$Name"),
         (test_every_command_is_documented, "$service = Get-Service", "$service = Get-WmiObject"),
         (

@@ -6,12 +6,12 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
+from factbuilders import NOW, change, drop, healthy_pair
 
 from entra_standby.facts.collection import FactError
 from entra_standby.facts.model import CloudFacts
 from entra_standby.results import Outcome, evaluate_check, evaluate_pair, targets
 from entra_standby.rules import load_all
-from tests.factbuilders import NOW, change, drop, healthy_pair
 
 
 def test_healthy_pair_passes_every_host_check_and_skips_cloud_checks_without_a_cloud_block() -> None:

@@ -16,7 +16,9 @@ param(
     [Parameter(Mandatory)][bool]$Enabled
 )
 
-# --- helpers (identical in every entra-standby script; each script stands alone on the server) -----------
+#region entra-standby common helpers (generated from probes/helpers/common.ps1 by scripts/sync-ps-helpers; do not edit here)
+# Helper functions shared by every entra-standby probe and action (Windows PowerShell 5.1). Defining a function has
+# no side effect, so every script carries all of them and calls the ones it needs.
 
 function Get-EsErrorKind {
     # Maps an ErrorRecord onto the contract's error kinds: CommandNotFound, AccessDenied, NotInstalled, Failed.
@@ -137,6 +139,7 @@ function Get-EsSortedStrings {
 }
 
 function New-EsEnvelope {
+    # The envelope of docs/contracts.md (Kind 'probe' or 'action'), failed until the script says otherwise.
     param([string]$Kind, [string]$Name)
     $envelope = [ordered]@{}
     $envelope[$Kind] = $Name
@@ -191,6 +194,7 @@ function Get-EsSchedulerData {
         sync_cycle_in_progress = $inProgress
     }
 }
+#endregion entra-standby common helpers
 
 $envelope = New-EsEnvelope -Kind 'action' -Name 'set-sync-cycle'
 try {

@@ -21,7 +21,9 @@
 [CmdletBinding()]
 param()
 
-# --- helpers (identical in every entra-standby script; each script stands alone on the server) -----------
+#region entra-standby common helpers (generated from probes/helpers/common.ps1 by scripts/sync-ps-helpers; do not edit here)
+# Helper functions shared by every entra-standby probe and action (Windows PowerShell 5.1). Defining a function has
+# no side effect, so every script carries all of them and calls the ones it needs.
 
 function Get-EsErrorKind {
     # Maps an ErrorRecord onto the contract's error kinds: CommandNotFound, AccessDenied, NotInstalled, Failed.
@@ -142,6 +144,7 @@ function Get-EsSortedStrings {
 }
 
 function New-EsEnvelope {
+    # The envelope of docs/contracts.md (Kind 'probe' or 'action'), failed until the script says otherwise.
     param([string]$Kind, [string]$Name)
     $envelope = [ordered]@{}
     $envelope[$Kind] = $Name
@@ -171,6 +174,32 @@ function ConvertTo-EsText {
     if ($null -eq $Value -or [string]$Value -eq '') { return $null }
     return [string]$Value
 }
+
+function Get-EsSchedulerData {
+    # Get-ADSyncScheduler: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
+    # (property table "Scheduler configuration"); cmdlet reference:
+    # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
+    $scheduler = Get-ADSyncScheduler
+    $inProgress = $null
+    # SyncCycleInProgress is not in the Learn property table (seen in a Microsoft blog's sample output): optional.
+    if ($null -ne $scheduler.PSObject.Properties['SyncCycleInProgress'] -and $null -ne $scheduler.SyncCycleInProgress) {
+        $inProgress = [bool]$scheduler.SyncCycleInProgress
+    }
+    return [ordered]@{
+        allowed_interval_s     = ConvertTo-EsSeconds -Value $scheduler.AllowedSyncCycleInterval
+        effective_interval_s   = ConvertTo-EsSeconds -Value $scheduler.CurrentlyEffectiveSyncCycleInterval
+        customized_interval_s  = ConvertTo-EsSeconds -Value $scheduler.CustomizedSyncCycleInterval
+        next_policy_type       = [string]$scheduler.NextSyncCyclePolicyType
+        next_start_utc         = ConvertTo-EsUtcString -Value $scheduler.NextSyncCycleStartTimeInUTC -AssumeUtc
+        purge_interval_s       = ConvertTo-EsSeconds -Value $scheduler.PurgeRunHistoryInterval
+        sync_cycle_enabled     = [bool]$scheduler.SyncCycleEnabled
+        maintenance_enabled    = [bool]$scheduler.MaintenanceEnabled
+        staging_mode_enabled   = [bool]$scheduler.StagingModeEnabled
+        scheduler_suspended    = [bool]$scheduler.SchedulerSuspended
+        sync_cycle_in_progress = $inProgress
+    }
+}
+#endregion entra-standby common helpers
 
 # Properties that differ per install (ids) or per run; they never enter a fingerprint.
 $script:EsVolatileProperties = @('Identifier', 'InternalId', 'Connector', 'ConnectorId', 'Version', 'Id', 'CreationTime',

@@ -120,6 +120,7 @@ function Get-EsSortedStrings {
 }
 
 function New-EsEnvelope {
+    # The envelope of docs/contracts.md (Kind 'probe' or 'action'), failed until the script says otherwise.
     param([string]$Kind, [string]$Name)
     $envelope = [ordered]@{}
     $envelope[$Kind] = $Name
