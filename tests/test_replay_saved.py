@@ -1,0 +1,279 @@
+"""Committed evidence (fixtures/evidence/<scenario>/) replayed: the exact verdict of every check x target.
+
+Each directory was written by ``pytest checks/ --inventory <lab: scenario> --evidence DIR`` (see
+scripts/refresh-evidence). Here each one is replayed once (a module-scoped fixture per scenario) with
+``pytest checks/ --replay DIR`` in a subprocess, no lab running, and the JUnit report must match ``EXPECTED``
+exactly: the listed check x target fail or error with the listed message fragments, everything else passes.
+Replay evaluates at the evidence's collection time, so time-dependent verdicts ("62 days ago") never drift and
+these tests stay valid for ever. Every check id fails in at least one saved scenario, so each has a replay
+test proving it can fail. A format change that ``entra_standby/evidence.py`` can no longer read fails here
+first, with the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from spine_helpers import ROOT, Case, junit_cases, run_checks
+
+from entra_standby.errors import EntraStandbyError
+from entra_standby.evidence import load_evidence, read_run_metadata
+from entra_standby.rules import evaluate, load_all
+
+EVIDENCE = ROOT / "fixtures" / "evidence"
+ACTIVE, STANDBY = "127.0.0.11", "127.0.0.12"  # the lab's aadc01 and aadc02
+REFRESH = ".venv/bin/python scripts/refresh-evidence"
+
+
+@dataclass(frozen=True)
+class Expect:
+    outcome: str  # failed | error
+    fragments: tuple[str, ...]
+
+
+def failed(*fragments: str) -> Expect:
+    return Expect("failed", fragments)
+
+
+def errored(*fragments: str) -> Expect:
+    return Expect("error", fragments)
+
+
+UNREACHABLE = f"{ACTIVE}: unreachable: connection refused on port"
+NO_SYNC_SERVICE = "Unable to connect to the Synchronization Service"
+
+# scenario -> {(check id, host, or None for a pair-scoped check): expected}; every other target passes.
+EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
+    "healthy-pair": {},
+    "standby-drifted": {
+        ("version-parity", STANDBY): failed(f"Entra Connect 2.5.79.0 is older than the active {ACTIVE}'s "
+                                            "2.5.190.0"),
+        ("tls12", STANDBY): failed(r"v4.0.30319\SchUseStrongCrypto is Not Found, must be 1",
+                                   r"TLS 1.2\Client\DisabledByDefault is 1, must be 0", "tls12: 2 findings"),
+        ("dotnet", STANDBY): failed(".NET Framework release 460805 is below 461808 (4.7.2)"),
+        ("patch-age", STANDBY): failed("(KB5065432) installed", "62 days ago (limit 45 days)",
+                                       '"age_days": 62.0'),
+        ("os-build-parity", STANDBY): failed(f"OS build 20348.3807 is below the active {ACTIVE}'s "
+                                             "20348.4405"),
+        ("pending-reboot", STANDBY): failed("reboot pending (cbs_reboot_pending"),
+        ("recent-imports", STANDBY): failed("connector 'contoso.com': latest Delta Import ended 3.0 h ago "
+                                            "(limit 60 min)", "recent-imports: 4 findings"),
+        ("connector-account", STANDBY): failed("lacks ExtendedRight Replicating Directory Changes All",
+                                               "lacks ExtendedRight Reset Password", f"the active {ACTIVE}'s",
+                                               "on OU=Contractors,DC=contoso,DC=com "
+                                               "(needed by password_writeback)",
+                                               "connector-account: 4 findings"),
+        ("config-drift", STANDBY): failed("OU inclusions missing here: ou=groups,dc=contoso,dc=com",
+                                          "OU inclusions only here: ou=contractors,dc=contoso,dc=com",
+                                          "'Custom - In from AD - User extensionAttribute1'",
+                                          "disabled False on active, True here", f"(vs active {ACTIVE})"),
+        ("pending-exports", STANDBY): failed("connector 'contoso.onmicrosoft.com - AAD' has 1200 pending "
+                                             "deletes, above the export deletion threshold 500 (limit 10)"),
+        ("machine-identity", None): failed(f"{ACTIVE} and {STANDBY} share SyncMachineIdentifier "
+                                           "5d9c3f5e-7a2b-4c1d-9e8f-0a1b2c3d4e5f"),
+        ("adsynctools", STANDBY): failed("the ADSyncTools module is not installed",
+                                         '"adsynctools_versions": []'),
+    },
+    "split-brain": {
+        ("staging-flag", None): failed("2 servers are un-staged and export at the same time",
+                                       f"{ACTIVE} (active): UN-STAGED (exporting)",
+                                       f"{STANDBY} (standby): UN-STAGED (exporting)",
+                                       f"{STANDBY} is a standby in the inventory but is NOT staged"),
+    },
+    "active-down": {
+        **{(check_id, ACTIVE): errored(f"{check_id} cannot be evaluated on active-down/{ACTIVE}", UNREACHABLE)
+           for check_id in ("adsync-service", "adsynctools", "connector-account", "deletion-threshold",
+                            "dotnet", "os-supported", "patch-age", "pending-reboot", "sync-scheduler",
+                            "tls12", "version-supported")},
+        # The standby's checks that compare with the active cannot be evaluated either; its own ones pass.
+        **{(check_id, STANDBY): errored(f"{check_id} cannot be evaluated on active-down/{STANDBY}",
+                                        f"{ACTIVE}: fact '{domain}' unavailable", UNREACHABLE)
+           for check_id, domain in (("config-drift", "config"), ("connector-account", "config"),
+                                    ("os-build-parity", "os"), ("version-parity", "version"))},
+        ("machine-identity", None): errored("machine-identity cannot be evaluated on active-down:",
+                                            UNREACHABLE),
+        ("staging-flag", None): errored("staging-flag cannot be evaluated on active-down:", UNREACHABLE),
+    },
+    "cloud-stale": {
+        ("cloud-sync-fresh", None): failed("tenant 7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60: last sync from "
+                                           "on-premises 6.0 h ago", "(threshold 90 min)",
+                                           '"age_minutes": 360.0', "nothing is exporting"),
+        ("cloud-canary", None): failed("canary user canary@contoso.com: last sync from on-premises 6.0 h ago",
+                                       "(threshold 90 min)"),
+    },
+    "break-sync-scheduler": {
+        ("sync-scheduler", STANDBY): failed("SchedulerSuspended is True: cycles are blocked"),
+    },
+    "break-adsync-service": {
+        ("adsync-service", STANDBY): failed("service ADSync is Stopped, not Running",
+                                            "service ADSync start mode is Manual, not Automatic"),
+        # With ADSync stopped the standby's ADSync cmdlets fail, so what needs them cannot be evaluated.
+        **{(check_id, STANDBY): errored(f"{check_id} cannot be evaluated on break-adsync-service/{STANDBY}",
+                                        f"{STANDBY}: probe {probe}: Failed: {cmdlet} : {NO_SYNC_SERVICE}")
+           for check_id, probe, cmdlet in (
+               ("config-drift", "config", "Get-ADSyncRule"),
+               ("connector-account", "connectors", "Get-ADSyncConnector"),
+               ("deletion-threshold", "config", "Get-ADSyncRule"),
+               ("pending-exports", "pending-exports", "Get-ADSyncConnectorStatistics"),
+               ("recent-imports", "run-history", "Get-ADSyncRunProfileResult"),
+               ("sync-scheduler", "scheduler", "Get-ADSyncScheduler"))},
+        ("staging-flag", None): errored(f"{STANDBY}: probe scheduler: Failed: Get-ADSyncScheduler"),
+    },
+    "break-version-supported": {
+        ("version-supported", ACTIVE): failed("Entra Connect 2.4.28.0 is below the supported floor 2.5.79.0"),
+        ("version-parity", STANDBY): failed(f"Entra Connect 2.5.79.0 is newer than the active {ACTIVE}'s "
+                                            "2.4.28.0"),
+    },
+    "break-os-supported": {
+        ("os-supported", STANDBY): failed("[critical]", "(build 26100.4061) is not supported", "KB5070773"),
+    },
+    "break-deletion-threshold": {
+        ("deletion-threshold", ACTIVE): failed("export deletion threshold (accidental-delete prevention) is "
+                                               "disabled"),
+        ("config-drift", STANDBY): failed("deletion threshold: disabled on active, enabled at 500 here"),
+    },
+    "break-cloud-sync-enabled": {
+        ("cloud-sync-enabled", None): failed("tenant 7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60: directory "
+                                             "synchronization is disabled",
+                                             '"on_premises_sync_enabled": false'),
+    },
+}
+
+SCENARIOS = sorted(EXPECTED)
+
+
+def test_every_committed_evidence_directory_has_expectations() -> None:
+    committed = sorted(p.name for p in EVIDENCE.iterdir() if p.is_dir())
+    assert committed == SCENARIOS, f"fixtures/evidence/ holds {committed}; this table covers {SCENARIOS}"
+
+
+def test_every_check_fails_in_some_saved_evidence() -> None:
+    breaking = {check_id for table in EXPECTED.values() for (check_id, _), e in table.items()
+                if e.outcome == "failed"}
+    assert set(load_all()) - breaking == set(), (
+        "checks no saved evidence fails: add fixtures/scenarios/break-<id>.yml and its evidence "
+        f"({REFRESH} break-<id>), then its row here")
+
+
+# --- the format guard -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_committed_evidence_is_readable_by_evidence_py(scenario: str) -> None:
+    directory = EVIDENCE / scenario
+    shown = directory.relative_to(ROOT) if directory.is_relative_to(ROOT) else directory
+    fix = (f"entra_standby/evidence.py can no longer read the committed evidence "
+           f"{shown}: a format change needs a migration in evidence.py, "
+           f"or regenerate it with {REFRESH} (and review the verdicts in tests/test_replay_saved.py)")
+    try:
+        meta = read_run_metadata(directory)
+        run = load_evidence(directory)
+    except EntraStandbyError as exc:
+        pytest.fail(f"{fix}: {exc}", pytrace=False)
+    assert [p["name"] for p in meta["pairs"]] == [p.name for p in run.pairs] == [scenario]
+    for pair_meta, pair in zip(meta["pairs"], run.pairs, strict=True):
+        if pair_meta.get("cloud_file"):
+            assert pair.cloud is not None or pair.cloud_error is not None, f"{fix}: cloud facts lost"
+        for server_meta, server in zip(pair_meta["servers"], pair.servers, strict=True):
+            doc = json.loads((directory / server_meta["file"]).read_text(encoding="utf-8"))
+            unreadable = {d: e.message for d, e in server.errors.items() if e.kind == "evidence"}
+            assert unreadable == {}, f"{fix}: {unreadable}"
+            # Every saved fact loads as a fact (not re-parsed from raw, not turned into an error).
+            assert set(doc["facts"]) <= set(server.values), f"{fix}: facts not loaded: " \
+                f"{sorted(set(doc['facts']) - set(server.values))} on {server.host}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_committed_evidence_holds_no_secret(scenario: str) -> None:
+    # The lab's password and client secret are random per run (scripts/refresh-evidence checked them);
+    # what a leak would look like in any evidence: a credential-named key, a private key, a bearer token.
+    secret_keys = {"password", "client_secret", "secret", "certificate_password", "access_token", "token"}
+    files = [f for f in (EVIDENCE / scenario).rglob("*") if f.is_file()]
+    assert files
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        keys = set(re.findall(r'"([A-Za-z_]+)":', text))
+        assert keys & secret_keys == set(), file
+        assert "PRIVATE KEY" not in text and not re.search(r"eyJ[\w-]{10,}\.eyJ", text), file
+
+
+# --- determinism ----------------------------------------------------------------------------------------
+
+
+def test_replay_evaluates_at_the_collection_time() -> None:
+    directory = EVIDENCE / "standby-drifted"
+    collected = read_run_metadata(directory)["collected_utc"]
+    (pair,) = load_evidence(directory).pairs
+    assert pair.now_utc is not None and pair.now_utc.isoformat().replace("+00:00", "Z") == collected
+    standby = pair.server(STANDBY)
+    (finding,) = evaluate("patch-age", pair, standby)
+    assert finding.values["age_days"] == 62.0
+    # The verdict depends on the evaluation time, so only a fixed one keeps it stable: a year on it reads 427.
+    later = dataclasses.replace(pair, now_utc=pair.now_utc + timedelta(days=365))
+    (aged,) = evaluate("patch-age", later, standby)
+    assert aged.values["age_days"] == 427.0
+
+
+# --- the replays ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Replay:
+    scenario: str
+    cases: dict[str, Case]
+    output: str
+
+
+@pytest.fixture(scope="module", params=SCENARIOS)
+def replay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Replay:
+    scenario: str = request.param
+    junit = tmp_path_factory.mktemp(f"replay-{scenario}") / "junit.xml"
+    run = run_checks("--replay", str(EVIDENCE / scenario), f"--junitxml={junit}")
+    assert junit.exists(), run.output[-3000:]
+    return Replay(scenario, junit_cases(junit), run.output)
+
+
+def expected_targets(scenario: str) -> dict[str, tuple[str, str | None]]:
+    """JUnit testcase name -> (check id, host) for every check on every target of the saved pair."""
+    meta = json.loads((EVIDENCE / scenario / "run.json").read_text(encoding="utf-8"))
+    names: dict[str, tuple[str, str | None]] = {}
+    for pair in meta["pairs"]:
+        for check_id, spec in load_all().items():
+            hosts = [None] if spec.scope == "pair" else [
+                s["host"] for s in pair["servers"] if spec.scope == "host" or s["role"] == "standby"]
+            for host in hosts:
+                target = pair["name"] if host is None else f"{pair['name']}/{host}"
+                names[f"test_{check_id.replace('-', '_')}[{target}]"] = (check_id, host)
+    return names
+
+
+def test_replay_gives_the_exact_verdict_of_every_check(replay: Replay) -> None:
+    assert "TARGET: REPLAY of evidence" in replay.output  # offline: no lab, no network
+    targets = expected_targets(replay.scenario)
+    assert set(replay.cases) == set(targets), (
+        f"{replay.scenario}: missing {sorted(set(targets) - set(replay.cases))}, "
+        f"unexpected {sorted(set(replay.cases) - set(targets))}\n{replay.output[-3000:]}")
+    table = EXPECTED[replay.scenario]
+    assert set(table) <= set(targets.values()), f"table rows for targets that do not exist: {table}"
+    wrong: list[str] = []
+    for name, (check_id, host) in sorted(targets.items()):
+        case = replay.cases[name]
+        expect = table.get((check_id, host))
+        if expect is None:
+            if case.outcome != "passed":
+                wrong.append(f"{name}: {case.outcome}, expected passed\n{case.message[:1500]}")
+            continue
+        if case.outcome != expect.outcome:
+            wrong.append(f"{name}: {case.outcome}, expected {expect.outcome}\n{case.message[:1500]}")
+            continue
+        # A failure names the server it is about (a pair-scoped one names them in its fragments).
+        named = [host] if host is not None else []
+        missing = [f for f in (*expect.fragments, *named) if f not in case.message]
+        if missing:
+            wrong.append(f"{name}: {missing} not in\n{case.message[:3000]}")
+    assert wrong == [], f"{replay.scenario}:\n" + "\n\n".join(wrong)
