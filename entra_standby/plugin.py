@@ -190,7 +190,7 @@ _RUN_KEY = pytest.StashKey[AuditRun]()
 def _start_lab(scenario: Path) -> Any:
     """Start the simulated lab for this run (the only place production code imports the lab)."""
     try:
-        from .lab import Lab  # type: ignore[attr-defined,unused-ignore]
+        from .lab import Lab
     except ImportError as exc:
         raise pytest.UsageError(f"the lab is not available in this installation ({exc})") from None
     lab = Lab(str(scenario))

@@ -7,7 +7,6 @@ stand-in if that module is installed, applies the scenario's faults, and tears e
 
 from __future__ import annotations
 
-import importlib
 import os
 import secrets
 import shutil
@@ -99,14 +98,6 @@ def _lab_password() -> str:
     """A fresh random password per lab: each wire server keeps its own private NTLM user file, so labs
     side by side in one process may hold different passwords for the same user name."""
     return secrets.token_urlsafe(18)
-
-
-def _cloud_module() -> Any:
-    """The cloud stand-in package, or None while it is not installed (the lab then runs without it)."""
-    try:
-        return importlib.import_module("entra_standby.lab.cloud")
-    except ImportError:
-        return None
 
 
 class Lab:
@@ -264,9 +255,10 @@ class Lab:
         self._start_cloud(tls)
 
     def _start_cloud(self, tls: TlsMaterial) -> None:
-        module = _cloud_module() if self._want_cloud else None
-        if module is None or self.tenant is None or self.scenario is None or self.ca_path is None:
+        if not self._want_cloud or self.tenant is None or self.scenario is None or self.ca_path is None:
             return
+        from .cloud import CloudStandIn
+
         cert_path, key_path = self._client_cert
         app = self.tenant.apps[self.scenario.tenant["client_id"]]
         with self.tenant.lock:  # the stand-in accepts the secret and the certificate
@@ -276,7 +268,7 @@ class Lab:
                 certificate_pem=cert_path.read_bytes(),
                 roles=app.roles,
             )
-        cloud = module.CloudStandIn(self.tenant, tls=tls, bind_address="127.0.0.1")
+        cloud = CloudStandIn(self.tenant, tls=tls, bind_address="127.0.0.1")
         cloud.start()
         self._cloud_server = cloud
         base = str(cloud.base_url).rstrip("/")
@@ -294,7 +286,7 @@ class Lab:
 
     @property
     def cloud_server(self) -> Any:
-        """The running ``CloudStandIn`` (``.faults``, ``.counters``), or None without the cloud module."""
+        """The running ``CloudStandIn`` (``.faults``, ``.counters``); None when started with cloud=False."""
         return self._cloud_server
 
     def _apply_faults(self, scenario: Scenario) -> None:
