@@ -42,7 +42,11 @@ def _lab_serve(args: argparse.Namespace) -> int:
             _describe(lab, inventory)
             while not stop.wait(0.5):
                 pass
-            _out("stopping the lab")
+            _out("stopping the lab; HTTP requests served:")
+            for server in lab.servers.values():
+                counts = server.counters.snapshot()
+                actions = ", ".join(f"{a} {n}" for a, n in sorted(counts["by_action"].items()))
+                _out(f"  {server.name:<8} {counts['total']} ({actions or 'none'})")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -58,7 +58,9 @@ def test_lab_serve_answers_a_plain_pypsrp_client(tmp_path: Path) -> None:
     assert password and password not in out and password not in err
     assert f"pytest checks/ --inventory {inventory}" in out
     assert "127.0.0.11" in out and "127.0.0.12" in out and "LAB\\auditor" in out
-    assert "stopping the lab" in out
+    assert "stopping the lab; HTTP requests served:" in out
+    served = [line.split() for line in out.splitlines() if line.strip().startswith(("aadc01 ", "aadc02 "))]
+    assert len(served) >= 2 and all(int(row[1]) > 0 and "Create" in " ".join(row) for row in served[-2:])
 
 
 def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
