@@ -18,22 +18,9 @@ from typing import Any
 import yaml
 
 from ..errors import ScenarioError
+from ..probes import PROBE_NAMES  # the lab shares only the probe names with the harness
 from .state import DEFAULT_SERVERS, RIGHTS, RUN_PROFILES, TLS_VALUES, default_server_spec
 from .timefmt import parse_time, utc_now
-
-PROBE_NAMES = (
-    "scheduler",
-    "service",
-    "version",
-    "tls",
-    "os",
-    "run-history",
-    "connectors",
-    "config",
-    "pending-exports",
-    "machine",
-)
-
 
 # --- a tiny schema language ------------------------------------------------------------------------------
 

@@ -8,19 +8,9 @@ from typing import Any
 
 from entra_standby.lab.engine import CommandCall, Invocation, PipelineResult
 from entra_standby.lab.handlers import LabEngine
+from entra_standby.probes import PROBE_NAMES
 
-PROBES = (
-    "scheduler",
-    "service",
-    "version",
-    "tls",
-    "os",
-    "run-history",
-    "connectors",
-    "config",
-    "pending-exports",
-    "machine",
-)
+PROBES = PROBE_NAMES
 
 
 def run_script(engine: LabEngine, text: str, **params: Any) -> PipelineResult:
