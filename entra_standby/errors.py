@@ -21,26 +21,23 @@ class EntraStandbyError(Exception):
         return f"{self.reason} (fix: {self.fix})" if self.fix else self.reason
 
 
-class InventoryError(EntraStandbyError):
+class FileKeyError(EntraStandbyError):
+    """A file the user wrote is wrong at one key: the message starts with the file and the key path."""
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None,
+                 fix: str | None = None) -> None:
+        self.path = path
+        self.key = key
+        where = ": ".join(p for p in (path, key) if p)
+        super().__init__(f"{where}: {message}" if where else message, fix=fix)
+
+
+class InventoryError(FileKeyError):
     """The inventory file is missing, malformed or refers to missing secrets."""
 
-    def __init__(self, message: str, *, path: str | None = None, key: str | None = None,
-                 fix: str | None = None) -> None:
-        self.path = path
-        self.key = key
-        where = ": ".join(p for p in (path, key) if p)
-        super().__init__(f"{where}: {message}" if where else message, fix=fix)
 
-
-class ScenarioError(EntraStandbyError):
+class ScenarioError(FileKeyError):
     """A lab scenario file is malformed (names the file and the key)."""
-
-    def __init__(self, message: str, *, path: str | None = None, key: str | None = None,
-                 fix: str | None = None) -> None:
-        self.path = path
-        self.key = key
-        where = ": ".join(p for p in (path, key) if p)
-        super().__init__(f"{where}: {message}" if where else message, fix=fix)
 
 
 class HostError(EntraStandbyError):
