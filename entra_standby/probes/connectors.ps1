@@ -38,10 +38,20 @@ function Get-EsErrorKind {
     if ($category -eq 'NotInstalled') {
         return 'NotInstalled'
     }
-    # 0x80070005 = E_ACCESSDENIED (COM and Win32 callers surface it as HResult)
-    if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
-        $category -eq 'PermissionDenied' -or $category -eq 'SecurityError' -or $exception.HResult -eq -2147024891) {
+    if ($category -eq 'PermissionDenied' -or $category -eq 'SecurityError') {
         return 'AccessDenied'
+    }
+    # A failing .NET or COM method call (IUpdateSearcher.QueryHistory over WinRM) surfaces in PS 5.1 as a
+    # MethodInvocationException whose own HResult is COR_E_TARGETINVOCATION; the UnauthorizedAccessException or
+    # COMException 0x80070005 (E_ACCESSDENIED) that says "access denied" is an InnerException, so walk the chain.
+    $depth = 0
+    while ($null -ne $exception -and $depth -lt 10) {
+        if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
+            $exception.HResult -eq -2147024891) {
+            return 'AccessDenied'
+        }
+        $exception = $exception.InnerException
+        $depth++
     }
     return 'Failed'
 }
@@ -84,9 +94,13 @@ function ConvertTo-EsSeconds {
 }
 
 function ConvertTo-EsGuidString {
-    # GUIDs are lower case without braces.
+    # GUIDs are lower case without braces. [string] on a [guid] gives the 'D' form: PS 5.1's ConvertTo-Json would
+    # otherwise write a PSObject-wrapped [guid] as an object, so no GUID reaches the envelope unconverted.
     param($Value)
-    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    if ($null -eq $Value) { return $null }
+    # A GUID stored as 16 raw bytes (REG_BINARY, AD octet strings): [string] would join the bytes with spaces.
+    if ($Value -is [byte[]] -and $Value.Length -eq 16) { $Value = New-Object System.Guid -ArgumentList (,$Value) }
+    if ([string]$Value -eq '') { return $null }
     return ([string]$Value).Trim().Trim('{', '}').ToLowerInvariant()
 }
 
@@ -112,6 +126,46 @@ function Get-EsProperty {
         }
     }
     return $null
+}
+
+function Get-EsRequiredBool {
+    # A true/false property the contract cannot do without (the staging flag above all). There is no
+    # Set-StrictMode, so a property missing on this build (or misspelt here) reads as $null, and [bool]$null is
+    # $false while [bool]'False' is $true: either would report a wrong flag instead of failing. Source names
+    # the cmdlet in the error message.
+    param($Object, [string]$Name, [string]$Source)
+    $value = $null
+    if ($null -ne $Object -and $null -ne $Object.PSObject.Properties[$Name]) {
+        $value = ConvertTo-EsBool -Value $Object.PSObject.Properties[$Name].Value
+    }
+    if ($null -eq $value) {
+        throw ($Source + ' returned no true/false ' + $Name + ' property')
+    }
+    return $value
+}
+
+function Get-EsRegistryValue {
+    # One registry value, or $null when its key or the value itself does not exist. Get-ItemProperty -Name
+    # throws on a missing value under -ErrorAction Stop, and with -ErrorAction SilentlyContinue it also turns
+    # "access denied" into $null, a false "Not Found". RegistryKey.GetValue returns $null only for a missing
+    # value; every other failure reaches the caller. A REG_MULTI_SZ comes back as separate strings (function
+    # output is unrolled): callers that need all of them wrap the call in @().
+    param([string]$Path, [string]$Name)
+    $key = $null
+    try {
+        # Get-Item on the registry provider returns a Microsoft.Win32.RegistryKey:
+        # https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-item
+        $key = Get-Item -LiteralPath $Path -ErrorAction Stop
+    }
+    catch [System.Management.Automation.ItemNotFoundException] {
+        return $null
+    }
+    try {
+        return $key.GetValue($Name, $null)
+    }
+    finally {
+        $key.Close()
+    }
 }
 
 function Get-EsNamedValue {
@@ -157,7 +211,10 @@ function New-EsEnvelope {
 }
 
 function Write-EsEnvelope {
-    # The one output of the script. Serialisation itself must not throw either.
+    # The one output of the script. Serialisation itself must not throw either. -InputObject, not the pipeline
+    # (a piped array is unrolled). -Depth 10: PS 5.1 counts every dictionary and array level and silently writes
+    # anything deeper as its ToString() text; the deepest array, connectors[].permissions[].aces[].rights, sits
+    # at level 8 (tests/lab/test_ps51_shapes.py measures the lab's answers).
     param($Envelope, [string]$Kind, [string]$Name)
     try {
         return ConvertTo-Json -InputObject $Envelope -Depth 10 -Compress
@@ -180,23 +237,27 @@ function Get-EsSchedulerData {
     # Get-ADSyncScheduler: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
     # (property table "Scheduler configuration"); cmdlet reference:
     # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
-    $scheduler = Get-ADSyncScheduler
+    # -ErrorAction Stop on the call itself: $ErrorActionPreference does not reach into script-module functions,
+    # and a non-terminating error would otherwise leave $scheduler empty and the probe "ok".
+    $scheduler = Get-ADSyncScheduler -ErrorAction Stop
+    $source = 'Get-ADSyncScheduler'
     $inProgress = $null
     # SyncCycleInProgress is not in the Learn property table (seen in a Microsoft blog's sample output): optional.
-    if ($null -ne $scheduler.PSObject.Properties['SyncCycleInProgress'] -and $null -ne $scheduler.SyncCycleInProgress) {
-        $inProgress = [bool]$scheduler.SyncCycleInProgress
+    if ($null -ne $scheduler -and $null -ne $scheduler.PSObject.Properties['SyncCycleInProgress']) {
+        $inProgress = ConvertTo-EsBool -Value $scheduler.SyncCycleInProgress
     }
     return [ordered]@{
         allowed_interval_s     = ConvertTo-EsSeconds -Value $scheduler.AllowedSyncCycleInterval
         effective_interval_s   = ConvertTo-EsSeconds -Value $scheduler.CurrentlyEffectiveSyncCycleInterval
         customized_interval_s  = ConvertTo-EsSeconds -Value $scheduler.CustomizedSyncCycleInterval
+        # [string] on the enum: PS 5.1's ConvertTo-Json writes enums as numbers.
         next_policy_type       = [string]$scheduler.NextSyncCyclePolicyType
         next_start_utc         = ConvertTo-EsUtcString -Value $scheduler.NextSyncCycleStartTimeInUTC -AssumeUtc
         purge_interval_s       = ConvertTo-EsSeconds -Value $scheduler.PurgeRunHistoryInterval
-        sync_cycle_enabled     = [bool]$scheduler.SyncCycleEnabled
-        maintenance_enabled    = [bool]$scheduler.MaintenanceEnabled
-        staging_mode_enabled   = [bool]$scheduler.StagingModeEnabled
-        scheduler_suspended    = [bool]$scheduler.SchedulerSuspended
+        sync_cycle_enabled     = Get-EsRequiredBool -Object $scheduler -Name 'SyncCycleEnabled' -Source $source
+        maintenance_enabled    = Get-EsRequiredBool -Object $scheduler -Name 'MaintenanceEnabled' -Source $source
+        staging_mode_enabled   = Get-EsRequiredBool -Object $scheduler -Name 'StagingModeEnabled' -Source $source
+        scheduler_suspended    = Get-EsRequiredBool -Object $scheduler -Name 'SchedulerSuspended' -Source $source
         sync_cycle_in_progress = $inProgress
     }
 }
@@ -212,7 +273,7 @@ function Get-EsAccountState {
     if ($Domain -ne '') { $arguments['Server'] = $Domain }
     try {
         # https://learn.microsoft.com/powershell/module/activedirectory/get-aduser
-        $account = Get-ADUser @arguments
+        $account = Get-ADUser @arguments -ErrorAction Stop
     }
     catch {
         if ($_.Exception.GetType().Name -eq 'ADIdentityNotFoundException') {
@@ -222,8 +283,9 @@ function Get-EsAccountState {
     }
     $lastSet = $null
     if ($null -ne $account.pwdLastSet -and [int64]$account.pwdLastSet -gt 0) {
-        # pwdLastSet is a FILETIME; 0 means "must change at next logon".
-        $lastSet = [datetime]::FromFileTimeUtc([int64]$account.pwdLastSet).ToString('o')
+        # pwdLastSet is a FILETIME; 0 means "must change at next logon". A value beyond DateTime.MaxValue makes
+        # FromFileTimeUtc throw, which would cost the whole connector its account state: read it as unknown.
+        try { $lastSet = [datetime]::FromFileTimeUtc([int64]$account.pwdLastSet).ToString('o') } catch { $lastSet = $null }
     }
     $sids = New-Object 'System.Collections.Generic.List[string]'
     $sids.Add([string]$account.SID.Value)
@@ -247,7 +309,7 @@ function Get-EsObjectPermissions {
     # ACEs on one AD object whose trustee is one of Sids (the account or a group it is in).
     param([string]$DistinguishedName, [string]$Scope, [string[]]$Sids, [hashtable]$NameCache)
     # Get-Acl on the ActiveDirectory provider: https://learn.microsoft.com/powershell/module/microsoft.powershell.security/get-acl
-    $acl = Get-Acl -LiteralPath ('AD:\' + $DistinguishedName)
+    $acl = Get-Acl -LiteralPath ('AD:\' + $DistinguishedName) -ErrorAction Stop
     $aces = New-Object 'System.Collections.Generic.List[object]'
     # Rules with SecurityIdentifier trustees, so group membership (tokenGroups) can be matched without name lookups.
     # https://learn.microsoft.com/dotnet/api/system.security.accesscontrol.directoryobjectsecurity.getaccessrules
@@ -306,11 +368,13 @@ $envelope = New-EsEnvelope -Kind 'probe' -Name 'connectors'
 try {
     $ErrorActionPreference = 'Stop'
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
-    Import-Module -Name ADSync
+    # -ErrorAction Stop on each module call as well: $ErrorActionPreference does not reach into script-module
+    # functions, and a non-terminating error would read as "no connectors" while the probe still said "ok".
+    Import-Module -Name ADSync -ErrorAction Stop
     $adModuleError = $null
     try {
         # RSAT ActiveDirectory module (Get-ADUser, AD: drive): https://learn.microsoft.com/powershell/module/activedirectory/
-        Import-Module -Name ActiveDirectory
+        Import-Module -Name ActiveDirectory -ErrorAction Stop
     }
     catch {
         $adModuleError = 'ActiveDirectory module unavailable (install RSAT-AD-PowerShell): ' + [string]$_.Exception.Message
@@ -318,7 +382,9 @@ try {
     $nameCache = @{}
     $connectors = New-Object 'System.Collections.Generic.List[object]'
     # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
-    foreach ($connector in @(Get-ADSyncConnector)) {
+    foreach ($connector in @(Get-ADSyncConnector -ErrorAction Stop)) {
+        # @(cmdlet) holds one $null element when a cmdlet writes $null: skip it, do not report a nameless connector.
+        if ($null -eq $connector) { continue }
         $type = [string](Get-EsProperty -Object $connector -Names @('ConnectorTypeName', 'Type'))
         $parameters = $connector.ConnectivityParameters
         $entry = [ordered]@{
@@ -333,21 +399,28 @@ try {
             permissions_error = $null
         }
         if ($type -ne 'AD') {
-            # Entra connector: its sync account (absent with application-based authentication).
-            $entry['account_user'] = Get-EsNamedValue -Collection $parameters -Name 'UserName'
+            # Entra connector: its sync account (absent with application-based authentication). ConvertTo-EsText:
+            # a string or null whatever object the parameter value is.
+            $entry['account_user'] = ConvertTo-EsText -Value (Get-EsNamedValue -Collection $parameters -Name 'UserName')
             $connectors.Add($entry)
             continue
         }
         # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsyncconfig (forest-login-*)
-        $entry['forest'] = Get-EsNamedValue -Collection $parameters -Name 'forest-name'
-        $entry['account_user'] = Get-EsNamedValue -Collection $parameters -Name 'forest-login-user'
-        $entry['account_domain'] = Get-EsNamedValue -Collection $parameters -Name 'forest-login-domain'
+        $entry['forest'] = ConvertTo-EsText -Value (Get-EsNamedValue -Collection $parameters -Name 'forest-name')
+        $entry['account_user'] = ConvertTo-EsText -Value (Get-EsNamedValue -Collection $parameters -Name 'forest-login-user')
+        $entry['account_domain'] = ConvertTo-EsText -Value (Get-EsNamedValue -Collection $parameters -Name 'forest-login-domain')
         if ($null -ne $adModuleError) {
             $entry['permissions_error'] = $adModuleError
             $connectors.Add($entry)
             continue
         }
         $sids = @()
+        if ($null -eq $entry['account_user']) {
+            # [string]$null is '': Get-ADUser -Identity '' would fail with a parameter-binding message instead.
+            $entry['permissions_error'] = 'the connector names no account (ConnectivityParameters forest-login-user is empty)'
+            $connectors.Add($entry)
+            continue
+        }
         try {
             $account = Get-EsAccountState -User ([string]$entry['account_user']) -Domain ([string]$entry['account_domain'])
             $entry['account'] = $account['state']

@@ -36,10 +36,20 @@ function Get-EsErrorKind {
     if ($category -eq 'NotInstalled') {
         return 'NotInstalled'
     }
-    # 0x80070005 = E_ACCESSDENIED (COM and Win32 callers surface it as HResult)
-    if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
-        $category -eq 'PermissionDenied' -or $category -eq 'SecurityError' -or $exception.HResult -eq -2147024891) {
+    if ($category -eq 'PermissionDenied' -or $category -eq 'SecurityError') {
         return 'AccessDenied'
+    }
+    # A failing .NET or COM method call (IUpdateSearcher.QueryHistory over WinRM) surfaces in PS 5.1 as a
+    # MethodInvocationException whose own HResult is COR_E_TARGETINVOCATION; the UnauthorizedAccessException or
+    # COMException 0x80070005 (E_ACCESSDENIED) that says "access denied" is an InnerException, so walk the chain.
+    $depth = 0
+    while ($null -ne $exception -and $depth -lt 10) {
+        if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
+            $exception.HResult -eq -2147024891) {
+            return 'AccessDenied'
+        }
+        $exception = $exception.InnerException
+        $depth++
     }
     return 'Failed'
 }
@@ -82,9 +92,13 @@ function ConvertTo-EsSeconds {
 }
 
 function ConvertTo-EsGuidString {
-    # GUIDs are lower case without braces.
+    # GUIDs are lower case without braces. [string] on a [guid] gives the 'D' form: PS 5.1's ConvertTo-Json would
+    # otherwise write a PSObject-wrapped [guid] as an object, so no GUID reaches the envelope unconverted.
     param($Value)
-    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    if ($null -eq $Value) { return $null }
+    # A GUID stored as 16 raw bytes (REG_BINARY, AD octet strings): [string] would join the bytes with spaces.
+    if ($Value -is [byte[]] -and $Value.Length -eq 16) { $Value = New-Object System.Guid -ArgumentList (,$Value) }
+    if ([string]$Value -eq '') { return $null }
     return ([string]$Value).Trim().Trim('{', '}').ToLowerInvariant()
 }
 
@@ -110,6 +124,46 @@ function Get-EsProperty {
         }
     }
     return $null
+}
+
+function Get-EsRequiredBool {
+    # A true/false property the contract cannot do without (the staging flag above all). There is no
+    # Set-StrictMode, so a property missing on this build (or misspelt here) reads as $null, and [bool]$null is
+    # $false while [bool]'False' is $true: either would report a wrong flag instead of failing. Source names
+    # the cmdlet in the error message.
+    param($Object, [string]$Name, [string]$Source)
+    $value = $null
+    if ($null -ne $Object -and $null -ne $Object.PSObject.Properties[$Name]) {
+        $value = ConvertTo-EsBool -Value $Object.PSObject.Properties[$Name].Value
+    }
+    if ($null -eq $value) {
+        throw ($Source + ' returned no true/false ' + $Name + ' property')
+    }
+    return $value
+}
+
+function Get-EsRegistryValue {
+    # One registry value, or $null when its key or the value itself does not exist. Get-ItemProperty -Name
+    # throws on a missing value under -ErrorAction Stop, and with -ErrorAction SilentlyContinue it also turns
+    # "access denied" into $null, a false "Not Found". RegistryKey.GetValue returns $null only for a missing
+    # value; every other failure reaches the caller. A REG_MULTI_SZ comes back as separate strings (function
+    # output is unrolled): callers that need all of them wrap the call in @().
+    param([string]$Path, [string]$Name)
+    $key = $null
+    try {
+        # Get-Item on the registry provider returns a Microsoft.Win32.RegistryKey:
+        # https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-item
+        $key = Get-Item -LiteralPath $Path -ErrorAction Stop
+    }
+    catch [System.Management.Automation.ItemNotFoundException] {
+        return $null
+    }
+    try {
+        return $key.GetValue($Name, $null)
+    }
+    finally {
+        $key.Close()
+    }
 }
 
 function Get-EsNamedValue {
@@ -155,7 +209,10 @@ function New-EsEnvelope {
 }
 
 function Write-EsEnvelope {
-    # The one output of the script. Serialisation itself must not throw either.
+    # The one output of the script. Serialisation itself must not throw either. -InputObject, not the pipeline
+    # (a piped array is unrolled). -Depth 10: PS 5.1 counts every dictionary and array level and silently writes
+    # anything deeper as its ToString() text; the deepest array, connectors[].permissions[].aces[].rights, sits
+    # at level 8 (tests/lab/test_ps51_shapes.py measures the lab's answers).
     param($Envelope, [string]$Kind, [string]$Name)
     try {
         return ConvertTo-Json -InputObject $Envelope -Depth 10 -Compress
@@ -178,23 +235,27 @@ function Get-EsSchedulerData {
     # Get-ADSyncScheduler: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
     # (property table "Scheduler configuration"); cmdlet reference:
     # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
-    $scheduler = Get-ADSyncScheduler
+    # -ErrorAction Stop on the call itself: $ErrorActionPreference does not reach into script-module functions,
+    # and a non-terminating error would otherwise leave $scheduler empty and the probe "ok".
+    $scheduler = Get-ADSyncScheduler -ErrorAction Stop
+    $source = 'Get-ADSyncScheduler'
     $inProgress = $null
     # SyncCycleInProgress is not in the Learn property table (seen in a Microsoft blog's sample output): optional.
-    if ($null -ne $scheduler.PSObject.Properties['SyncCycleInProgress'] -and $null -ne $scheduler.SyncCycleInProgress) {
-        $inProgress = [bool]$scheduler.SyncCycleInProgress
+    if ($null -ne $scheduler -and $null -ne $scheduler.PSObject.Properties['SyncCycleInProgress']) {
+        $inProgress = ConvertTo-EsBool -Value $scheduler.SyncCycleInProgress
     }
     return [ordered]@{
         allowed_interval_s     = ConvertTo-EsSeconds -Value $scheduler.AllowedSyncCycleInterval
         effective_interval_s   = ConvertTo-EsSeconds -Value $scheduler.CurrentlyEffectiveSyncCycleInterval
         customized_interval_s  = ConvertTo-EsSeconds -Value $scheduler.CustomizedSyncCycleInterval
+        # [string] on the enum: PS 5.1's ConvertTo-Json writes enums as numbers.
         next_policy_type       = [string]$scheduler.NextSyncCyclePolicyType
         next_start_utc         = ConvertTo-EsUtcString -Value $scheduler.NextSyncCycleStartTimeInUTC -AssumeUtc
         purge_interval_s       = ConvertTo-EsSeconds -Value $scheduler.PurgeRunHistoryInterval
-        sync_cycle_enabled     = [bool]$scheduler.SyncCycleEnabled
-        maintenance_enabled    = [bool]$scheduler.MaintenanceEnabled
-        staging_mode_enabled   = [bool]$scheduler.StagingModeEnabled
-        scheduler_suspended    = [bool]$scheduler.SchedulerSuspended
+        sync_cycle_enabled     = Get-EsRequiredBool -Object $scheduler -Name 'SyncCycleEnabled' -Source $source
+        maintenance_enabled    = Get-EsRequiredBool -Object $scheduler -Name 'MaintenanceEnabled' -Source $source
+        staging_mode_enabled   = Get-EsRequiredBool -Object $scheduler -Name 'StagingModeEnabled' -Source $source
+        scheduler_suspended    = Get-EsRequiredBool -Object $scheduler -Name 'SchedulerSuspended' -Source $source
         sync_cycle_in_progress = $inProgress
     }
 }
@@ -203,19 +264,18 @@ function Get-EsSchedulerData {
 function Test-EsValueSet {
     # True when the registry value exists and is not empty (or, with -NonZero, not 0).
     param([string]$Path, [string]$Name, [switch]$NonZero)
-    $item = Get-ItemProperty -LiteralPath $Path -Name $Name -ErrorAction SilentlyContinue
-    if ($null -eq $item -or $null -eq $item.PSObject.Properties[$Name]) { return $false }
-    $value = $item.PSObject.Properties[$Name].Value
-    if ($null -eq $value) { return $false }
-    if ($NonZero) { return ([string]$value -ne '0' -and [string]$value -ne '') }
-    return (@($value | Where-Object { [string]$_ -ne '' }).Count -gt 0)
+    # @(): a REG_MULTI_SZ (PendingFileRenameOperations) arrives as separate strings, one of them as a scalar.
+    $value = @(Get-EsRegistryValue -Path $Path -Name $Name)
+    $set = @($value | Where-Object { $null -ne $_ -and [string]$_ -ne '' })
+    if ($NonZero) { $set = @($set | Where-Object { [string]$_ -ne '0' }) }
+    return ($set.Count -gt 0)
 }
 
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'os'
 try {
     $ErrorActionPreference = 'Stop'
     # https://learn.microsoft.com/windows/release-health/windows-server-release-info (build and UBR)
-    $current = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+    $current = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' -ErrorAction Stop
     $build = $current.CurrentBuild
     if ($null -eq $build -or [string]$build -eq '') { $build = $current.CurrentBuildNumber }
     $ubr = 0
@@ -228,16 +288,18 @@ try {
 
     # Win32_OperatingSystem: https://learn.microsoft.com/windows/win32/cimwin32prov/win32-operatingsystem
     # Get-CimInstance: https://learn.microsoft.com/powershell/module/cimcmdlets/get-ciminstance
-    $os = Get-CimInstance -ClassName Win32_OperatingSystem
-    $caption = [string]$os.Caption
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem -ErrorAction Stop
+    # Older builds pad Caption with a trailing space; two otherwise equal servers must compare equal.
+    $caption = ([string]$os.Caption).Trim()
     if ($caption -eq '') { $caption = [string]$current.ProductName }
 
     $updates = New-Object 'System.Collections.Generic.List[object]'
     $updateHistoryError = $null
+    $session = $null
     try {
         # Microsoft.Update.Session / IUpdateSearcher.QueryHistory:
         # https://learn.microsoft.com/windows/win32/api/wuapi/nn-wuapi-iupdatehistoryentry
-        $session = New-Object -ComObject 'Microsoft.Update.Session'
+        $session = New-Object -ComObject 'Microsoft.Update.Session' -ErrorAction Stop
         $searcher = $session.CreateUpdateSearcher()
         $total = $searcher.GetTotalHistoryCount()
         $count = [Math]::Min([int]$total, [Math]::Max(0, $MaxUpdateHistory))
@@ -247,6 +309,7 @@ try {
                 $updates.Add([ordered]@{
                     date        = ConvertTo-EsUtcString -Value $entry.Date -AssumeUtc   # documented as UTC
                     title       = [string]$entry.Title
+                    # COM enums (OperationResultCode, UpdateOperation) arrive as Int32: keep them numbers.
                     operation   = [int]$entry.Operation
                     result_code = [int]$entry.ResultCode
                     hresult     = [int]$entry.HResult
@@ -256,13 +319,18 @@ try {
     }
     catch {
         $updates.Clear()
+        # Get-EsErrorKind looks through the MethodInvocationException for the COM E_ACCESSDENIED.
         $updateHistoryError = (Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+    }
+    finally {
+        # The runspace pool is reused for every probe of the run: release the COM session now, not at some GC.
+        if ($null -ne $session) { $null = [System.Runtime.InteropServices.Marshal]::ReleaseComObject($session) }
     }
 
     # Get-HotFix: https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-hotfix
     $hotfixes = New-Object 'System.Collections.Generic.List[object]'
-    foreach ($fix in @(Get-HotFix)) {
-        if ([string]$fix.HotFixID -eq '') { continue }
+    foreach ($fix in @(Get-HotFix -ErrorAction Stop)) {
+        if ($null -eq $fix -or [string]$fix.HotFixID -eq '') { continue }
         $installedOn = $null
         # InstalledOn is derived from a locale-dependent string and may be empty.
         try { $installedOn = ConvertTo-EsUtcString -Value $fix.InstalledOn } catch { $installedOn = $null }
@@ -272,9 +340,10 @@ try {
     # Pending-reboot markers (community convention; each reliable on its own, PendingFileRename is a hint only).
     $cbs = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing'
     $sessionManager = 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager'
-    $activeName = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ActiveComputerName' -Name 'ComputerName' -ErrorAction SilentlyContinue
-    $pendingName = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName' -Name 'ComputerName' -ErrorAction SilentlyContinue
-    $renamePending = ($null -ne $activeName -and $null -ne $pendingName -and [string]$activeName.ComputerName -ne [string]$pendingName.ComputerName)
+    $activeName = Get-EsRegistryValue -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ActiveComputerName' -Name 'ComputerName'
+    $pendingName = Get-EsRegistryValue -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName' -Name 'ComputerName'
+    # -ne on strings is case-insensitive, as computer names are.
+    $renamePending = ($null -ne $activeName -and $null -ne $pendingName -and [string]$activeName -ne [string]$pendingName)
     $reboot = [ordered]@{
         cbs_reboot_pending      = [bool](Test-Path -LiteralPath (Join-Path -Path $cbs -ChildPath 'RebootPending'))
         cbs_reboot_in_progress  = [bool](Test-Path -LiteralPath (Join-Path -Path $cbs -ChildPath 'RebootInProgress'))

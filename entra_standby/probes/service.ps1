@@ -33,10 +33,20 @@ function Get-EsErrorKind {
     if ($category -eq 'NotInstalled') {
         return 'NotInstalled'
     }
-    # 0x80070005 = E_ACCESSDENIED (COM and Win32 callers surface it as HResult)
-    if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
-        $category -eq 'PermissionDenied' -or $category -eq 'SecurityError' -or $exception.HResult -eq -2147024891) {
+    if ($category -eq 'PermissionDenied' -or $category -eq 'SecurityError') {
         return 'AccessDenied'
+    }
+    # A failing .NET or COM method call (IUpdateSearcher.QueryHistory over WinRM) surfaces in PS 5.1 as a
+    # MethodInvocationException whose own HResult is COR_E_TARGETINVOCATION; the UnauthorizedAccessException or
+    # COMException 0x80070005 (E_ACCESSDENIED) that says "access denied" is an InnerException, so walk the chain.
+    $depth = 0
+    while ($null -ne $exception -and $depth -lt 10) {
+        if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
+            $exception.HResult -eq -2147024891) {
+            return 'AccessDenied'
+        }
+        $exception = $exception.InnerException
+        $depth++
     }
     return 'Failed'
 }
@@ -79,9 +89,13 @@ function ConvertTo-EsSeconds {
 }
 
 function ConvertTo-EsGuidString {
-    # GUIDs are lower case without braces.
+    # GUIDs are lower case without braces. [string] on a [guid] gives the 'D' form: PS 5.1's ConvertTo-Json would
+    # otherwise write a PSObject-wrapped [guid] as an object, so no GUID reaches the envelope unconverted.
     param($Value)
-    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    if ($null -eq $Value) { return $null }
+    # A GUID stored as 16 raw bytes (REG_BINARY, AD octet strings): [string] would join the bytes with spaces.
+    if ($Value -is [byte[]] -and $Value.Length -eq 16) { $Value = New-Object System.Guid -ArgumentList (,$Value) }
+    if ([string]$Value -eq '') { return $null }
     return ([string]$Value).Trim().Trim('{', '}').ToLowerInvariant()
 }
 
@@ -107,6 +121,46 @@ function Get-EsProperty {
         }
     }
     return $null
+}
+
+function Get-EsRequiredBool {
+    # A true/false property the contract cannot do without (the staging flag above all). There is no
+    # Set-StrictMode, so a property missing on this build (or misspelt here) reads as $null, and [bool]$null is
+    # $false while [bool]'False' is $true: either would report a wrong flag instead of failing. Source names
+    # the cmdlet in the error message.
+    param($Object, [string]$Name, [string]$Source)
+    $value = $null
+    if ($null -ne $Object -and $null -ne $Object.PSObject.Properties[$Name]) {
+        $value = ConvertTo-EsBool -Value $Object.PSObject.Properties[$Name].Value
+    }
+    if ($null -eq $value) {
+        throw ($Source + ' returned no true/false ' + $Name + ' property')
+    }
+    return $value
+}
+
+function Get-EsRegistryValue {
+    # One registry value, or $null when its key or the value itself does not exist. Get-ItemProperty -Name
+    # throws on a missing value under -ErrorAction Stop, and with -ErrorAction SilentlyContinue it also turns
+    # "access denied" into $null, a false "Not Found". RegistryKey.GetValue returns $null only for a missing
+    # value; every other failure reaches the caller. A REG_MULTI_SZ comes back as separate strings (function
+    # output is unrolled): callers that need all of them wrap the call in @().
+    param([string]$Path, [string]$Name)
+    $key = $null
+    try {
+        # Get-Item on the registry provider returns a Microsoft.Win32.RegistryKey:
+        # https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-item
+        $key = Get-Item -LiteralPath $Path -ErrorAction Stop
+    }
+    catch [System.Management.Automation.ItemNotFoundException] {
+        return $null
+    }
+    try {
+        return $key.GetValue($Name, $null)
+    }
+    finally {
+        $key.Close()
+    }
 }
 
 function Get-EsNamedValue {
@@ -152,7 +206,10 @@ function New-EsEnvelope {
 }
 
 function Write-EsEnvelope {
-    # The one output of the script. Serialisation itself must not throw either.
+    # The one output of the script. Serialisation itself must not throw either. -InputObject, not the pipeline
+    # (a piped array is unrolled). -Depth 10: PS 5.1 counts every dictionary and array level and silently writes
+    # anything deeper as its ToString() text; the deepest array, connectors[].permissions[].aces[].rights, sits
+    # at level 8 (tests/lab/test_ps51_shapes.py measures the lab's answers).
     param($Envelope, [string]$Kind, [string]$Name)
     try {
         return ConvertTo-Json -InputObject $Envelope -Depth 10 -Compress
@@ -175,23 +232,27 @@ function Get-EsSchedulerData {
     # Get-ADSyncScheduler: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
     # (property table "Scheduler configuration"); cmdlet reference:
     # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
-    $scheduler = Get-ADSyncScheduler
+    # -ErrorAction Stop on the call itself: $ErrorActionPreference does not reach into script-module functions,
+    # and a non-terminating error would otherwise leave $scheduler empty and the probe "ok".
+    $scheduler = Get-ADSyncScheduler -ErrorAction Stop
+    $source = 'Get-ADSyncScheduler'
     $inProgress = $null
     # SyncCycleInProgress is not in the Learn property table (seen in a Microsoft blog's sample output): optional.
-    if ($null -ne $scheduler.PSObject.Properties['SyncCycleInProgress'] -and $null -ne $scheduler.SyncCycleInProgress) {
-        $inProgress = [bool]$scheduler.SyncCycleInProgress
+    if ($null -ne $scheduler -and $null -ne $scheduler.PSObject.Properties['SyncCycleInProgress']) {
+        $inProgress = ConvertTo-EsBool -Value $scheduler.SyncCycleInProgress
     }
     return [ordered]@{
         allowed_interval_s     = ConvertTo-EsSeconds -Value $scheduler.AllowedSyncCycleInterval
         effective_interval_s   = ConvertTo-EsSeconds -Value $scheduler.CurrentlyEffectiveSyncCycleInterval
         customized_interval_s  = ConvertTo-EsSeconds -Value $scheduler.CustomizedSyncCycleInterval
+        # [string] on the enum: PS 5.1's ConvertTo-Json writes enums as numbers.
         next_policy_type       = [string]$scheduler.NextSyncCyclePolicyType
         next_start_utc         = ConvertTo-EsUtcString -Value $scheduler.NextSyncCycleStartTimeInUTC -AssumeUtc
         purge_interval_s       = ConvertTo-EsSeconds -Value $scheduler.PurgeRunHistoryInterval
-        sync_cycle_enabled     = [bool]$scheduler.SyncCycleEnabled
-        maintenance_enabled    = [bool]$scheduler.MaintenanceEnabled
-        staging_mode_enabled   = [bool]$scheduler.StagingModeEnabled
-        scheduler_suspended    = [bool]$scheduler.SchedulerSuspended
+        sync_cycle_enabled     = Get-EsRequiredBool -Object $scheduler -Name 'SyncCycleEnabled' -Source $source
+        maintenance_enabled    = Get-EsRequiredBool -Object $scheduler -Name 'MaintenanceEnabled' -Source $source
+        staging_mode_enabled   = Get-EsRequiredBool -Object $scheduler -Name 'StagingModeEnabled' -Source $source
+        scheduler_suspended    = Get-EsRequiredBool -Object $scheduler -Name 'SchedulerSuspended' -Source $source
         sync_cycle_in_progress = $inProgress
     }
 }
@@ -204,14 +265,24 @@ try {
         name = $ServiceName; exists = $false; status = $null; start_mode = $null; delayed_auto_start = $null; account = $null
     }
     # Get-Service: https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-service
-    $service = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
+    # SilentlyContinue would turn every failure into "no such service"; only NoServiceFoundForGivenName means
+    # that, anything else (e.g. the service control manager refusing access) fails the probe. -Name takes
+    # wildcards, so at most the first match is used: one object, never an array serialised as one.
+    $serviceErrors = $null
+    $service = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue -ErrorVariable serviceErrors | Select-Object -First 1
+    foreach ($serviceError in @($serviceErrors)) {
+        if ($null -ne $serviceError -and [string]$serviceError.FullyQualifiedErrorId -notlike 'NoServiceFoundForGivenName*') {
+            throw $serviceError
+        }
+    }
     if ($null -ne $service) {
         $data['name'] = [string]$service.Name
         $data['exists'] = $true
         $data['status'] = [string]$service.Status
         # Win32_Service: https://learn.microsoft.com/windows/win32/cimwin32prov/win32-service
         # Filtered in the pipeline, not in a WQL string, so the parameter never becomes query text.
-        $cim = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $ServiceName } | Select-Object -First 1
+        # -eq on strings is case-insensitive, like service names.
+        $cim = Get-CimInstance -ClassName Win32_Service -ErrorAction Stop | Where-Object { $_.Name -eq $service.Name } | Select-Object -First 1
         if ($null -ne $cim) {
             $data['start_mode'] = [string]$cim.StartMode
             $data['account'] = [string]$cim.StartName
@@ -219,9 +290,9 @@ try {
         # HKLM:\SYSTEM\CurrentControlSet\Services\<name> DelayedAutostart (DWORD 1 = delayed):
         # https://learn.microsoft.com/troubleshoot/windows-server/performance/windows-registry-advanced-users
         $serviceKey = Join-Path -Path 'HKLM:\SYSTEM\CurrentControlSet\Services' -ChildPath $service.Name
-        $delayed = Get-ItemProperty -LiteralPath $serviceKey -Name 'DelayedAutostart' -ErrorAction SilentlyContinue
+        $delayed = Get-EsRegistryValue -Path $serviceKey -Name 'DelayedAutostart'
         if ($null -ne $delayed) {
-            $data['delayed_auto_start'] = ([int]$delayed.DelayedAutostart -eq 1)
+            $data['delayed_auto_start'] = ([int]$delayed -eq 1)
         }
         elseif ($data['start_mode'] -eq 'Auto') {
             $data['delayed_auto_start'] = $false

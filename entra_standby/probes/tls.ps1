@@ -7,9 +7,10 @@
   - TLS 1.2 values (key, name, expected DWORD): https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-tls-enforcement
   - .NET release DWORD HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full Release:
     https://learn.microsoft.com/dotnet/framework/install/how-to-determine-which-versions-are-installed
-  - Read directly with Get-ItemProperty (no Gallery module needed):
-    https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-itemproperty
-  A missing value is null (the Learn check script prints "Not Found").
+  - Read directly, no Gallery module needed: Get-Item on the registry provider, then RegistryKey.GetValue
+    (https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-item ;
+    https://learn.microsoft.com/dotnet/api/microsoft.win32.registrykey.getvalue).
+  A missing key or value is null (the Learn check script prints "Not Found"); any other read failure fails the probe.
   Output: one JSON envelope (docs/contracts.md section 1), data = TlsFacts.
 #>
 [CmdletBinding()]
@@ -31,10 +32,20 @@ function Get-EsErrorKind {
     if ($category -eq 'NotInstalled') {
         return 'NotInstalled'
     }
-    # 0x80070005 = E_ACCESSDENIED (COM and Win32 callers surface it as HResult)
-    if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
-        $category -eq 'PermissionDenied' -or $category -eq 'SecurityError' -or $exception.HResult -eq -2147024891) {
+    if ($category -eq 'PermissionDenied' -or $category -eq 'SecurityError') {
         return 'AccessDenied'
+    }
+    # A failing .NET or COM method call (IUpdateSearcher.QueryHistory over WinRM) surfaces in PS 5.1 as a
+    # MethodInvocationException whose own HResult is COR_E_TARGETINVOCATION; the UnauthorizedAccessException or
+    # COMException 0x80070005 (E_ACCESSDENIED) that says "access denied" is an InnerException, so walk the chain.
+    $depth = 0
+    while ($null -ne $exception -and $depth -lt 10) {
+        if ($exception -is [System.UnauthorizedAccessException] -or $exception -is [System.Security.SecurityException] -or
+            $exception.HResult -eq -2147024891) {
+            return 'AccessDenied'
+        }
+        $exception = $exception.InnerException
+        $depth++
     }
     return 'Failed'
 }
@@ -77,9 +88,13 @@ function ConvertTo-EsSeconds {
 }
 
 function ConvertTo-EsGuidString {
-    # GUIDs are lower case without braces.
+    # GUIDs are lower case without braces. [string] on a [guid] gives the 'D' form: PS 5.1's ConvertTo-Json would
+    # otherwise write a PSObject-wrapped [guid] as an object, so no GUID reaches the envelope unconverted.
     param($Value)
-    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    if ($null -eq $Value) { return $null }
+    # A GUID stored as 16 raw bytes (REG_BINARY, AD octet strings): [string] would join the bytes with spaces.
+    if ($Value -is [byte[]] -and $Value.Length -eq 16) { $Value = New-Object System.Guid -ArgumentList (,$Value) }
+    if ([string]$Value -eq '') { return $null }
     return ([string]$Value).Trim().Trim('{', '}').ToLowerInvariant()
 }
 
@@ -105,6 +120,46 @@ function Get-EsProperty {
         }
     }
     return $null
+}
+
+function Get-EsRequiredBool {
+    # A true/false property the contract cannot do without (the staging flag above all). There is no
+    # Set-StrictMode, so a property missing on this build (or misspelt here) reads as $null, and [bool]$null is
+    # $false while [bool]'False' is $true: either would report a wrong flag instead of failing. Source names
+    # the cmdlet in the error message.
+    param($Object, [string]$Name, [string]$Source)
+    $value = $null
+    if ($null -ne $Object -and $null -ne $Object.PSObject.Properties[$Name]) {
+        $value = ConvertTo-EsBool -Value $Object.PSObject.Properties[$Name].Value
+    }
+    if ($null -eq $value) {
+        throw ($Source + ' returned no true/false ' + $Name + ' property')
+    }
+    return $value
+}
+
+function Get-EsRegistryValue {
+    # One registry value, or $null when its key or the value itself does not exist. Get-ItemProperty -Name
+    # throws on a missing value under -ErrorAction Stop, and with -ErrorAction SilentlyContinue it also turns
+    # "access denied" into $null, a false "Not Found". RegistryKey.GetValue returns $null only for a missing
+    # value; every other failure reaches the caller. A REG_MULTI_SZ comes back as separate strings (function
+    # output is unrolled): callers that need all of them wrap the call in @().
+    param([string]$Path, [string]$Name)
+    $key = $null
+    try {
+        # Get-Item on the registry provider returns a Microsoft.Win32.RegistryKey:
+        # https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-item
+        $key = Get-Item -LiteralPath $Path -ErrorAction Stop
+    }
+    catch [System.Management.Automation.ItemNotFoundException] {
+        return $null
+    }
+    try {
+        return $key.GetValue($Name, $null)
+    }
+    finally {
+        $key.Close()
+    }
 }
 
 function Get-EsNamedValue {
@@ -150,7 +205,10 @@ function New-EsEnvelope {
 }
 
 function Write-EsEnvelope {
-    # The one output of the script. Serialisation itself must not throw either.
+    # The one output of the script. Serialisation itself must not throw either. -InputObject, not the pipeline
+    # (a piped array is unrolled). -Depth 10: PS 5.1 counts every dictionary and array level and silently writes
+    # anything deeper as its ToString() text; the deepest array, connectors[].permissions[].aces[].rights, sits
+    # at level 8 (tests/lab/test_ps51_shapes.py measures the lab's answers).
     param($Envelope, [string]$Kind, [string]$Name)
     try {
         return ConvertTo-Json -InputObject $Envelope -Depth 10 -Compress
@@ -173,27 +231,45 @@ function Get-EsSchedulerData {
     # Get-ADSyncScheduler: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
     # (property table "Scheduler configuration"); cmdlet reference:
     # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
-    $scheduler = Get-ADSyncScheduler
+    # -ErrorAction Stop on the call itself: $ErrorActionPreference does not reach into script-module functions,
+    # and a non-terminating error would otherwise leave $scheduler empty and the probe "ok".
+    $scheduler = Get-ADSyncScheduler -ErrorAction Stop
+    $source = 'Get-ADSyncScheduler'
     $inProgress = $null
     # SyncCycleInProgress is not in the Learn property table (seen in a Microsoft blog's sample output): optional.
-    if ($null -ne $scheduler.PSObject.Properties['SyncCycleInProgress'] -and $null -ne $scheduler.SyncCycleInProgress) {
-        $inProgress = [bool]$scheduler.SyncCycleInProgress
+    if ($null -ne $scheduler -and $null -ne $scheduler.PSObject.Properties['SyncCycleInProgress']) {
+        $inProgress = ConvertTo-EsBool -Value $scheduler.SyncCycleInProgress
     }
     return [ordered]@{
         allowed_interval_s     = ConvertTo-EsSeconds -Value $scheduler.AllowedSyncCycleInterval
         effective_interval_s   = ConvertTo-EsSeconds -Value $scheduler.CurrentlyEffectiveSyncCycleInterval
         customized_interval_s  = ConvertTo-EsSeconds -Value $scheduler.CustomizedSyncCycleInterval
+        # [string] on the enum: PS 5.1's ConvertTo-Json writes enums as numbers.
         next_policy_type       = [string]$scheduler.NextSyncCyclePolicyType
         next_start_utc         = ConvertTo-EsUtcString -Value $scheduler.NextSyncCycleStartTimeInUTC -AssumeUtc
         purge_interval_s       = ConvertTo-EsSeconds -Value $scheduler.PurgeRunHistoryInterval
-        sync_cycle_enabled     = [bool]$scheduler.SyncCycleEnabled
-        maintenance_enabled    = [bool]$scheduler.MaintenanceEnabled
-        staging_mode_enabled   = [bool]$scheduler.StagingModeEnabled
-        scheduler_suspended    = [bool]$scheduler.SchedulerSuspended
+        sync_cycle_enabled     = Get-EsRequiredBool -Object $scheduler -Name 'SyncCycleEnabled' -Source $source
+        maintenance_enabled    = Get-EsRequiredBool -Object $scheduler -Name 'MaintenanceEnabled' -Source $source
+        staging_mode_enabled   = Get-EsRequiredBool -Object $scheduler -Name 'StagingModeEnabled' -Source $source
+        scheduler_suspended    = Get-EsRequiredBool -Object $scheduler -Name 'SchedulerSuspended' -Source $source
         sync_cycle_in_progress = $inProgress
     }
 }
 #endregion entra-standby common helpers
+
+function ConvertTo-EsRegistryNumber {
+    # A registry number as Int64, $null when missing. DWORDs come back as Int32 (0xffffffff reads as -1 and stays
+    # so); a value written as REG_SZ '1' is still a number. Anything else (REG_BINARY) fails with its name
+    # rather than with PowerShell's bare "Cannot convert" message.
+    param([string]$Path, [string]$Name, $Raw)
+    if ($null -eq $Raw) { return $null }
+    try {
+        return [int64]$Raw
+    }
+    catch {
+        throw ('registry value ' + $Path + '\' + $Name + ' is not a number: ' + [string]$Raw)
+    }
+}
 
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'tls'
 try {
@@ -213,18 +289,13 @@ try {
     foreach ($pair in $wanted) {
         $path = $pair[0]
         $name = $pair[1]
-        $value = $null
-        $item = Get-ItemProperty -LiteralPath $path -Name $name -ErrorAction SilentlyContinue
-        if ($null -ne $item -and $null -ne $item.PSObject.Properties[$name]) {
-            # DWORDs come back as Int32; values set to 0xffffffff read as -1 and stay as they are.
-            $value = [int64]$item.PSObject.Properties[$name].Value
-        }
+        # Missing key or value = null ("Not Found"); access denied fails the probe instead of reading as missing.
+        $value = ConvertTo-EsRegistryNumber -Path $path -Name $name -Raw (Get-EsRegistryValue -Path $path -Name $name)
         $values.Add([ordered]@{ path = $path; name = $name; value = $value })
     }
-    $release = $null
     # https://learn.microsoft.com/dotnet/framework/install/how-to-determine-which-versions-are-installed
-    $ndp = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' -Name 'Release' -ErrorAction SilentlyContinue
-    if ($null -ne $ndp) { $release = [int64]$ndp.Release }
+    $ndpPath = 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full'
+    $release = ConvertTo-EsRegistryNumber -Path $ndpPath -Name 'Release' -Raw (Get-EsRegistryValue -Path $ndpPath -Name 'Release')
     $data = [ordered]@{ values = $values.ToArray(); dotnet_release = $release }
     $envelope['data'] = $data
     $envelope['ok'] = $true
