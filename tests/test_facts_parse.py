@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import typing
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +32,7 @@ from entra_standby.facts.parse import (
     parse_datetime,
     parse_probe_output,
 )
+from entra_standby.lab.ps51 import unroll_collections
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 HOST = "aadc02.contoso.com"
@@ -387,6 +391,161 @@ def test_optional_none_defaults_may_be_omitted_but_asserting_defaults_may_not() 
     assert info.value.field == "reboot"
 
 
+# --- Windows PowerShell 5.1 collection shapes ------------------------------------------------------------
+# PS 5.1 unrolls collections: an empty array returned from a function (or a pipeline, or an `if` expression)
+# becomes $null and a one-element array becomes its element, so a list field can arrive as JSON null or as the
+# bare element. The cases are generated from the dataclass fields, so a new list field is covered (or fails
+# the coverage test) without anyone listing it here.
+
+JsonPath = tuple[str | int, ...]
+
+
+def _tuple_item(hint: Any) -> Any | None:
+    """X when ``hint`` is ``tuple[X, ...]`` (possibly optional), else None."""
+    for arg in (hint, *typing.get_args(hint)):
+        if typing.get_origin(arg) is tuple:
+            return typing.get_args(arg)[0]
+    return None
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    """The dataclass ``hint`` is, or holds as an optional, if any."""
+    for arg in (hint, *typing.get_args(hint)):
+        if dataclasses.is_dataclass(arg) and isinstance(arg, type):
+            return arg
+    return None
+
+
+def _all_list_fields(cls: type, seen: set[type] | None = None) -> set[tuple[type, str]]:
+    """Every tuple-typed field of ``cls`` and of the dataclasses it holds, from the type hints alone."""
+    seen = set() if seen is None else seen
+    if cls in seen:
+        return set()
+    seen.add(cls)
+    found: set[tuple[type, str]] = set()
+    for name, hint in typing.get_type_hints(cls).items():
+        item = _tuple_item(hint)
+        if item is not None:
+            found.add((cls, name))
+        inner = _dataclass_in(item if item is not None else hint)
+        if inner is not None:
+            found |= _all_list_fields(inner, seen)
+    return found
+
+
+def _list_fields_in(cls: type, data: Any, path: JsonPath = ()) -> Iterator[tuple[type, str, JsonPath]]:
+    """Every tuple-typed field present in ``data`` (JSON of a ``cls``), with its JSON path, at any depth."""
+    if not isinstance(data, dict):
+        return
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        value = data.get(f.name)
+        if value is None:
+            continue
+        item = _tuple_item(hints[f.name])
+        if item is not None:
+            yield cls, f.name, (*path, f.name)
+            inner = _dataclass_in(item)
+            for i, element in enumerate(value if inner is not None else []):
+                yield from _list_fields_in(inner, element, (*path, f.name, i))  # type: ignore[arg-type]
+            continue
+        inner = _dataclass_in(hints[f.name])
+        if inner is not None:
+            yield from _list_fields_in(inner, value, (*path, f.name))
+
+
+def _field_path(path: JsonPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _at(data: Any, path: JsonPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _put(data: Any, path: JsonPath, value: Any) -> None:
+    _at(data, path[:-1])[path[-1]] = value
+
+
+LIST_FIELD_CASES: list[tuple[str, type, str, JsonPath]] = [
+    (domain, cls, name, path)
+    for domain in FACT_TYPES
+    for cls, name, path in _list_fields_in(FACT_TYPES[domain], EXAMPLES[domain])
+]
+
+SAMPLE_ELEMENTS: dict[tuple[type, str], Any] = {}
+for _domain, _cls, _name, _path in LIST_FIELD_CASES:
+    if _at(EXAMPLES[_domain], _path):
+        SAMPLE_ELEMENTS.setdefault((_cls, _name), _at(EXAMPLES[_domain], _path)[0])
+
+
+def test_list_field_cases_cover_every_tuple_field_of_the_model() -> None:
+    every = set().union(*(_all_list_fields(cls) for cls in FACT_TYPES.values()))
+    covered = {(cls, name) for _, cls, name, _ in LIST_FIELD_CASES}
+    assert every, "the model has list fields"
+    assert every - covered == set(), "give EXAMPLES a value for these list fields"
+
+
+@pytest.mark.parametrize(
+    ("domain", "cls", "name", "path"),
+    LIST_FIELD_CASES,
+    ids=[f"{domain}:{_field_path(path)}" for domain, _, _, path in LIST_FIELD_CASES],
+)
+def test_ps51_unrolled_list_shapes_parse_to_the_same_facts(
+    domain: str, cls: type, name: str, path: JsonPath
+) -> None:
+    base = copy.deepcopy(EXAMPLES[domain])
+    items = _at(base, path)
+    assert isinstance(items, list)
+    # An empty example list borrows an element the same field has elsewhere (an AD connector's permissions
+    # for the Entra connector's); a list of strings that is empty everywhere gets a sample string.
+    element = items[0] if items else SAMPLE_ELEMENTS.get((cls, name))
+    if element is None:
+        item_type = _tuple_item(typing.get_type_hints(cls)[name])
+        assert item_type is str, f"{_field_path(path)}: give the examples an element"
+        element = "OU=Sample,DC=contoso,DC=com"
+
+    def shaped(value: Any) -> Any:
+        data = copy.deepcopy(base)
+        _put(data, path, copy.deepcopy(value))
+        return parse(domain, data)
+
+    one = shaped([element])
+    assert shaped(element) == one  # a one-element array unrolled to its element
+    empty = shaped([])
+    assert shaped(None) == empty  # an empty array unrolled to $null
+    assert one != empty  # the field really reached the facts
+    assert _at_fact(one, path) == (_at_fact(one, (*path, 0)),)
+    assert _at_fact(empty, path) == ()
+
+
+def _at_fact(fact: Any, path: JsonPath) -> Any:
+    for part in path:
+        fact = fact[part] if isinstance(part, int) else getattr(fact, part)
+    return fact
+
+
+@pytest.mark.parametrize("domain", list(FACT_TYPES))
+def test_every_list_unrolled_at_once_parses_to_the_same_facts(domain: str) -> None:
+    # What the lab's ps51_unrolling option serves: every empty list null, every one-element list its element.
+    unrolled = unroll_collections(copy.deepcopy(EXAMPLES[domain]))
+    assert parse(domain, unrolled) == parse(domain, EXAMPLES[domain])
+
+
+def test_ps51_shapes_really_occur_in_the_unrolled_examples() -> None:
+    # The test above proves something only if the examples have empty and one-element lists to unroll.
+    shapes = {
+        "null" if _at(unroll_collections(copy.deepcopy(EXAMPLES[d])), p) is None else "bare"
+        for d, _, _, p in LIST_FIELD_CASES
+        if len(_at(EXAMPLES[d], p)) < 2 and all(isinstance(x, str) for x in p)
+    }
+    assert shapes == {"null", "bare"}
+
+
 # --- malformed -------------------------------------------------------------------------------------------
 
 
@@ -519,7 +678,51 @@ MALFORMED: list[tuple[str, str, Any, str | None, str]] = [
         "GUID",
     ),
     ("list-for-object", "os", _mutated("os", _set(["reboot"], [])), "reboot", "expected an object"),
-    ("object-for-list", "tls", _mutated("tls", _set(["values"], {})), "values", "expected a list"),
+    # A lone object where a list belongs is PS 5.1's one-element array: read as [object], so an object that is
+    # not a valid element still fails, at the element's path.
+    ("object-for-list", "tls", _mutated("tls", _set(["values"], {})), "values[0].path", "missing field"),
+    ("number-for-object-list", "tls", _mutated("tls", _set(["values"], 5)), "values[0]",
+     "expected an object"),
+    (
+        "bool-for-string-list",
+        "machine",
+        _mutated("machine", _set(["adsynctools_versions"], True)),
+        "adsynctools_versions[0]",
+        "expected a string",
+    ),
+    (
+        "lone-element-missing-field",
+        "run-history",
+        _mutated(
+            "run-history",
+            _set(["runs"], {k: v for k, v in EXAMPLES["run-history"]["runs"][0].items() if k != "connector"}),
+        ),
+        "runs[0].connector",
+        "missing field",
+    ),
+    (
+        "lone-element-wrong-type",
+        "connectors",
+        _mutated(
+            "connectors",
+            _set(["connectors", 0, "permissions", 0, "aces"],
+                 {**EXAMPLES["connectors"]["connectors"][0]["permissions"][0]["aces"][0], "inherited": "no"}),
+        ),
+        "connectors[0].permissions[0].aces[0].inherited",
+        "expected true or false",
+    ),
+    ("null-list-item", "run-history", _mutated("run-history", _set(["busy_connectors"], [None])),
+     "busy_connectors[0]", "must not be null"),
+    # null is PS 5.1's empty array, but a list field that is missing altogether is still missing.
+    ("missing-required-list", "run-history", _mutated("run-history", _delete(["runs"])), "runs",
+     "missing field"),
+    (
+        "missing-defaulted-list",
+        "connectors",
+        _mutated("connectors", _delete(["connectors", 1, "permissions"])),
+        "connectors[1].permissions",
+        "missing field",
+    ),
     (
         "features-not-bool",
         "config",

@@ -14,6 +14,8 @@ Rules of the builder:
 * datetimes are ISO 8601 (up to seven fractional digits, ``Z`` or an offset; no offset = UTC) or
   PowerShell 5.1's ``/Date(ms)/``; they come back timezone-aware in UTC;
 * GUID fields are normalised to lower case without braces;
+* a list field also takes the two shapes Windows PowerShell 5.1 makes of an unrolled collection: a single
+  element on its own (one-element list) and ``null`` (empty list); see ``_build_tuple``;
 * numbers are non-negative unless the field is signed by nature (HRESULTs, raw registry values);
   dates lie between 2000 and one day after ``now`` (a scheduler's next start: 31 days).
 """
@@ -273,10 +275,10 @@ def _build(tp: Any, value: object, path: str, ctx: _Context, owner: tuple[type, 
         if len(options) != 1:
             raise _Invalid(path, f"unsupported union type {tp}")  # the model has none
         return _build(options[0], value, path, ctx, owner)
+    if origin is tuple:
+        return _build_tuple(tp, value, path, ctx, owner)  # before the null check: null is an empty list
     if value is None:
         raise _Invalid(path, "must not be null")
-    if origin is tuple:
-        return _build_tuple(tp, value, path, ctx, owner)
     if origin is dict:
         key_type, item_type = typing.get_args(tp)
         if key_type is not str:
@@ -319,11 +321,18 @@ def _build_tuple(tp: Any, value: object, path: str, ctx: _Context,
     args = typing.get_args(tp)
     if len(args) != 2 or args[1] is not Ellipsis:
         raise _Invalid(path, f"unsupported tuple type {tp}")
+    # Windows PowerShell 5.1 unrolls collections: a function that returns an empty array returns $null and one
+    # that returns a one-element array returns the element; so do pipelines and `if` expressions assigned to a
+    # variable. A probe that misses one `@(...)` then writes `null` or the bare element where the contract has
+    # a JSON array. Both shapes mean the same facts, so they are read as () and (element,); the element is
+    # still checked like any list item (path `field[0]`), so wrong types and missing fields keep failing.
+    if value is None:
+        return ()
     if isinstance(value, str) and owner in _COMMA_LISTS:
         # ActiveDirectoryRights.ToString() is "ReadProperty, WriteProperty": accept the flag text as well.
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, list | tuple):
-        raise _Invalid(path, f"expected a list, got {_describe(value)}")
+        value = [value]  # PS 5.1: a one-element array unrolled to its element
     return tuple(_build(args[0], item, f"{path}[{i}]", ctx, owner) for i, item in enumerate(value))
 
 

@@ -18,6 +18,7 @@ from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
 from .engine import CommandCall, ErrorInfo, Invocation, PipelineResult, command_not_found
 from .probes import ADSYNC_CMDLET, ADSYNC_PROBES, PROBE_DATA, PROBE_PARAMETERS, scheduler_data
+from .ps51 import unroll_collections
 from .state import ServerState
 from .timefmt import ps_date
 
@@ -264,6 +265,8 @@ class LabEngine:
                 return self._malformed(name)
             error = self._adsync_error(name) if name in ADSYNC_PROBES else None
             data = None if error else PROBE_DATA[name](self.state, params)
+            if data is not None and self.state.ps51_unrolling:
+                data = unroll_collections(data)
         return json.dumps(
             {"probe": name, "schema": 1, "ok": error is None, "data": data, "error": error},
             separators=(",", ":"),
@@ -295,6 +298,8 @@ class LabEngine:
                 error = {"kind": "Failed", "message": failed.info.message}
         with self.state.lock:
             data = None if error else scheduler_data(self.state)
+            if data is not None and self.state.ps51_unrolling:
+                data = unroll_collections(data)
         return json.dumps(
             {"action": name, "schema": 1, "ok": error is None, "data": data, "error": error},
             separators=(",", ":"),

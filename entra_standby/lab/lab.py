@@ -205,6 +205,7 @@ class Lab:
             faults = spec["faults"]
             state.adsync_stopped = bool(faults["adsync_stopped"])
             state.malformed_output = set(faults["malformed_output"])
+            state.ps51_unrolling = bool(spec["ps51_unrolling"])
             self.context.staging_log.record(state, state.staging)  # the state at lab start
             self.servers[name] = LabServer(
                 name=name,

@@ -271,10 +271,19 @@ SERVER_SCHEMA = Obj(
             }
         ),
         "faults": _FAULTS,
+        "ps51_unrolling": _b(True),  # null: the lab-wide setting
     }
 )
 
-LAB_SCHEMA = Obj({"cycle_duration_s": _n(), "allow_basic_over_http": _b(), "username": _s(), "domain": _s()})
+LAB_SCHEMA = Obj(
+    {
+        "cycle_duration_s": _n(),
+        "allow_basic_over_http": _b(),
+        "username": _s(),
+        "domain": _s(),
+        "ps51_unrolling": _b(),
+    }
+)
 TENANT_SCHEMA = Obj(
     {
         "tenant_id": _s(),
@@ -305,6 +314,7 @@ DEFAULT_LAB: dict[str, Any] = {
     "allow_basic_over_http": False,
     "username": "auditor",
     "domain": "LAB",
+    "ps51_unrolling": False,
 }
 DEFAULT_TENANT: dict[str, Any] = {
     "tenant_id": "7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60",
@@ -480,7 +490,10 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
         )
         base = default_server_spec(server, role, address, start)
         base["faults"] = copy.deepcopy(DEFAULT_FAULTS)
+        base["ps51_unrolling"] = None
         servers[server] = merge(SERVER_SCHEMA, base, override, f"servers.{server}")
+        if servers[server]["ps51_unrolling"] is None:
+            servers[server]["ps51_unrolling"] = bool(lab["ps51_unrolling"])
         for connector in servers[server]["connectors"].values():
             revoked = connector.pop("revoked_rights", [])
             connector["rights"] = [r for r in connector.get("rights", []) if r not in revoked]

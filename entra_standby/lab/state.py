@@ -541,6 +541,7 @@ class ServerState:
     runs: list[Run]  # oldest first
     adsync_stopped: bool = False
     malformed_output: set[str] = field(default_factory=set)
+    ps51_unrolling: bool = False  # answer arrays as PS 5.1 unrolls them: [] -> null, [x] -> x (lab/ps51.py)
     sync_cycle_in_progress: bool = False
     busy_connectors: list[str] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
