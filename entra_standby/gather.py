@@ -60,15 +60,21 @@ class RunFacts:
         return run.host_error if run else None
 
 
+MAX_PARALLEL_HOSTS = 32
+"""Hosts (and cloud views) gathered at once. Each costs a thread and a TCP connection for a second or so;
+beyond a few dozen, a large estate would only add load on the audit host and the network."""
+
+
 def gather(inventory: Inventory, *, probes: Sequence[str] | None = None, source: str = "live",
-           session_factory: Callable[[ServerEntry], Any] | None = None) -> RunFacts:
+           session_factory: Callable[[ServerEntry], Any] | None = None,
+           max_parallel: int = MAX_PARALLEL_HOSTS) -> RunFacts:
     """Gather all hosts (and pairs' cloud views) of ``inventory`` in parallel; never raises for a host."""
     from . import __version__
 
     started = datetime.now(UTC)
     jobs: list[tuple[PairEntry, ServerEntry]] = [(p, s) for p in inventory.pairs for s in p.servers]
     cloud_pairs = [p for p in inventory.pairs if p.cloud_configured]
-    workers = max(1, len(jobs) + len(cloud_pairs))
+    workers = max(1, min(max_parallel, len(jobs) + len(cloud_pairs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gather") as pool:
         host_futures = {(p.name, s.host): pool.submit(gather_host, p.name, s, probes, session_factory)
                         for p, s in jobs}

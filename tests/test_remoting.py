@@ -170,3 +170,29 @@ def test_translation_of_transport_errors() -> None:
     stalled = translate_error("h", requests.exceptions.ReadTimeout("read timed out"))
     assert isinstance(stalled, UnreachableError) and "stalled" in str(stalled)
     assert isinstance(translate_error("h", ValueError("boom")), RemotingError)
+
+
+@pytest.mark.parametrize(("max_parallel", "expected_peak"), [(1, 1), (8, 2)])
+def test_hosts_are_gathered_in_parallel_up_to_the_cap(lab: Lab, max_parallel: int,
+                                                      expected_peak: int) -> None:
+    import threading
+
+    lock = threading.Lock()
+    open_now, peak = [0], [0]
+
+    class CountingSession(HostSession):
+        def __enter__(self) -> HostSession:
+            with lock:
+                open_now[0] += 1
+                peak[0] = max(peak[0], open_now[0])
+            time.sleep(0.3)  # hold the slot so a parallel host would overlap
+            return super().__enter__()
+
+        def __exit__(self, *exc: object) -> None:
+            super().__exit__(*exc)
+            with lock:
+                open_now[0] -= 1
+
+    run = gather(lab_inventory(lab), session_factory=CountingSession, max_parallel=max_parallel)
+    assert all(not s.errors for p in run.pairs for s in p.servers)
+    assert peak[0] == expected_peak
