@@ -8,23 +8,21 @@ from typing import Any
 
 from ..errors import FactUnavailableError
 from ..facts.collection import HostFacts, PairFacts
-from .base import Finding, Severity, target_of
+from .base import REGISTRY, Finding, Severity, target_of
 
 
 class Reporter:
-    """Builds findings for one check on one target, so each check states only what is wrong."""
+    """Builds findings for one check on one target, so each check states only what is wrong.
 
-    def __init__(
-        self,
-        check_id: str,
-        severity: Severity,
-        remediation: str,
-        pair: PairFacts,
-        server: HostFacts | None = None,
-    ) -> None:
+    The default severity and remediation are the ones the check registered with ``@check``, so they are
+    written once, in the decorator.
+    """
+
+    def __init__(self, check_id: str, pair: PairFacts, server: HostFacts | None = None) -> None:
+        spec = REGISTRY[check_id]
         self.check_id = check_id
-        self.severity = severity
-        self.remediation = remediation
+        self.severity = spec.severity
+        self.remediation = spec.remediation
         self.target = target_of(pair, server)
 
     def __call__(
@@ -47,7 +45,7 @@ def now_of(pair: PairFacts, server: HostFacts | None = None) -> datetime:
     moment = pair.now_utc or (server.collected_utc if server is not None else None)
     if moment is None:
         raise FactUnavailableError(pair.name, "now_utc", "no evaluation time (PairFacts.now_utc is not set)")
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware(moment)
 
 
 def aware(moment: datetime) -> datetime:

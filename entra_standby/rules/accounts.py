@@ -166,7 +166,7 @@ def _account_state(report: Reporter, host: str, conn: Connector) -> Iterator[Fin
     needs=("connectors", "config"),
 )
 def connector_account(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("connector-account", Severity.CRITICAL, ACCOUNT_REMEDIATION, pair, server)
+    report = Reporter("connector-account", pair, server)
     active = pair.active if server.role == "standby" else None
     if server.role == "standby" and active is None:
         yield no_active_finding(report, pair, server)

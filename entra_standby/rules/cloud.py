@@ -12,10 +12,11 @@ from datetime import datetime
 from ..facts.collection import HostFacts, PairFacts
 from ._common import Reporter, aware, human_age, now_of
 from .base import Finding, Severity, check
-from .thresholds import threshold_float
+from .thresholds import DEFAULT_THRESHOLDS, threshold_float
 
-THRESHOLD_KEY = "cloud_sync_max_age_minutes"  # default in thresholds.DEFAULT_THRESHOLDS
-DEFAULT_MAX_AGE_MINUTES = 90.0
+THRESHOLD_KEY = "cloud_sync_max_age_minutes"
+# Used when a pair sets the key to null; the documented default lives in DEFAULT_THRESHOLDS.
+DEFAULT_MAX_AGE_MINUTES = float(DEFAULT_THRESHOLDS[THRESHOLD_KEY])
 
 # --- cloud-sync-enabled ----------------------------------------------------------------------------------
 
@@ -37,7 +38,7 @@ SYNC_ENABLED_REMEDIATION = (
 )
 def cloud_sync_enabled(pair: PairFacts) -> Iterator[Finding]:
     cloud = pair.require_cloud()
-    report = Reporter("cloud-sync-enabled", Severity.CRITICAL, SYNC_ENABLED_REMEDIATION, pair)
+    report = Reporter("cloud-sync-enabled", pair)
     if cloud.sync_enabled is True:
         return
     state = ("disabled: the tenant was synced but no longer is" if cloud.sync_enabled is False
@@ -89,7 +90,7 @@ def _age_s(now: datetime, moment: datetime) -> float:
 )
 def cloud_sync_fresh(pair: PairFacts) -> Iterator[Finding]:
     cloud = pair.require_cloud()
-    report = Reporter("cloud-sync-fresh", Severity.HIGH, SYNC_FRESH_REMEDIATION, pair)
+    report = Reporter("cloud-sync-fresh", pair)
     limit_min = _max_age_minutes(pair)
     if cloud.last_sync is None:
         yield report(f"tenant {cloud.tenant_id}: no sync from on-premises ever reached the tenant "
@@ -151,7 +152,7 @@ def cloud_canary(pair: PairFacts) -> Iterator[Finding]:
     canary = cloud.canary
     if canary is None:  # no canary_user in the pair's cloud block: nothing to check
         return
-    report = Reporter("cloud-canary", Severity.HIGH, CANARY_REMEDIATION, pair)
+    report = Reporter("cloud-canary", pair)
     limit_min = _max_age_minutes(pair)
     if not canary.found:
         yield report(f"canary user {canary.user} not found in tenant {cloud.tenant_id}",

@@ -234,7 +234,7 @@ def _settings(diff: _Diff, mine: ConfigFacts, theirs: ConfigFacts) -> Iterator[F
     needs=("config",),
 )
 def config_drift(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("config-drift", Severity.HIGH, DRIFT_REMEDIATION, pair, server)
+    report = Reporter("config-drift", pair, server)
     active = pair.active
     if active is None:
         yield no_active_finding(report, pair, server)

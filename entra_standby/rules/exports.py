@@ -27,7 +27,7 @@ EXPORTS_REMEDIATION = (
     needs=("pending-exports", "config"),
 )
 def pending_exports(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("pending-exports", Severity.HIGH, EXPORTS_REMEDIATION, pair, server)
+    report = Reporter("pending-exports", pair, server)
     limits = {
         "adds": threshold_int(pair, "max_pending_adds"),
         "updates": threshold_int(pair, "max_pending_updates"),

@@ -28,7 +28,7 @@ SERVICE_REMEDIATION = (
     needs=("service",),
 )
 def adsync_service(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("adsync-service", Severity.CRITICAL, SERVICE_REMEDIATION, pair, server)
+    report = Reporter("adsync-service", pair, server)
     svc = server.service
     if not svc.exists:
         yield report(
@@ -97,7 +97,7 @@ VERSION_REMEDIATION = (
     needs=("version",),
 )
 def version_supported(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("version-supported", Severity.CRITICAL, VERSION_REMEDIATION, pair, server)
+    report = Reporter("version-supported", pair, server)
     version = installed_version(pair, server)
     floor = min_version(pair)
     if version.major < 2:
@@ -130,7 +130,7 @@ PARITY_REMEDIATION = (
     needs=("version",),
 )
 def version_parity(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("version-parity", Severity.HIGH, PARITY_REMEDIATION, pair, server)
+    report = Reporter("version-parity", pair, server)
     active = pair.active
     if active is None:
         yield no_active_finding(report, pair, server)
@@ -173,7 +173,7 @@ ADSYNCTOOLS_REMEDIATION = (
     needs=("machine",),
 )
 def adsynctools(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("adsynctools", Severity.LOW, ADSYNCTOOLS_REMEDIATION, pair, server)
+    report = Reporter("adsynctools", pair, server)
     found = server.machine.adsynctools_versions
     versions = [v for v in (parse_version(text) for text in found) if v is not None]
     if any(v.major >= 2 for v in versions):
@@ -208,7 +208,7 @@ IDENTITY_REMEDIATION = (
     needs=("machine",),
 )
 def machine_identity(pair: PairFacts) -> Iterator[Finding]:
-    report = Reporter("machine-identity", Severity.HIGH, IDENTITY_REMEDIATION, pair)
+    report = Reporter("machine-identity", pair)
     by_id: dict[str, list[str]] = {}
     for server in pair.servers:
         identifier = server.machine.sync_machine_identifier

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..facts.collection import HostFacts, PairFacts
-from .base import Finding, Severity, check, target_of
+from ._common import Reporter
+from .base import Finding, Severity, check
 
 STAGING_REMEDIATION = (
     "Only one server may export, never two, not even for a moment. To change which one: stage the active "
@@ -43,23 +44,19 @@ def staging_flag(pair: PairFacts) -> Iterator[Finding]:
     flags = {s.host: s.scheduler.staging_mode_enabled for s in pair.servers}
     values = {"staging_mode_enabled": flags, "roles": {s.host: s.role for s in pair.servers}}
     exporting = [s for s in pair.servers if not s.scheduler.staging_mode_enabled]
-    target = target_of(pair)
+    report = Reporter("staging-flag", pair)
     if len(exporting) > 1:
-        yield Finding("staging-flag", Severity.CRITICAL, target,
-                      f"{len(exporting)} servers are un-staged and export at the same time (split brain: "
-                      f"active-active is not supported): {_summary(pair)}",
-                      STAGING_REMEDIATION, values)
+        yield report(f"{len(exporting)} servers are un-staged and export at the same time (split brain: "
+                     f"active-active is not supported): {_summary(pair)}", values=values)
     elif not exporting:
-        yield Finding("staging-flag", Severity.CRITICAL, target,
-                      f"every server is in staging mode, so nothing exports to Entra ID: {_summary(pair)}",
-                      STAGING_REMEDIATION, values)
+        yield report(f"every server is in staging mode, so nothing exports to Entra ID: {_summary(pair)}",
+                     values=values)
     for server in pair.servers:
         staged = server.scheduler.staging_mode_enabled
+        report_host = Reporter("staging-flag", pair, server)
         if server.role == "active" and staged:
-            yield Finding("staging-flag", Severity.CRITICAL, target_of(pair, server),
-                          f"{server.host} is the active server in the inventory but is in staging mode "
-                          f"(all: {_summary(pair)})", STAGING_REMEDIATION, values)
+            yield report_host(f"{server.host} is the active server in the inventory but is in staging mode "
+                              f"(all: {_summary(pair)})", values=values)
         elif server.role == "standby" and not staged:
-            yield Finding("staging-flag", Severity.CRITICAL, target_of(pair, server),
-                          f"{server.host} is a standby in the inventory but is NOT staged: it exports "
-                          f"(all: {_summary(pair)})", STAGING_REMEDIATION, values)
+            yield report_host(f"{server.host} is a standby in the inventory but is NOT staged: it exports "
+                              f"(all: {_summary(pair)})", values=values)

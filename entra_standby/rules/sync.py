@@ -36,7 +36,7 @@ def interval_s(server: HostFacts) -> float:
     needs=("scheduler",),
 )
 def sync_scheduler(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("sync-scheduler", Severity.HIGH, SCHEDULER_REMEDIATION, pair, server)
+    report = Reporter("sync-scheduler", pair, server)
     sched = server.scheduler
     if not sched.sync_cycle_enabled:
         yield report(
@@ -101,7 +101,7 @@ def _finished(runs: tuple[RunRecord, ...], connector: str, fragment: str) -> lis
     needs=("run-history", "scheduler", "connectors"),
 )
 def recent_imports(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("recent-imports", Severity.HIGH, RUNS_REMEDIATION, pair, server)
+    report = Reporter("recent-imports", pair, server)
     now = now_of(pair, server)
     runs = server.run_history.runs
     configured = [c.name for c in server.connectors.connectors]
@@ -188,7 +188,7 @@ DELETION_REMEDIATION = (
     needs=("config",),
 )
 def deletion_threshold(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("deletion-threshold", Severity.MEDIUM, DELETION_REMEDIATION, pair, server)
+    report = Reporter("deletion-threshold", pair, server)
     guard = server.config.deletion_threshold
     if not guard.enabled:
         yield report(

@@ -56,7 +56,7 @@ TLS12_REMEDIATION = (
     needs=("tls",),
 )
 def tls12(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("tls12", Severity.HIGH, TLS12_REMEDIATION, pair, server)
+    report = Reporter("tls12", pair, server)
     seen = {_reg_key(v.path, v.name): v.value for v in server.tls.values}
     for path, name, wanted in TLS12_VALUES:
         key = _reg_key(path, name)
@@ -96,7 +96,7 @@ DOTNET_REMEDIATION = (
     needs=("tls",),
 )
 def dotnet(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("dotnet", Severity.HIGH, DOTNET_REMEDIATION, pair, server)
+    report = Reporter("dotnet", pair, server)
     floor = threshold_int(pair, "min_dotnet_release")
     release = server.tls.dotnet_release
     if release is None:
@@ -160,7 +160,7 @@ PATCH_REMEDIATION = (
     needs=("os",),
 )
 def patch_age(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("patch-age", Severity.MEDIUM, PATCH_REMEDIATION, pair, server)
+    report = Reporter("patch-age", pair, server)
     facts = server.os
     max_days = threshold_int(pair, "max_patch_age_days")
     when, what = last_patch(facts)
@@ -208,7 +208,7 @@ BUILD_PARITY_REMEDIATION = (
     needs=("os",),
 )
 def os_build_parity(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("os-build-parity", Severity.MEDIUM, BUILD_PARITY_REMEDIATION, pair, server)
+    report = Reporter("os-build-parity", pair, server)
     active = pair.active
     if active is None:
         yield no_active_finding(report, pair, server)
@@ -254,7 +254,7 @@ REBOOT_REMEDIATION = "restart the server in a maintenance window (Restart-Comput
     needs=("os",),
 )
 def pending_reboot(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("pending-reboot", Severity.MEDIUM, REBOOT_REMEDIATION, pair, server)
+    report = Reporter("pending-reboot", pair, server)
     markers: RebootMarkers = server.os.reboot
     with_renames = threshold_bool(pair, "reboot_counts_file_rename")
     for marker, where in REBOOT_MARKERS.items():
@@ -290,7 +290,7 @@ OS_REMEDIATION = (
     needs=("os",),
 )
 def os_supported(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
-    report = Reporter("os-supported", Severity.HIGH, OS_REMEDIATION, pair, server)
+    report = Reporter("os-supported", pair, server)
     facts = server.os
     build = f"{facts.build}.{facts.ubr}"
     if facts.build == SERVER_2025_BUILD:
