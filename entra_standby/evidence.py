@@ -167,9 +167,9 @@ def load_evidence(directory: str | os.PathLike[str], *, pairs: Iterable[str] | N
             servers.append(facts)
         cloud, cloud_error = None, None
         if pair_meta.get("cloud_file"):
-            doc = _read_json(root / pair_meta["cloud_file"])
-            cloud_data = doc.get("cloud")
-            cloud = _cloud_from_data(cloud_data, root / pair_meta["cloud_file"])
+            cloud_path = root / pair_meta["cloud_file"]
+            doc = _read_json(cloud_path)
+            cloud = _cloud_from_data(doc.get("cloud"), cloud_path)
             cloud_error = _error_from_data(doc.get("cloud_error"), "cloud")
         pair_facts.append(PairFacts(name=name, servers=tuple(servers),
                                     thresholds=dict(pair_meta.get("thresholds") or {}),

@@ -55,10 +55,6 @@ class RunFacts:
                 return p
         raise KeyError(name)
 
-    def host_error(self, pair: str, host: str) -> FactError | None:
-        run = self.hosts.get((pair, host))
-        return run.host_error if run else None
-
 
 MAX_PARALLEL_HOSTS = 32
 """Hosts (and cloud views) gathered at once. Each costs a thread and a TCP connection for a second or so;

@@ -65,7 +65,6 @@ for _noisy in ("pypsrp", "requests_credssp", "spnego", "urllib3"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 _RETRY_WAIT_S = 0.25  # first wait between attempts on a transient error; doubles, capped at 1 s
-_OPERATION_TIMED_OUT = 2150858793  # WSManFault code for an expired long-poll (pypsrp re-polls on it)
 
 
 @dataclass(frozen=True)
@@ -178,14 +177,9 @@ class HostSession:
         """
         with self._lock:
             def once() -> list[Any]:
-                pool = self._ensure_pool()
-                ps = PowerShell(pool)
-                ps.add_script(call.text)
-                if call.parameters:
-                    ps.add_parameters(dict(call.parameters))
-                output = list(ps.invoke())
-                if ps.had_errors:
-                    raise ProbeError(self.host, call.name, f"pipeline failed: {_first_error(ps)}")
+                output, error = self._invoke(call)
+                if error is not None:
+                    raise ProbeError(self.host, call.name, f"pipeline failed: {error}")
                 return output
 
             return self._with_retries(once, retry=idempotent)
@@ -232,13 +226,17 @@ class HostSession:
         if wsman is not None:
             _close_transport(wsman)
 
+    def _invoke(self, call: ProbeCall) -> tuple[list[Any], str | None]:
+        """Run one script alone: its output objects, and its first error (scrubbed) if the pipeline failed."""
+        ps = PowerShell(self._ensure_pool())
+        _add_script(ps, call)
+        output = list(ps.invoke())
+        return output, (self._scrub(_first_error(ps)) if ps.had_errors else None)
+
     def _run_batch(self, calls: Sequence[ProbeCall]) -> list[Any] | None:
-        pool = self._ensure_pool()
-        ps = PowerShell(pool)
+        ps = PowerShell(self._ensure_pool())
         for call in calls:
-            ps.add_script(call.text)
-            if call.parameters:
-                ps.add_parameters(dict(call.parameters))
+            _add_script(ps, call)
             ps.add_statement()
         output = list(ps.invoke())
         if ps.had_errors or len(output) != len(calls):
@@ -248,14 +246,9 @@ class HostSession:
         return output
 
     def _run_single(self, call: ProbeCall) -> str | ProbeError:
-        pool = self._ensure_pool()
-        ps = PowerShell(pool)
-        ps.add_script(call.text)
-        if call.parameters:
-            ps.add_parameters(dict(call.parameters))
-        output = list(ps.invoke())
-        if ps.had_errors:
-            return ProbeError(self.host, call.name, f"pipeline failed: {self._scrub(_first_error(ps))}",
+        output, error = self._invoke(call)
+        if error is not None:
+            return ProbeError(self.host, call.name, f"pipeline failed: {error}",
                               fix="run the probe by hand on the server to see the full error")
         if len(output) != 1:
             return ProbeError(self.host, call.name, f"expected one JSON document, got {len(output)} outputs",
@@ -400,6 +393,12 @@ def _scrub(text: str, settings: ConnectionSettings | None) -> str:
         if secret:
             text = text.replace(secret, "********")
     return text
+
+
+def _add_script(ps: PowerShell, call: ProbeCall) -> None:
+    ps.add_script(call.text)
+    if call.parameters:
+        ps.add_parameters(dict(call.parameters))
 
 
 def _first_error(ps: PowerShell) -> str:
