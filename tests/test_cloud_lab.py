@@ -8,56 +8,29 @@ run, and an inventory without a cloud block skips the cloud checks with the reas
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from spine_helpers import SCENARIOS, Case, junit_cases, lab_inventory_file
+from spine_helpers import run_checks as run_pytest
 
 from entra_standby.lab import Lab
 
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "fixtures" / "scenarios"
 CLOUD_CHECKS = ["checks/test_cloud_sync_enabled.py", "checks/test_cloud_sync_fresh.py",
                 "checks/test_cloud_canary.py"]
 SERVER_CHECKS = ["checks/test_staging_flag.py", "checks/test_adsync_service.py"]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # passed | failed | error | skipped
-    text: str
-
-
-def run_checks(inventory: Path, files: list[str], tmp_path: Path) -> dict[str, Outcome]:
-    """Run ``files`` against ``inventory`` in a child pytest; test name -> outcome (from JUnit XML)."""
+def run_checks(inventory: Path, files: list[str], tmp_path: Path) -> dict[str, Case]:
+    """Run ``files`` against ``inventory`` in a child pytest; test name (without its id) -> outcome."""
     report = tmp_path / f"junit-{inventory.stem}.xml"
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", *files, "--inventory", str(inventory), "-p", "no:cacheprovider",
-         "-q", f"--junitxml={report}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert report.exists(), completed.stdout + completed.stderr
-    outcomes: dict[str, Outcome] = {}
-    for case in ElementTree.parse(report).getroot().iter("testcase"):
-        status, text = "passed", ""
-        for tag in ("failure", "error", "skipped"):
-            element = case.find(tag)
-            if element is not None:
-                status = {"failure": "failed"}.get(tag, tag)
-                text = f"{element.get('message') or ''}\n{element.text or ''}"
-        outcomes[case.get("name", "").split("[")[0]] = Outcome(status, text)
-    return outcomes
-
-
-def lab_inventory(tmp_path: Path, scenario: str) -> Path:
-    path = tmp_path / f"{Path(scenario).stem}.yml"
-    path.write_text(f"lab: {SCENARIOS / scenario}\n")
-    return path
+    result = run_pytest("--inventory", str(inventory), f"--junitxml={report}", paths=tuple(files),
+                        timeout=240)
+    assert report.exists(), result.output
+    return {name.split("[")[0]: case for name, case in junit_cases(report).items()}
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +49,19 @@ def write_inventory(lab: Lab, path: Path, edit: Any) -> Path:
 
 
 def test_healthy_lab_passes_the_cloud_checks(tmp_path: Path) -> None:
-    outcomes = run_checks(lab_inventory(tmp_path, "healthy-pair.yml"), CLOUD_CHECKS, tmp_path)
-    assert {name: o.status for name, o in outcomes.items()} == {
+    outcomes = run_checks(lab_inventory_file(tmp_path, "healthy-pair"), CLOUD_CHECKS, tmp_path)
+    assert {name: o.outcome for name, o in outcomes.items()} == {
         "test_cloud_sync_enabled": "passed", "test_cloud_sync_fresh": "passed", "test_cloud_canary": "passed"}
 
 
 def test_cloud_stale_scenario_fails_sync_fresh_with_age_and_threshold(tmp_path: Path) -> None:
-    outcomes = run_checks(lab_inventory(tmp_path, "cloud-stale.yml"), CLOUD_CHECKS, tmp_path)
+    outcomes = run_checks(lab_inventory_file(tmp_path, "cloud-stale"), CLOUD_CHECKS, tmp_path)
     fresh = outcomes["test_cloud_sync_fresh"]
-    assert fresh.status == "failed"
-    assert "6.0 h ago" in fresh.text
-    assert "threshold 90 min" in fresh.text
-    assert "nothing is exporting" in fresh.text  # both servers look healthy in this scenario
-    assert outcomes["test_cloud_sync_enabled"].status == "passed"
+    assert fresh.outcome == "failed"
+    assert "6.0 h ago" in fresh.message
+    assert "threshold 90 min" in fresh.message
+    assert "nothing is exporting" in fresh.message  # both servers look healthy in this scenario
+    assert outcomes["test_cloud_sync_enabled"].outcome == "passed"
 
 
 def test_wrong_secret_errors_the_cloud_checks_only(running_lab: Lab, tmp_path: Path) -> None:
@@ -98,11 +71,11 @@ def test_wrong_secret_errors_the_cloud_checks_only(running_lab: Lab, tmp_path: P
     inventory = write_inventory(running_lab, tmp_path / "wrong-secret.yml", wrong_secret)
     outcomes = run_checks(inventory, CLOUD_CHECKS + SERVER_CHECKS, tmp_path)
     for name in ("test_cloud_sync_enabled", "test_cloud_sync_fresh", "test_cloud_canary"):
-        assert outcomes[name].status == "error", name
-        assert "AADSTS7000215" in outcomes[name].text
-        assert "definitely-Wrong-secret" not in outcomes[name].text
-    assert outcomes["test_staging_flag"].status == "passed"
-    assert outcomes["test_adsync_service"].status == "passed"
+        assert outcomes[name].outcome == "error", name
+        assert "AADSTS7000215" in outcomes[name].message
+        assert "definitely-Wrong-secret" not in outcomes[name].message
+    assert outcomes["test_staging_flag"].outcome == "passed"
+    assert outcomes["test_adsync_service"].outcome == "passed"
 
 
 def test_no_cloud_block_skips_with_the_reason(running_lab: Lab, tmp_path: Path) -> None:
@@ -112,5 +85,5 @@ def test_no_cloud_block_skips_with_the_reason(running_lab: Lab, tmp_path: Path) 
     inventory = write_inventory(running_lab, tmp_path / "no-cloud.yml", no_cloud)
     outcomes = run_checks(inventory, CLOUD_CHECKS, tmp_path)
     for name in ("test_cloud_sync_enabled", "test_cloud_sync_fresh", "test_cloud_canary"):
-        assert outcomes[name].status == "skipped", name
-        assert "no cloud block in the inventory" in outcomes[name].text
+        assert outcomes[name].outcome == "skipped", name
+        assert "no cloud block in the inventory" in outcomes[name].message

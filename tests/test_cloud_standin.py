@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-import msal  # type: ignore[import-untyped,unused-ignore]
+import msal
 import pytest
 import requests
 from cloudkit import CANARY, CLIENT_ID, SECRET, CloudKit

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import msal  # type: ignore[import-untyped,unused-ignore]
+import msal
 import requests
 
 from ..errors import CloudError
 from .config import CloudConfig
 from .credentials import CredentialError, load_certificate_credential
-from .http import CloudSession, parse_retry_after
+from .http import CloudSession, first_line, parse_retry_after
 from .retry import RetryPolicy, Transient, run_with_retries
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,6 @@ AADSTS_FIXES: dict[int, str] = {
 _TRANSIENT_TOKEN_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 _TRANSIENT_GRAPH_STATUSES = frozenset({429, 500, 502, 503, 504})
 _AADSTS = re.compile(r"AADSTS(\d+)")
-
-
-def _first_line(text: str) -> str:
-    """Entra's description without its Trace ID / Correlation ID / Timestamp tail, on one line."""
-    head = text.split("\r\nTrace ID:")[0].split("\nTrace ID:")[0]
-    return " ".join(head.split())
 
 
 def _tls_reason(exc: BaseException) -> str:
@@ -158,7 +152,7 @@ class CloudClient:
                 raise self._error(f"tenant not found at {self.config.authority_host}: "
                                   f"{detail or f'HTTP {last.status}'}", code=code,
                                   fix=AADSTS_FIXES[90002]) from None
-            raise self._error(f"cannot read the tenant's discovery document: {_first_line(str(exc))}",
+            raise self._error(f"cannot read the tenant's discovery document: {first_line(str(exc))}",
                               fix="check authority_host and tenant_id") from None
 
     def _token_once(self) -> str:
@@ -203,7 +197,7 @@ class CloudClient:
         return codes
 
     def _describe(self, result: dict[str, Any]) -> str:
-        detail = _first_line(str(result.get("error_description") or "")) or "no description"
+        detail = first_line(str(result.get("error_description") or "")) or "no description"
         return f"{result.get('error') or 'error'}: {detail}"
 
     def _token_refused(self, result: dict[str, Any]) -> CloudError:
@@ -233,7 +227,7 @@ class CloudClient:
             body = response.json()
             error = body.get("error") if isinstance(body, dict) else None
             if isinstance(error, dict):
-                return str(error.get("code") or ""), _first_line(str(error.get("message") or ""))
+                return str(error.get("code") or ""), first_line(str(error.get("message") or ""))
         except ValueError:
             pass
         return "", ""

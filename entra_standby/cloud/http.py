@@ -27,6 +27,12 @@ class LastResponse:
     error_detail: str | None = None  # its description without the Trace ID tail
 
 
+def first_line(text: str) -> str:
+    """Entra's description without its Trace ID / Correlation ID / Timestamp tail, on one line."""
+    head = text.split("\r\nTrace ID:")[0].split("\nTrace ID:")[0]
+    return " ".join(head.split())
+
+
 def _error_summary(response: requests.Response) -> tuple[str | None, str | None]:
     if response.status_code < 400:
         return None, None
@@ -37,7 +43,7 @@ def _error_summary(response: requests.Response) -> tuple[str | None, str | None]
     if not isinstance(body, dict):
         return None, None
     description = str(body.get("error_description") or "")
-    head = " ".join(description.split("\r\nTrace ID:")[0].split())
+    head = first_line(description)
     codes = body.get("error_codes")
     code = f"AADSTS{codes[0]}" if isinstance(codes, list) and codes else None
     if code is None:
