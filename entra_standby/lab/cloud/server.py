@@ -9,7 +9,6 @@ every request (method, path, class, status, client id) — never a secret or a t
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import re
 import socket
@@ -21,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ...errors import LabError
 from ..pki import TlsMaterial
+from ..serving import require_loopback, serve_in_background, shut_down, tls_server_context
 from ..tenant import SimulatedTenant
 from .faults import CloudCounters, CloudFault, CloudFaults, RequestRecord
 from .graph import ORGANIZATION_ROLES, USER_ROLES, GraphApi, path_class
@@ -100,16 +100,9 @@ class CloudStandIn:
 
     def __init__(self, tenant: SimulatedTenant, *, tls: TlsMaterial, bind_address: str = "127.0.0.1",
                  port: int = 0, token_lifetime_s: int = 3599) -> None:
-        try:
-            loopback = ipaddress.ip_address(bind_address).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise LabError(f"cloud stand-in: {bind_address} is not a loopback address",
-                           fix="bind the lab to 127.0.0.x")
         self.tenant = tenant
         self.tls = tls
-        self.bind_address = bind_address
+        self.bind_address = require_loopback(bind_address, "cloud stand-in")
         self._port = port
         self.faults = CloudFaults()
         self.counters = CloudCounters()
@@ -125,38 +118,26 @@ class CloudStandIn:
             raise LabError("cloud stand-in: not started", fix="call start() first")
         return f"https://{self.bind_address}:{self._server.server_address[1]}"
 
-    @property
-    def token_endpoint(self) -> str:
-        return self.identity.token_endpoint()
-
     def start(self) -> CloudStandIn:
         if self._server is not None:
             return self
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(str(self.tls.cert_pem), str(self.tls.key_pem))
         try:
-            self._server = _Server((self.bind_address, self._port), context, self)
+            self._server = _Server((self.bind_address, self._port), tls_server_context(self.tls), self)
         except OSError as exc:
             raise LabError(f"cloud stand-in: cannot listen on {self.bind_address}:{self._port} ({exc})",
                            fix="choose another port or address") from None
         self._stopping.clear()
         self.identity.base_url = self.base_url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"cloud-stand-in-{self._server.server_address[1]}", daemon=True)
-        self._thread.start()
+        name = f"cloud-stand-in-{self._server.server_address[1]}"
+        self._thread = serve_in_background(self._server, name=name, poll_interval=0.1)
         return self
 
     def stop(self) -> None:
         """Stop listening and release stalled requests. Idempotent."""
         self._stopping.set()
         server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        shut_down(server, thread)
 
     def __enter__(self) -> CloudStandIn:
         return self.start()

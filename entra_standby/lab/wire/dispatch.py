@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from entra_standby.lab.wire.faults import ACTIONS
 from entra_standby.lab.wire.shells import Shell, ShellRegistry, decode_b64
 from entra_standby.lab.wire.soap import (
     COMMAND_STATE_DONE,
@@ -22,9 +23,6 @@ from entra_standby.lab.wire.soap import (
 
 #: The MaxEnvelopeSizekb the lab advertises (WinRM's default is 500; pypsrp raises its own to 512000 bytes).
 MAX_ENVELOPE_KB = 500
-_SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
-
-SUPPORTED = frozenset({"Create", "Receive", "Command", "Send", "Signal", "Delete", "Get", "Enumerate"})
 
 
 @dataclass
@@ -46,30 +44,35 @@ class Reply:
 class Dispatcher:
     def __init__(self, shells: ShellRegistry) -> None:
         self.shells = shells
-        self._shells = shells
 
     def handle(self, request: Request, ctx: CallContext) -> Reply | None:
         """The reply to send, or None if the client abandoned the request (nothing must be sent)."""
         name = request.short_action
-        handler = getattr(self, f"_do_{name.lower()}", None) if name in SUPPORTED else None
+        handler = getattr(self, f"_do_{name.lower()}", None) if name in ACTIONS else None
         if handler is None:
             raise action_not_supported(request.action)
         result: Reply | None = handler(request, ctx)
         return result
 
+    @staticmethod
+    def _body(request: Request, tag: str) -> ET.Element:
+        """The request's ``rsp:<tag>`` body element; anything else is an invalid request."""
+        element = request.body
+        if element is None or element.tag != f"{{{NS['rsp']}}}{tag}":
+            raise invalid_request(f"{request.short_action} needs an rsp:{tag} body")
+        return element
+
     # -- transfer ------------------------------------------------------------------------------------------
     def _do_create(self, request: Request, ctx: CallContext) -> Reply:
-        shell_el = request.body
-        if shell_el is None or shell_el.tag != f"{{{NS['rsp']}}}Shell":
-            raise invalid_request("Create needs an rsp:Shell body")
+        shell_el = self._body(request, "Shell")
         creation = shell_el.find("pwsh:creationXml", NS)
         if creation is None:
             creation = next((e for e in shell_el.iter() if e.tag.endswith("creationXml")), None)
         if creation is None:
             raise invalid_request("Create needs a creationXml (only PowerShell shells are supported)")
         data = decode_b64(creation.text, "creationXml")
-        shell = self._shells.create(shell_el.get("ShellId"), request.resource_uri, ctx.owner, ctx.client_ip,
-                                    data)
+        shell = self.shells.create(shell_el.get("ShellId"), request.resource_uri, ctx.owner, ctx.client_ip,
+                                   data)
         shell_id = shell_el.get("ShellId") or str(shell.id).upper()
 
         created = ET.Element(f"{{{NS['wst']}}}ResourceCreated")
@@ -94,8 +97,8 @@ class Dispatcher:
         return element
 
     def _do_delete(self, request: Request, ctx: CallContext) -> Reply:
-        shell = self._shells.get(request.selectors.get("ShellId"))
-        self._shells.delete(shell)
+        shell = self.shells.get(request.selectors.get("ShellId"))
+        self.shells.delete(shell)
         return Reply([])
 
     def _do_get(self, request: Request, ctx: CallContext) -> Reply:
@@ -104,7 +107,7 @@ class Dispatcher:
             sub(config, "cfg", "MaxEnvelopeSizekb", text=str(MAX_ENVELOPE_KB))
             sub(config, "cfg", "MaxTimeoutms", text="60000")
             return Reply([config])
-        shell = self._shells.get(request.selectors.get("ShellId"))
+        shell = self.shells.get(request.selectors.get("ShellId"))
         return Reply([self._shell_element(shell)])
 
     def _do_enumerate(self, request: Request, ctx: CallContext) -> Reply:
@@ -118,7 +121,7 @@ class Dispatcher:
                 selector = request.body.find(".//wsman:Selector[@Name='ShellId']", NS)
             if selector is not None:
                 wanted = (selector.text or "").strip()
-            for shell in self._shells.list():
+            for shell in self.shells.list():
                 if shell.owner != ctx.owner or (wanted and str(shell.id).upper() != wanted.upper()):
                     continue
                 for command_id in list(shell.commands):
@@ -127,7 +130,7 @@ class Dispatcher:
                     sub(command, "rsp", "CommandId", text=str(command_id).upper())
                     items.append(command)
         else:
-            for shell in self._shells.list():
+            for shell in self.shells.list():
                 if shell.owner == ctx.owner:
                     items.append(self._shell_element(shell))
         sub(response, "wsman", "EndOfSequence")
@@ -135,45 +138,37 @@ class Dispatcher:
 
     # -- shell -----------------------------------------------------------------------------------------------
     def _do_command(self, request: Request, ctx: CallContext) -> Reply:
-        shell = self._shells.get(request.selectors.get("ShellId"))
-        line = request.body
-        if line is None or line.tag != f"{{{NS['rsp']}}}CommandLine":
-            raise invalid_request("Command needs an rsp:CommandLine body")
+        shell = self.shells.get(request.selectors.get("ShellId"))
+        line = self._body(request, "CommandLine")
         arguments = line.find("rsp:Arguments", NS)
         data = decode_b64(arguments.text if arguments is not None else None, "Arguments")
-        command = self._shells.command(shell, line.get("CommandId"), data)
+        command = self.shells.command(shell, line.get("CommandId"), data)
         response = rsp("CommandResponse")
         sub(response, "rsp", "CommandId", text=line.get("CommandId") or str(command.id).upper())
         return Reply([response])
 
     def _do_send(self, request: Request, ctx: CallContext) -> Reply:
-        shell = self._shells.get(request.selectors.get("ShellId"))
-        send = request.body
-        if send is None or send.tag != f"{{{NS['rsp']}}}Send":
-            raise invalid_request("Send needs an rsp:Send body")
+        shell = self.shells.get(request.selectors.get("ShellId"))
+        send = self._body(request, "Send")
         for stream in send.findall("rsp:Stream", NS):
             data = decode_b64(stream.text, "Stream")
             if data:
-                self._shells.send(shell, stream.get("CommandId"), stream.get("Name", "stdin"), data)
+                self.shells.send(shell, stream.get("CommandId"), stream.get("Name", "stdin"), data)
         return Reply([rsp("SendResponse")])
 
     def _do_signal(self, request: Request, ctx: CallContext) -> Reply:
-        shell = self._shells.get(request.selectors.get("ShellId"))
-        signal = request.body
-        if signal is None or signal.tag != f"{{{NS['rsp']}}}Signal":
-            raise invalid_request("Signal needs an rsp:Signal body")
+        shell = self.shells.get(request.selectors.get("ShellId"))
+        signal = self._body(request, "Signal")
         code = signal.find("rsp:Code", NS)
-        self._shells.signal(shell, signal.get("CommandId"), (code.text or "") if code is not None else "")
+        self.shells.signal(shell, signal.get("CommandId"), (code.text or "") if code is not None else "")
         return Reply([rsp("SignalResponse")])
 
     def _do_receive(self, request: Request, ctx: CallContext) -> Reply | None:
-        shell = self._shells.get(request.selectors.get("ShellId"))
-        receive = request.body
-        if receive is None or receive.tag != f"{{{NS['rsp']}}}Receive":
-            raise invalid_request("Receive needs an rsp:Receive body")
+        shell = self.shells.get(request.selectors.get("ShellId"))
+        receive = self._body(request, "Receive")
         desired = receive.find("rsp:DesiredStream", NS)
         command_id = desired.get("CommandId") if desired is not None else None
-        result = self._shells.receive(shell, command_id, request.operation_timeout_s,
+        result = self.shells.receive(shell, command_id, request.operation_timeout_s,
                                       request.max_envelope_size, ctx.abandoned)
         if result is None:
             return None

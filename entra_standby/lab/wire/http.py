@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from entra_standby.lab.serving import serve_in_background, shut_down
 from entra_standby.lab.wire import crypto
 from entra_standby.lab.wire.auth import ConnectionAuth
 from entra_standby.lab.wire.dispatch import CallContext
@@ -113,18 +114,13 @@ class Listener:
         server = _Server((self.host, self.port), self)
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"lab-{self.app.name}-{self.transport.scheme}", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(server, name=f"lab-{self.app.name}-{self.transport.scheme}",
+                                           poll_interval=0.05)
 
     def close(self) -> None:
         server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        shut_down(server, thread)
         self.drop_connections()
 
     def drop_connections(self) -> None:
@@ -187,22 +183,19 @@ class _Handler(BaseHTTPRequestHandler):
         if body:
             self.wfile.write(body)
 
-    def _send_soap(self, status: int, xml: bytes, encrypt: bool, headers: list[tuple[str, str]]) -> None:
+    def _send_soap(self, status: int, xml: bytes, encrypt: bool, headers: list[tuple[str, str]],
+                   close: bool = False) -> None:
         if encrypt:
             self._send(status, crypto.wrap(self.auth.context, xml), content_type=crypto.CONTENT_TYPE,
-                       headers=headers)
+                       headers=headers, close=close)
         else:
-            self._send(status, xml, content_type="application/soap+xml;charset=UTF-8", headers=headers)
+            self._send(status, xml, content_type="application/soap+xml;charset=UTF-8", headers=headers,
+                       close=close)
 
     def _send_fault(self, fault: WSManFault, relates_to: str | None, encrypt: bool,
                     headers: list[tuple[str, str]] | None = None) -> None:
         xml = fault_envelope(fault, relates_to, self.app.name)
-        if encrypt:
-            self._send(fault.status, crypto.wrap(self.auth.context, xml), content_type=crypto.CONTENT_TYPE,
-                       headers=headers or [], close=fault.close_connection)
-        else:
-            self._send(fault.status, xml, content_type="application/soap+xml;charset=UTF-8",
-                       headers=headers or [], close=fault.close_connection)
+        self._send_soap(fault.status, xml, encrypt, headers or [], close=fault.close_connection)
 
     def _hang_up(self) -> None:
         """Close the connection without an answer (the drop fault, an abandoned long-poll, shutdown)."""

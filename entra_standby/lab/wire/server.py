@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import ssl
 import threading
 from dataclasses import dataclass, field
 
 from entra_standby.errors import LabError
 from entra_standby.lab.engine import ScriptEngine
 from entra_standby.lab.pki import TlsMaterial
+from entra_standby.lab.serving import require_loopback, tls_server_context
 from entra_standby.lab.wire.auth import LabCredentials, NtlmUserStore, tls_server_end_point
 from entra_standby.lab.wire.counters import RequestCounters
 from entra_standby.lab.wire.dispatch import Dispatcher
@@ -36,18 +35,6 @@ class WireApp:
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
-def _loopback(address: str) -> str:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        raise LabError(f"lab bind address {address!r} is not an IP address",
-                       fix="use a loopback address such as 127.0.0.11") from None
-    if not ip.is_loopback:
-        raise LabError(f"lab bind address {address} is not a loopback address; the lab never listens on "
-                       "a network", fix="use an address in 127.0.0.0/8")
-    return str(ip)
-
-
 class WSManServer:
     """A WinRM endpoint speaking WS-Management + PSRP that unmodified pypsrp can use.
 
@@ -63,7 +50,7 @@ class WSManServer:
                  faults: TransportFaults | None = None, max_body_bytes: int = 1_000_000,
                  shell_idle_timeout_s: float = 600) -> None:
         self.name = name
-        self.bind_address = _loopback(bind_address)
+        self.bind_address = require_loopback(bind_address, f"{name}: bind address")
         if https_port not in (None, 0) and tls is None:
             raise LabError(f"{name}: an HTTPS port was requested without TLS material",
                            fix="pass tls=create_lab_pki(...)")
@@ -84,10 +71,7 @@ class WSManServer:
             self._listeners["http"] = Listener(self._app, self.bind_address, http_port,
                                                Transport("http", None, None))
         if https_port is not None and tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(str(tls.cert_pem), str(tls.key_pem))
-            transport = Transport("https", context, tls_server_end_point(tls.cert_pem))
+            transport = Transport("https", tls_server_context(tls), tls_server_end_point(tls.cert_pem))
             self._listeners["https"] = Listener(self._app, self.bind_address, https_port, transport)
 
     def _new_app(self, allow_basic_over_http: bool, max_body_bytes: int) -> WireApp:
@@ -161,8 +145,7 @@ class WSManServer:
     def restart(self) -> None:
         """Stop and start on the same ports; every shell is forgotten (clients then get 2150858843)."""
         with self._lock:
-            self.stop()
-            self._app.dispatcher.shells.close_all()
+            self.stop()  # closes every shell
             self.start()
 
     def _open_listeners(self) -> None:

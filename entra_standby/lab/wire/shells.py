@@ -108,14 +108,12 @@ class Shell:
     queues: dict[uuid.UUID | None, deque[bytes]] = field(default_factory=dict)
     commands: dict[uuid.UUID, Command] = field(default_factory=dict)
     last_used: float = field(default_factory=time.monotonic)
-    created: float = field(default_factory=time.monotonic)
     closed: bool = False
 
 
 @dataclass
 class ReceiveResult:
     chunks: list[bytes]
-    command_id: uuid.UUID | None
     done: bool  # the command finished and everything it produced has been handed out
 
 
@@ -424,7 +422,7 @@ class ShellRegistry:
                     if done and command is not None:
                         self._forget(shell, command)  # pypsrp never asks again once PipelineState arrived
                     shell.last_used = time.monotonic()
-                    return ReceiveResult(chunks=chunks, command_id=command_id, done=done)
+                    return ReceiveResult(chunks=chunks, done=done)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise timed_out()

@@ -94,7 +94,6 @@ class Request:
     operation_timeout_s: float
     max_envelope_size: int
     selectors: dict[str, str] = field(default_factory=dict)
-    options: dict[str, str] = field(default_factory=dict)
     body: ET.Element | None = None
 
     @property
@@ -139,8 +138,6 @@ def parse_request(data: bytes) -> Request:
         raise invalid_request("MaxEnvelopeSize is not a number") from None
     selectors = {s.get("Name", ""): (s.text or "").strip()
                  for s in header.findall("wsman:SelectorSet/wsman:Selector", NS)}
-    options = {o.get("Name", ""): (o.text or "").strip()
-               for o in header.findall("wsman:OptionSet/wsman:Option", NS)}
     body = root.find("s:Body", NS)
     first = next(iter(body), None) if body is not None else None
     return Request(
@@ -150,7 +147,6 @@ def parse_request(data: bytes) -> Request:
         operation_timeout_s=parse_duration(_text(header, "wsman:OperationTimeout"), 60.0),
         max_envelope_size=max(max_size, 8192),
         selectors=selectors,
-        options=options,
         body=first,
     )
 
