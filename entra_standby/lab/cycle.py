@@ -51,11 +51,6 @@ class SyncCycleRunner:
         if thread is not None:
             thread.join(timeout)
 
-    @property
-    def running(self) -> bool:
-        with self.state.lock:
-            return self.state.sync_cycle_in_progress
-
     def _run(self, policy: str) -> None:
         state, context = self.state, self.context
         try:

@@ -17,17 +17,19 @@ from typing import Any
 from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
 from .engine import CommandCall, ErrorInfo, Invocation, PipelineResult, command_not_found
-from .probes import ADSYNC_CMDLET, ADSYNC_PROBES, PROBE_DATA, PROBE_PARAMETERS, scheduler_data
+from .probes import ADSYNC_CMDLET, PROBE_DATA, PROBE_PARAMETERS, scheduler_data
 from .ps51 import unroll_collections
 from .state import ServerState
 from .timefmt import ps_date
 
 _MARKER = re.compile(r"^#\s*entra-standby-(?P<kind>probe|action):\s*(?P<name>[A-Za-z0-9_-]+)\s*$")
-_ACTION_PARAMETERS: dict[str, frozenset[str]] = {
-    "set-staging": frozenset({"enabled"}),
-    "set-sync-cycle": frozenset({"enabled"}),
-    "start-sync-cycle": frozenset({"policytype"}),
+_ACTION_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "set-staging": ("enabled",),
+    "set-sync-cycle": ("enabled",),
+    "start-sync-cycle": ("policytype",),
 }
+# A script's parameters bind positionally in the order its param() block declares them.
+_SCRIPT_PARAMETERS: dict[str, tuple[str, ...]] = {**PROBE_PARAMETERS, **_ACTION_PARAMETERS}
 _MANDATORY: dict[str, tuple[str, ...]] = {"set-staging": ("Enabled",), "set-sync-cycle": ("Enabled",)}
 _ADSYNC_DOWN = (
     "{cmdlet} : Unable to connect to the Synchronization Service. Some possible reasons are: "
@@ -35,15 +37,6 @@ _ADSYNC_DOWN = (
     "See the security section of the product documentation."
 )
 
-
-_SCRIPT_POSITIONAL: dict[str, tuple[str, ...]] = {
-    "service": ("servicename",),
-    "os": ("maxupdatehistory",),
-    "run-history": ("numberrequested",),
-    "set-staging": ("enabled",),
-    "set-sync-cycle": ("enabled",),
-    "start-sync-cycle": ("policytype",),
-}
 _CMDLET_POSITIONAL: dict[str, tuple[str, ...]] = {
     "write-output": ("inputobject",),
     "start-sleep": ("seconds",),
@@ -64,12 +57,29 @@ def _positional(params: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any
     return bound
 
 
+def _lowered(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameter names are case-insensitive in PowerShell: the engine matches them in lower case."""
+    return {str(k).lower(): v for k, v in params.items()}
+
+
 class _Failed(Exception):
     """A terminating error: the pipeline stops and its state is Failed."""
 
     def __init__(self, info: ErrorInfo) -> None:
         super().__init__(info.message)
         self.info = info
+
+
+def _binding_error(message: str, error_id: str, script: str) -> _Failed:
+    return _Failed(
+        ErrorInfo(
+            message=message,
+            fully_qualified_error_id=error_id,
+            category="InvalidArgument",
+            exception_type="System.Management.Automation.ParameterBindingException",
+            target=script,
+        )
+    )
 
 
 def _bool(value: Any) -> bool:
@@ -177,82 +187,56 @@ class LabEngine:
     # -- dispatch -----------------------------------------------------------------------------------------
 
     def _run(self, command: CommandCall, piped: list[Any], cancel: threading.Event) -> list[Any]:
-        params = {str(k).lower(): v for k, v in command.parameters.items()}
         if not command.is_script:
-            name = command.text.strip()
-            return self._cmdlet(
-                name, _positional(params, _CMDLET_POSITIONAL.get(name.lower(), ())), piped, cancel
-            )
+            return self._cmdlet(command, piped, cancel)
         marker = marker_of(command.text)
         if marker is None:
             outputs: list[Any] = []
-            calls = _parse_one_liner(command.text)
-            if not calls:
-                return outputs
-            for call in calls:
-                call_params = {k.lower(): v for k, v in call.parameters.items()}
-                call_params = _positional(call_params, _CMDLET_POSITIONAL.get(call.text.lower(), ()))
-                outputs.extend(self._cmdlet(call.text, call_params, piped, cancel))
+            for call in _parse_one_liner(command.text):
+                outputs.extend(self._cmdlet(call, piped, cancel))
             return outputs
         kind, name = marker
-        params = _positional(params, _SCRIPT_POSITIONAL.get(name, ()))
-        if kind == "probe" and name in PROBE_DATA:
-            self._bind(name, params, PROBE_PARAMETERS.get(name, frozenset()))
-            return [self._probe(name, params)]
-        if kind == "action" and name in _ACTION_PARAMETERS:
-            self._bind(name, params, _ACTION_PARAMETERS[name])
-            return [self._action(name, params)]
-        raise _Failed(command_not_found(f"{name}.ps1"))
+        known = (kind == "probe" and name in PROBE_DATA) or (kind == "action" and name in _ACTION_PARAMETERS)
+        if not known:
+            raise _Failed(command_not_found(f"{name}.ps1"))
+        params = self._bind(name, _lowered(command.parameters))
+        return [self._probe(name, params) if kind == "probe" else self._action(name, params)]
 
-    def _bind(self, script: str, params: dict[str, Any], accepted: frozenset[str]) -> None:
-        """Parameter binding as PowerShell does it: unknown names and missing mandatory ones are errors."""
-        for given in params:
-            if given not in accepted:
-                positional = given.startswith("@")
-                raise _Failed(
-                    ErrorInfo(
-                        message=(
-                            f"A positional parameter cannot be found that accepts argument '{params[given]}'."
-                            if positional
-                            else f"A parameter cannot be found that matches parameter name '{given}'."
-                        ),
-                        fully_qualified_error_id="PositionalParameterNotFound"
-                        if positional
-                        else "NamedParameterNotFound",
-                        category="InvalidArgument",
-                        exception_type="System.Management.Automation.ParameterBindingException",
-                        target=script,
-                    )
-                )
+    def _bind(self, script: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameter binding as PowerShell does it: positional arguments take the declared names in order;
+        unknown names and missing mandatory ones are errors."""
+        declared = _SCRIPT_PARAMETERS.get(script, ())
+        bound = _positional(params, declared)
+        for given, value in bound.items():
+            if given.startswith("@"):
+                raise _binding_error(
+                    f"A positional parameter cannot be found that accepts argument '{value}'.",
+                    "PositionalParameterNotFound", script)
+            if given not in declared:
+                raise _binding_error(
+                    f"A parameter cannot be found that matches parameter name '{given}'.",
+                    "NamedParameterNotFound", script)
         for mandatory in _MANDATORY.get(script, ()):
-            if mandatory.lower() not in params:
-                raise _Failed(
-                    ErrorInfo(
-                        message=(
-                            "Cannot process command because of one or more missing mandatory parameters: "
-                            f"{mandatory}."
-                        ),
-                        fully_qualified_error_id="MissingMandatoryParameter",
-                        category="InvalidArgument",
-                        exception_type="System.Management.Automation.ParameterBindingException",
-                        target=script,
-                    )
-                )
+            if mandatory.lower() not in bound:
+                raise _binding_error(
+                    "Cannot process command because of one or more missing mandatory parameters: "
+                    f"{mandatory}.",
+                    "MissingMandatoryParameter", script)
+        return bound
 
-    def _cmdlet(
-        self, name: str, params: dict[str, Any], piped: list[Any], cancel: threading.Event
-    ) -> list[Any]:
+    def _cmdlet(self, call: CommandCall, piped: list[Any], cancel: threading.Event) -> list[Any]:
+        name = call.text.strip()
         handler = self._cmdlets.get(name.lower())
         if handler is None:
             raise _Failed(command_not_found(name))
+        params = _positional(_lowered(call.parameters), _CMDLET_POSITIONAL.get(name.lower(), ()))
         return handler(params, piped, cancel)
 
     # -- probes and actions -------------------------------------------------------------------------------
 
-    def _adsync_error(self, probe: str) -> dict[str, str] | None:
-        """The error an ADSync cmdlet meets when the module is missing or the service is not running."""
+    def _adsync_error(self, cmdlet: str = "Get-ADSyncScheduler") -> dict[str, str] | None:
+        """The error ``cmdlet`` meets when the ADSync module is missing or the service is not running."""
         state = self.state
-        cmdlet = ADSYNC_CMDLET.get(probe, "Get-ADSyncScheduler")
         if not state.service.exists:
             return {"kind": "CommandNotFound", "message": command_not_found(cmdlet).message}
         if state.adsync_stopped or state.service.status != "Running":
@@ -263,14 +247,18 @@ class LabEngine:
         with self.state.lock:
             if name in self.state.malformed_output:
                 return self._malformed(name)
-            error = self._adsync_error(name) if name in ADSYNC_PROBES else None
+            cmdlet = ADSYNC_CMDLET.get(name)
+            error = self._adsync_error(cmdlet) if cmdlet else None
             data = None if error else PROBE_DATA[name](self.state, params)
-            if data is not None and self.state.ps51_unrolling:
-                data = unroll_collections(data)
-        return json.dumps(
-            {"probe": name, "schema": 1, "ok": error is None, "data": data, "error": error},
-            separators=(",", ":"),
-        )
+            return self._envelope("probe", name, data, error)
+
+    def _envelope(self, kind: str, name: str, data: dict[str, Any] | None,
+                  error: dict[str, str] | None) -> str:
+        """The contract's JSON envelope (docs/contracts.md §1), ``data`` unrolled as the server is set to."""
+        if data is not None and self.state.ps51_unrolling:
+            data = unroll_collections(data)
+        envelope = {kind: name, "schema": 1, "ok": error is None, "data": data, "error": error}
+        return json.dumps(envelope, separators=(",", ":"))
 
     def _malformed(self, name: str) -> str:
         """What a broken probe might print instead of JSON: formatted object text cut short."""
@@ -280,9 +268,8 @@ class LabEngine:
         )
 
     def _action(self, name: str, params: dict[str, Any]) -> str:
-        error: dict[str, str] | None = None
         with self.state.lock:
-            error = self._adsync_error("scheduler")
+            error = self._adsync_error()
         if error is None:
             try:
                 if name == "set-staging":
@@ -297,13 +284,7 @@ class LabEngine:
             except _Failed as failed:
                 error = {"kind": "Failed", "message": failed.info.message}
         with self.state.lock:
-            data = None if error else scheduler_data(self.state)
-            if data is not None and self.state.ps51_unrolling:
-                data = unroll_collections(data)
-        return json.dumps(
-            {"action": name, "schema": 1, "ok": error is None, "data": data, "error": error},
-            separators=(",", ":"),
-        )
+            return self._envelope("action", name, None if error else scheduler_data(self.state), error)
 
     @staticmethod
     def _policy(params: dict[str, Any]) -> str:
@@ -331,37 +312,32 @@ class LabEngine:
     def _start_sync_cycle_cmdlet(
         self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
     ) -> list[Any]:
-        with self.state.lock:
-            error = self._adsync_error("scheduler")
-        if error is not None:
-            raise _Failed(
+        def refused(message: str) -> _Failed:
+            return _Failed(
                 ErrorInfo(
-                    message=error["message"].replace("Get-ADSyncScheduler", "Start-ADSyncSyncCycle"),
+                    message=message,
                     fully_qualified_error_id="System.InvalidOperationException,"
                     "Microsoft.IdentityManagement.PowerShell.Cmdlet.StartADSyncSyncCycleCmdlet",
                     category="InvalidOperation",
                     exception_type="System.InvalidOperationException",
                 )
             )
+
+        with self.state.lock:
+            error = self._adsync_error("Start-ADSyncSyncCycle")
+        if error is not None:
+            raise refused(error["message"])
         try:
             self.cycle.start(self._policy(params))
         except CycleAlreadyRunningError as running:
-            raise _Failed(
-                ErrorInfo(
-                    message=str(running),
-                    fully_qualified_error_id="System.InvalidOperationException,"
-                    "Microsoft.IdentityManagement.PowerShell.Cmdlet.StartADSyncSyncCycleCmdlet",
-                    category="InvalidOperation",
-                    exception_type="System.InvalidOperationException",
-                )
-            ) from None
+            raise refused(str(running)) from None
         return [{"Result": "Success"}]
 
     def _get_scheduler_cmdlet(
         self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
     ) -> list[Any]:
         with self.state.lock:
-            error = self._adsync_error("scheduler")
+            error = self._adsync_error()
             if error is not None:
                 raise _Failed(
                     ErrorInfo(

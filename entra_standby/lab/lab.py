@@ -1,8 +1,8 @@
 """``Lab``: a running simulated HA pair (WS-Man + PSRP per server, the tenant and its cloud stand-in).
 
 ``with Lab("fixtures/scenarios/healthy-pair.yml") as lab:`` creates a temporary directory with the lab PKI,
-starts one ``WSManServer`` per server on its own 127.0.0.x address (random HTTP and HTTPS ports), the cloud
-stand-in if that module is installed, applies the scenario's faults, and tears everything down on exit.
+starts one ``WSManServer`` per server on its own 127.0.0.x address (random HTTP and HTTPS ports) and the cloud
+stand-in (unless ``cloud=False``), applies the scenario's faults, and tears everything down on exit.
 """
 
 from __future__ import annotations
@@ -23,16 +23,15 @@ import yaml
 from ..errors import LabError
 from .context import LabContext, OnPremDirectory, StagingChange
 from .handlers import LabEngine
+from .pki import TlsMaterial, create_client_certificate, create_lab_pki
 from .scenario import Scenario, load_scenario
 from .state import ServerState
 from .tenant import CloudApp, SimulatedTenant, TenantUser
-from .timefmt import parse_time
-from .wire.auth import LabCredentials
+from .timefmt import resolve_time
+from .wire import LabCredentials, RequestCounters, TransportFaults, WSManServer
 
-if TYPE_CHECKING:
-    from .pki import TlsMaterial
-    from .wire.counters import RequestCounters
-    from .wire.faults import TransportFaults
+if TYPE_CHECKING:  # the cloud stand-in (and its JWT library) is imported only when a lab starts it
+    from .cloud import CloudStandIn
 
 TRANSPORT_FAULTS = ("down", "stall", "latency_ms", "http500", "drop", "auth_fail")
 STATE_FAULTS = ("adsync_stopped", "malformed_output")
@@ -66,32 +65,28 @@ class LabServer:
     address: str
     state: ServerState
     engine: LabEngine
-    wire: Any = None  # WSManServer when the lab serves
+    wire: WSManServer | None = None  # set while the lab serves
 
-    def _require_wire(self) -> Any:
+    def _require_wire(self) -> WSManServer:
         if self.wire is None:
             raise LabError(f"{self.name}: this lab was started without its wire (Lab(..., serve=False))")
         return self.wire
 
     @property
     def http_port(self) -> int | None:
-        port: int | None = self._require_wire().http_port
-        return port
+        return self._require_wire().http_port
 
     @property
     def https_port(self) -> int | None:
-        port: int | None = self._require_wire().https_port
-        return port
+        return self._require_wire().https_port
 
     @property
     def faults(self) -> TransportFaults:
-        faults: TransportFaults = self._require_wire().faults
-        return faults
+        return self._require_wire().faults
 
     @property
     def counters(self) -> RequestCounters:
-        counters: RequestCounters = self._require_wire().counters
-        return counters
+        return self._require_wire().counters
 
 
 def _lab_password() -> str:
@@ -128,7 +123,7 @@ class Lab:
         self.directory: Path | None = None
         self.ca_path: Path | None = None
         self.tls: TlsMaterial | None = None
-        self._cloud_server: Any = None
+        self._cloud_server: CloudStandIn | None = None
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -216,8 +211,6 @@ class Lab:
             )
 
     def _pki(self) -> TlsMaterial:
-        from .pki import create_client_certificate, create_lab_pki
-
         assert self.directory is not None
         addresses = sorted(
             {s.address for s in self.servers.values()}
@@ -226,12 +219,9 @@ class Lab:
         )
         tls = create_lab_pki(self.directory / "pki", addresses, ("localhost",))
         self.tls, self.ca_path = tls, tls.ca_pem
-        self._client_cert = create_client_certificate(self.directory / "pki", "entra-standby-lab-app")
         return tls
 
     def _start_wire(self, scenario: Scenario) -> None:
-        from .wire import WSManServer
-
         tls = self._pki()
         assert self.credentials is not None
         for server in self.servers.values():
@@ -256,11 +246,12 @@ class Lab:
         self._start_cloud(tls)
 
     def _start_cloud(self, tls: TlsMaterial) -> None:
-        if not self._want_cloud or self.tenant is None or self.scenario is None or self.ca_path is None:
+        if not self._want_cloud:
             return
         from .cloud import CloudStandIn
 
-        cert_path, key_path = self._client_cert
+        assert self.tenant is not None and self.scenario is not None and self.directory is not None
+        cert_path, key_path = create_client_certificate(self.directory / "pki", "entra-standby-lab-app")
         app = self.tenant.apps[self.scenario.tenant["client_id"]]
         with self.tenant.lock:  # the stand-in accepts the secret and the certificate
             self.tenant.apps[app.client_id] = CloudApp(
@@ -281,12 +272,12 @@ class Lab:
             client_secret=app.client_secret or "",
             certificate_path=cert_path,
             certificate_key_path=key_path,
-            ca_bundle=self.ca_path,
+            ca_bundle=tls.ca_pem,
             canary_user=self.scenario.tenant.get("canary_user"),
         )
 
     @property
-    def cloud_server(self) -> Any:
+    def cloud_server(self) -> CloudStandIn | None:
         """The running ``CloudStandIn`` (``.faults``, ``.counters``); None when started with cloud=False."""
         return self._cloud_server
 
@@ -406,17 +397,14 @@ class Lab:
 
 
 def _tenant(settings: dict[str, Any], start: datetime) -> SimulatedTenant:
-    def when(value: Any) -> datetime | None:
-        return None if value is None else parse_time(str(value), start)
-
     tenant_id = settings["tenant_id"]
     tenant = SimulatedTenant(
         tenant_id=tenant_id,
         domain=settings["domain"],
         display_name=settings["display_name"],
         sync_enabled=settings["sync_enabled"],
-        last_sync=when(settings["last_sync"]),
-        last_password_sync=when(settings["last_password_sync"]),
+        last_sync=resolve_time(settings["last_sync"], start),
+        last_password_sync=resolve_time(settings["last_password_sync"], start),
     )
     canary = settings.get("canary_user")
     if canary:

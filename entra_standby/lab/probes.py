@@ -12,9 +12,6 @@ from typing import Any
 from .state import RIGHTS, TLS_VALUES, ConnectorState, ServerState
 from .timefmt import ps_date
 
-ADSYNC_PROBES = frozenset({"scheduler", "run-history", "connectors", "config", "pending-exports"})
-"""Probes whose cmdlets live in the ADSync module and need the ADSync service running."""
-
 ADSYNC_CMDLET = {
     "scheduler": "Get-ADSyncScheduler",
     "run-history": "Get-ADSyncRunProfileResult",
@@ -22,6 +19,8 @@ ADSYNC_CMDLET = {
     "config": "Get-ADSyncRule",
     "pending-exports": "Get-ADSyncConnectorStatistics",
 }
+"""Probes whose cmdlets live in the ADSync module (and need the ADSync service running): the first cmdlet
+each one calls, which names the error when the module or the service is missing."""
 
 
 def scheduler_data(state: ServerState) -> dict[str, Any]:
@@ -265,9 +264,10 @@ PROBE_DATA: dict[str, Callable[[ServerState, dict[str, Any]], dict[str, Any]]] =
 }
 """Probe name -> data builder (params keyed by lower-case parameter name)."""
 
-PROBE_PARAMETERS: dict[str, frozenset[str]] = {
-    "service": frozenset({"servicename"}),
-    "os": frozenset({"maxupdatehistory"}),
-    "run-history": frozenset({"numberrequested"}),
+PROBE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "service": ("servicename",),
+    "os": ("maxupdatehistory",),
+    "run-history": ("numberrequested",),
 }
-"""The ``param()`` block of each probe (lower case); passing anything else fails like PowerShell does."""
+"""The ``param()`` block of each probe (lower case, in declaration order, which is also the positional
+order); passing anything else fails like PowerShell does."""

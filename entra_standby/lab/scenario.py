@@ -480,9 +480,7 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
     names = list(DEFAULT_SERVERS) + [n for n in servers_raw if n not in DEFAULT_SERVERS]
     servers: dict[str, dict[str, Any]] = {}
     for index, server in enumerate(names):
-        override = servers_raw.get(server) or {}
-        if server in servers_raw and servers_raw[server] is None and server in DEFAULT_SERVERS:
-            override = {}
+        override = servers_raw.get(server) or {}  # a bare "aadc02:" keeps the healthy default
         if not isinstance(override, dict):
             raise _Invalid(f"servers.{server}", f"must be a mapping, not {type(override).__name__}")
         role, address = DEFAULT_SERVERS.get(

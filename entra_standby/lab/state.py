@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .timefmt import parse_time
+from .timefmt import resolve_time
 
 ENTRA_CONNECTOR_ID = "b891884f-051e-4a83-95af-2544101c9083"  # fixed for every install (reference §2.2)
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
@@ -110,7 +110,7 @@ CUSTOM_RULE = "Custom - In from AD - User extensionAttribute1"
 
 
 def _standard_rules() -> dict[str, dict[str, Any]]:
-    rows = [
+    rows: list[tuple[str, str, str, int, str | None, str, str, str]] = [
         (
             "In from AD - User Join",
             AD_CONNECTOR,
@@ -202,14 +202,16 @@ def _standard_rules() -> dict[str, dict[str, Any]]:
             "Join",
         ),
     ]
-    rules = {
+    # A custom rule has no immutable tag: that is what tells it from a standard one.
+    rows.append((CUSTOM_RULE, AD_CONNECTOR, "Inbound", 50, None, "user", "person", "Join"))
+    return {
         name: {
             "connector": connector,
             "direction": direction,
             "precedence": precedence,
             "disabled": False,
             "immutable_tag": tag,
-            "is_standard": True,
+            "is_standard": tag is not None,
             "source_object_type": source,
             "target_object_type": target,
             "link_type": link,
@@ -219,21 +221,6 @@ def _standard_rules() -> dict[str, dict[str, Any]]:
         }
         for name, connector, direction, precedence, tag, source, target, link in rows
     }
-    rules[CUSTOM_RULE] = {
-        "connector": AD_CONNECTOR,
-        "direction": "Inbound",
-        "precedence": 50,
-        "disabled": False,
-        "immutable_tag": None,
-        "is_standard": False,
-        "source_object_type": "user",
-        "target_object_type": "person",
-        "link_type": "Join",
-        "scope_hash": _hash(CUSTOM_RULE, "scope"),
-        "join_hash": _hash(CUSTOM_RULE, "join"),
-        "flows_hash": _hash(CUSTOM_RULE, "flows"),
-    }
-    return rules
 
 
 def default_server_spec(name: str, role: str, address: str, start: datetime) -> dict[str, Any]:
@@ -245,14 +232,11 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
     cu_date = start - timedelta(days=4)
     older_cu = start - timedelta(days=34)
     cu_kb, older_kb = "KB5070884", "KB5066782"
-    cu_title = (
-        f"{cu_date:%Y-%m} Cumulative Update for Microsoft server operating system version 21H2 "
-        f"for x64-based Systems ({cu_kb})"
-    )
-    older_title = (
-        f"{older_cu:%Y-%m} Cumulative Update for Microsoft server operating system version 21H2 "
-        f"for x64-based Systems ({older_kb})"
-    )
+
+    def cu_title(month: datetime, kb: str) -> str:
+        return (f"{month:%Y-%m} Cumulative Update for Microsoft server operating system version 21H2 "
+                f"for x64-based Systems ({kb})")
+
     netfx_title = (
         f"{cu_date:%Y-%m} Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for Microsoft server "
         "operating system version 21H2 for x64 (KB5068859)"
@@ -303,9 +287,11 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
                     "result_code": 2,
                     "hresult": 0,
                 },
-                {"date": "-4d", "title": cu_title, "operation": 1, "result_code": 2, "hresult": 0},
+                {"date": "-4d", "title": cu_title(cu_date, cu_kb), "operation": 1, "result_code": 2,
+                 "hresult": 0},
                 {"date": "-4d", "title": netfx_title, "operation": 1, "result_code": 2, "hresult": 0},
-                {"date": "-34d", "title": older_title, "operation": 1, "result_code": 2, "hresult": 0},
+                {"date": "-34d", "title": cu_title(older_cu, older_kb), "operation": 1, "result_code": 2,
+                 "hresult": 0},
             ],
             "update_history_error": None,
             "hotfixes": [{"id": cu_kb, "installed_on": "-4d"}, {"id": older_kb, "installed_on": "-34d"}],
@@ -553,9 +539,7 @@ class ServerState:
         """Build live state from a merged, validated spec (times may still be relative strings)."""
 
         def when(value: Any) -> datetime | None:
-            if value is None or isinstance(value, datetime):
-                return value
-            return parse_time(str(value), start)
+            return resolve_time(value, start)
 
         sched = spec["scheduler"]
         scheduler = Scheduler(
@@ -663,7 +647,7 @@ class ServerState:
             adsynctools_versions=list(spec["adsynctools_versions"]),
             runs=[],
         )
-        state.runs = _build_runs(state, spec["run_history"], start, when)
+        state.runs = _build_runs(state, spec["run_history"], when)
         if state.scheduler.next_start is None:
             newest = max((r.start for r in state.runs), default=start)
             interval = timedelta(seconds=state.scheduler.effective_interval_s)
@@ -679,15 +663,11 @@ class ServerState:
         return next((c for c in self.connectors if c.name == name), None)
 
     @property
-    def entra_connector(self) -> ConnectorState | None:
-        return next((c for c in self.connectors if c.is_entra), None)
-
-    @property
     def netbios_domain(self) -> str:
         return (self.domain or "contoso").split(".")[0].upper()
 
 
-def _build_runs(state: ServerState, spec: dict[str, Any], start: datetime, when: Any) -> list[Run]:
+def _build_runs(state: ServerState, spec: dict[str, Any], when: Any) -> list[Run]:
     """Explicit ``runs`` rows, or ``cycles`` generated Delta cycles ending at ``last_cycle``."""
     if spec.get("runs") is not None:
         rows = []

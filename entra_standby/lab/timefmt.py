@@ -28,6 +28,16 @@ def parse_time(text: str, start: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def resolve_time(value: str | datetime | None, start: datetime) -> datetime | None:
+    """A scenario time: None stays None; a datetime (YAML reads unquoted timestamps as one) is taken as
+    is, naive ones as UTC like ``parse_time`` does for text; anything else goes through ``parse_time``."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return parse_time(str(value), start)
+
+
 def ps_date(value: datetime | None) -> str | None:
     """``DateTime.ToUniversalTime().ToString('o')``: seven fractional digits and a ``Z``."""
     if value is None:

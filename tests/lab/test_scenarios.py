@@ -9,7 +9,7 @@ import pytest
 
 from entra_standby.errors import EntraStandbyError, ScenarioError
 from entra_standby.lab.scenario import load_scenario
-from entra_standby.lab.state import AD_CONNECTOR, CUSTOM_RULE, ENTRA_CONNECTOR
+from entra_standby.lab.state import AD_CONNECTOR, CUSTOM_RULE, ENTRA_CONNECTOR, ServerState
 from entra_standby.lab.timefmt import parse_time, ps_date
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
@@ -159,3 +159,21 @@ def test_relative_times() -> None:
     with pytest.raises(ValueError, match="not a time"):
         parse_time("3 days ago", start)
     assert ps_date(datetime(2026, 11, 22, 3, 55, 54, 123456, tzinfo=UTC)) == "2026-11-22T03:55:54.1234560Z"
+
+
+def test_unquoted_yaml_timestamps_are_utc_like_quoted_ones(tmp_path: Path) -> None:
+    # YAML reads an unquoted timestamp as a datetime, naive when it has no offset; docs/scenarios.md says
+    # such a time is UTC, the same as the quoted text form.
+    path = tmp_path / "naive.yml"
+    path.write_text(
+        "servers:\n"
+        "  aadc01: {os: {last_boot: 2026-11-20T08:00:00}}\n"
+        "  aadc02: {os: {last_boot: '2026-11-20T08:00:00'}}\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(path)
+    boots = {
+        name: ServerState.from_spec(name, spec, scenario.start).os.last_boot
+        for name, spec in scenario.servers.items()
+    }
+    assert boots == {name: datetime(2026, 11, 20, 8, 0, tzinfo=UTC) for name in ("aadc01", "aadc02")}
