@@ -396,7 +396,10 @@ def _scrub(text: str, settings: ConnectionSettings | None) -> str:
 
 
 def _add_script(ps: PowerShell, call: ProbeCall) -> None:
-    ps.add_script(call.text)
+    # A script added without a scope is dot-sourced into the runspace's global scope, so the statements of
+    # one batch would share variables and preferences (a probe could read another's leftovers). Each probe
+    # gets its own local scope instead, as if it ran alone.
+    ps.add_script(call.text, use_local_scope=True)
     if call.parameters:
         ps.add_parameters(dict(call.parameters))
 

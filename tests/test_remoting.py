@@ -62,6 +62,14 @@ def test_full_audit_costs_at_most_ten_requests_per_host(lab: Lab) -> None:
         assert counts["total"] <= 10, (name, counts)  # authentication included
 
 
+def test_each_probe_of_the_batch_runs_in_its_own_local_scope(lab: Lab) -> None:
+    gather(lab_inventory(lab))
+    for server in lab.servers.values():
+        batch = server.engine.recent_invocations[-1]
+        assert len(batch.commands) == len(PROBE_NAMES)
+        assert all(c.is_script and c.use_local_scope is True and c.end_of_statement for c in batch.commands)
+
+
 def test_pool_is_reused_across_calls(lab: Lab) -> None:
     server = lab.servers["aadc01"]
     server.counters.reset()

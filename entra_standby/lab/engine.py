@@ -20,6 +20,7 @@ class CommandCall:
     is_script: bool
     parameters: dict[str, Any] = field(default_factory=dict)
     end_of_statement: bool = True
+    use_local_scope: bool | None = None  # None: PowerShell's default (a script is dot-sourced)
 
 
 @dataclass(frozen=True)

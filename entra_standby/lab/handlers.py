@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -155,6 +156,8 @@ class LabEngine:
         self.state = state
         self.context = context
         self.cycle = SyncCycleRunner(state, context)
+        # What clients sent lately, newest last: tests assert on how the harness builds its pipelines.
+        self.recent_invocations: deque[Invocation] = deque(maxlen=20)
         self._cmdlets: dict[str, Callable[[dict[str, Any], list[Any], threading.Event], list[Any]]] = {
             "start-adsyncsynccycle": self._start_sync_cycle_cmdlet,
             "get-adsyncscheduler": self._get_scheduler_cmdlet,
@@ -168,6 +171,7 @@ class LabEngine:
     # -- ScriptEngine -------------------------------------------------------------------------------------
 
     def invoke(self, invocation: Invocation, cancel: threading.Event) -> PipelineResult:
+        self.recent_invocations.append(invocation)
         result = PipelineResult()
         statements: list[list[CommandCall]] = [[]]
         for command in invocation.commands:

@@ -149,7 +149,8 @@ def _invocation(command: Command) -> Invocation:
             else:
                 parameters[str(name)] = psvalues.to_plain(value)
         calls.append(CommandCall(text=str(cmd.command_text), is_script=bool(cmd.is_script),
-                                 parameters=parameters, end_of_statement=bool(cmd.end_of_statement)))
+                                 parameters=parameters, end_of_statement=bool(cmd.end_of_statement),
+                                 use_local_scope=cmd.use_local_scope))
     return Invocation(commands=tuple(calls), pipeline_id=str(command.id).upper(), input=tuple(command.input))
 
 
