@@ -95,7 +95,32 @@ def register_lab(subparsers: Any) -> None:
     serve.set_defaults(func=_lab_serve)
 
 
-COMMANDS: list[Callable[[Any], None]] = [register_lab]
+# --- probe show ------------------------------------------------------------------------------------------
+
+
+def _probe_show(args: argparse.Namespace) -> int:
+    from .probes import load_action, load_probe
+
+    script = load_action(args.name) if args.action else load_probe(args.name)
+    sys.stdout.write(script.text)
+    return 0
+
+
+def register_probe(subparsers: Any) -> None:
+    probe = subparsers.add_parser("probe", help="the PowerShell probes and actions the harness sends")
+    probe_commands = probe.add_subparsers(dest="probe_command", required=True)
+    show = probe_commands.add_parser(
+        "show",
+        help="print the complete script exactly as it is sent",
+        description="Print a probe (or, with --action, an action) exactly as it is sent to a server, helpers "
+        "included: save it as NAME.ps1 to run it by hand in Windows PowerShell 5.1 on the server.",
+    )
+    show.add_argument("name", metavar="NAME", help="a probe (e.g. scheduler), or with --action an action")
+    show.add_argument("--action", action="store_true", help="NAME is an action (set-staging, ...)")
+    show.set_defaults(func=_probe_show)
+
+
+COMMANDS: list[Callable[[Any], None]] = [register_lab, register_probe]
 """Each adds its sub-parser(s); keep the order stable, it is the order of --help."""
 
 

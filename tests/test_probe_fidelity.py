@@ -6,7 +6,6 @@ No Windows host is needed: the scripts are parsed with tree-sitter-powershell an
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,9 +17,12 @@ import pytest
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
+from entra_standby.errors import EntraStandbyError
 from entra_standby.probes import (
     ACTION_NAMES,
     CONTRACT_PARAMETERS,
+    HELPERS_REGION_BEGIN,
+    HELPERS_REGION_END,
     PROBE_NAMES,
     Script,
     UnknownScriptError,
@@ -28,19 +30,16 @@ from entra_standby.probes import (
     load_probe,
     marker_line,
     parameter_names,
+    with_helpers,
 )
 from entra_standby.probes.cmdlets import KNOWN_COMMANDS
 
 REPO = Path(__file__).resolve().parents[1]
-# The shared helpers: one canonical file, copied verbatim into a marked region of every script, because each
-# script is sent to the server (or run by hand) as one standalone text.
+# The shared helpers: one canonical file, inserted into a marked region of every script when the catalogue
+# loads it, because each script is sent to the server (or run by hand) as one standalone text.
 CANONICAL_HELPERS = REPO / "entra_standby" / "probes" / "helpers" / "common.ps1"
-SYNC_HELPERS = REPO / "scripts" / "sync-ps-helpers"
-REGION_BEGIN = (
-    "#region entra-standby common helpers "
-    "(generated from probes/helpers/common.ps1 by scripts/sync-ps-helpers; do not edit here)"
-)
-REGION_END = "#endregion entra-standby common helpers"
+REGION_BEGIN = HELPERS_REGION_BEGIN
+REGION_END = HELPERS_REGION_END
 
 SCRIPTS: list[Script] = [load_probe(n) for n in PROBE_NAMES] + [load_action(n) for n in ACTION_NAMES]
 IDS = [f"{s.kind}:{s.name}" for s in SCRIPTS]
@@ -320,7 +319,7 @@ def helper_region(text: str) -> str:
 @pytest.mark.parametrize("script", SCRIPTS, ids=IDS)
 def test_helper_region_is_the_canonical_file(script: Script) -> None:
     assert helper_region(script.text) == canonical_helpers(), (
-        f"{script.kind} {script.name}: edit common.ps1, not the copy, then run scripts/sync-ps-helpers"
+        f"{script.kind} {script.name}: the loaded script must carry exactly probes/helpers/common.ps1"
     )
 
 
@@ -357,68 +356,29 @@ def test_canonical_helpers_use_only_known_commands() -> None:
         assert redefined == set(), f"{script.name} redefines {sorted(redefined)}"
 
 
-def _sync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SYNC_HELPERS), "--root", str(root), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def _copy_scripts(tmp_path: Path) -> Path:
+def test_source_files_hold_one_empty_region_and_no_helper_copy() -> None:
     for folder in ("probes", "actions"):
-        (tmp_path / "entra_standby" / folder).mkdir(parents=True)
         for path in (REPO / "entra_standby" / folder).glob("*.ps1"):
-            shutil.copy(path, tmp_path / "entra_standby" / folder / path.name)
-    (tmp_path / "entra_standby" / "probes" / "helpers").mkdir()
-    shutil.copy(CANONICAL_HELPERS, tmp_path / "entra_standby" / "probes" / "helpers" / "common.ps1")
-    return tmp_path
+            source = path.read_text(encoding="utf-8")
+            assert source.count(f"{REGION_BEGIN}\n{REGION_END}\n") == 1, path.name
+            assert "function Get-EsErrorKind" not in source, f"{path.name} carries a copy of the helpers"
 
 
-def test_sync_script_check_passes_on_the_repository() -> None:
-    result = _sync(REPO, "--check")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == ""
+def test_a_script_without_its_region_is_refused_by_name() -> None:
+    with pytest.raises(EntraStandbyError, match=r"probes/x\.ps1: expected exactly one empty helpers region"):
+        with_helpers("# entra-standby-probe: x\nparam()\n", "function Get-EsX { }\n", where="probes/x.ps1")
+    doubled = f"{REGION_BEGIN}\n{REGION_END}\n" * 2
+    with pytest.raises(EntraStandbyError, match="exactly one"):
+        with_helpers(doubled, "function Get-EsX { }\n", where="probes/x.ps1")
 
 
-def test_sync_script_finds_and_repairs_drift(tmp_path: Path) -> None:
-    root = _copy_scripts(tmp_path)
-    tls = root / "entra_standby" / "probes" / "tls.ps1"
-    stage = root / "entra_standby" / "actions" / "set-staging.ps1"
-    pristine_tls, pristine_stage = tls.read_text(encoding="utf-8"), stage.read_text(encoding="utf-8")
-    tls.write_text(pristine_tls.replace("return 'Failed'", "return 'Fail'", 1), encoding="utf-8")
-    canonical = root / "entra_standby" / "probes" / "helpers" / "common.ps1"
-    canonical.write_text(canonical_helpers() + "\nfunction Get-EsNothing { }\n", encoding="utf-8")
-
-    check = _sync(root, "--check")
-    assert check.returncode == 1
-    listed = check.stdout.splitlines()
-    assert "entra_standby/probes/tls.ps1" in listed and "entra_standby/actions/set-staging.ps1" in listed
-    assert len(listed) == len(SCRIPTS)  # the canonical file changed, so every copy is stale
-    assert stage.read_text(encoding="utf-8") == pristine_stage, "--check changes nothing"
-
-    fix = _sync(root)
-    assert fix.returncode == 0, fix.stderr
-    assert _sync(root, "--check").returncode == 0
-    assert helper_region(tls.read_text(encoding="utf-8")) == canonical.read_text(encoding="utf-8")
-    # Only the region changed: the script's own code around it is kept byte for byte.
-    synced = stage.read_text(encoding="utf-8")
-    assert synced.split(REGION_END, 1)[1] == pristine_stage.split(REGION_END, 1)[1]
-    assert synced.split(REGION_BEGIN, 1)[0] == pristine_stage.split(REGION_BEGIN, 1)[0]
-
-
-def test_sync_script_refuses_a_script_without_one_region(tmp_path: Path) -> None:
-    root = _copy_scripts(tmp_path)
-    service = root / "entra_standby" / "probes" / "service.ps1"
-    original = service.read_text(encoding="utf-8")
-    service.write_text(original.replace(REGION_END + "\n", "", 1), encoding="utf-8")
-    check = _sync(root, "--check")
-    assert check.returncode == 1 and check.stdout.splitlines() == ["entra_standby/probes/service.ps1"]
-    fix = _sync(root)
-    assert fix.returncode == 2 and "service.ps1" in fix.stderr and "found 1 and 0" in fix.stderr
-    assert service.read_text(encoding="utf-8") == original.replace(REGION_END + "\n", "", 1)
+def test_cli_prints_the_complete_script_as_sent() -> None:
+    result = subprocess.run([sys.executable, "-m", "entra_standby.cli", "probe", "show", "set-staging",
+                             "--action"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == load_action("set-staging").text
+    assert result.stdout.startswith(marker_line("action", "set-staging"))
+    assert helper_region(result.stdout) == canonical_helpers()
 
 
 # --- the gates can fail ----------------------------------------------------------------------------------

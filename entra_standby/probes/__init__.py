@@ -1,5 +1,10 @@
 """The probe and action catalogue: the ``.ps1`` files shipped as package data, loaded by name.
 
+The helper functions every script needs live once, in ``probes/helpers/common.ps1``; each script marks where
+they go with an empty ``#region entra-standby common helpers`` block, and loading fills it in. So what is
+sent is one standalone script, while the repository holds one copy of the helpers
+(``entra-standby probe show NAME`` prints the complete script, e.g. to run it by hand on a server).
+
 A script is sent to the server unchanged (comments included: the lab recognises it by its first line) and
 receives its inputs only as named parameters, never by formatting text into it. ``Script.parameters`` is
 read from the script's own ``param()`` block, so the catalogue cannot disagree with the file.
@@ -18,13 +23,22 @@ from ..errors import EntraStandbyError
 __all__ = [
     "ACTION_NAMES",
     "CONTRACT_PARAMETERS",
+    "HELPERS_REGION_BEGIN",
+    "HELPERS_REGION_END",
     "PROBE_NAMES",
     "Script",
     "UnknownScriptError",
     "load_action",
     "load_probe",
     "marker_line",
+    "with_helpers",
 ]
+
+HELPERS_REGION_BEGIN = (
+    "#region entra-standby common helpers (probes/helpers/common.ps1, inserted here when the script is"
+    " loaded)"
+)
+HELPERS_REGION_END = "#endregion entra-standby common helpers"
 
 PROBE_NAMES: tuple[str, ...] = (
     "scheduler",
@@ -105,8 +119,25 @@ def _load(kind: ScriptKind, name: str) -> Script:
     if name not in known:
         raise UnknownScriptError(f"unknown {kind} '{name}'", fix=f"use one of: {', '.join(known)}")
     folder = "probes" if kind == "probe" else "actions"
-    text = resources.files("entra_standby").joinpath(folder, f"{name}.ps1").read_text(encoding="utf-8-sig")
+    source = resources.files("entra_standby").joinpath(folder, f"{name}.ps1").read_text(encoding="utf-8-sig")
+    text = with_helpers(source, _helpers(), where=f"{folder}/{name}.ps1")
     return Script(name=name, kind=kind, text=text, parameters=parameter_names(text))
+
+
+@cache
+def _helpers() -> str:
+    return resources.files("entra_standby").joinpath("probes", "helpers", "common.ps1").read_text(
+        encoding="utf-8-sig")
+
+
+def with_helpers(source: str, helpers: str, *, where: str) -> str:
+    """``source`` with its one empty helpers region filled with ``helpers``."""
+    begin = HELPERS_REGION_BEGIN + "\n" + HELPERS_REGION_END
+    if source.count(begin) != 1:
+        raise EntraStandbyError(f"{where}: expected exactly one empty helpers region",
+                                fix=f"put the two lines '{HELPERS_REGION_BEGIN}' and '{HELPERS_REGION_END}' "
+                                    "after param(), with nothing between them")
+    return source.replace(begin, HELPERS_REGION_BEGIN + "\n" + helpers + HELPERS_REGION_END, 1)
 
 
 _PARAM_KEYWORD = re.compile(r"(?im)^\s*param\s*\(")
