@@ -284,7 +284,8 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
             v.fail(f"{key}.servers", f"pair '{name}' has no standby server",
                    "add the staging server as 'role: standby'")
         pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds,
-                               cloud=v.cloud(pair, key), drill=v.drill(pair, key, default_drill, default_windows)))
+                               cloud=v.cloud(pair, key),
+                               drill=v.drill(pair, key, default_drill, default_windows)))
     return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults))
 
 
@@ -471,7 +472,7 @@ class _Validator:
 
     def drill(self, pair: dict[str, Any], key: str, default_block: dict[str, Any],
               default_windows: tuple[MaintenanceWindow, ...]) -> DrillSettings:
-        """Merged drill settings: defaults < pair key by key; a pair's window list replaces the default one."""
+        """Merged drill settings: defaults < pair, key by key; a pair's window list replaces the default."""
         block = {**default_block, **parse_drill_block(pair.get("drill"), path=self.label, key=f"{key}.drill")}
         windows = default_windows
         if "maintenance_windows" in pair:

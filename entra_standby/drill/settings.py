@@ -92,7 +92,8 @@ class MaintenanceWindow:
     timezone: str
 
     def __post_init__(self) -> None:
-        if not self.days or any(d not in range(7) for d in self.days) or len(set(self.days)) != len(self.days):
+        distinct = len(set(self.days)) == len(self.days)
+        if not self.days or not distinct or any(d not in range(7) for d in self.days):
             raise ValueError(f"MaintenanceWindow.days must be distinct weekdays 0..6, got {self.days!r}")
         _zone(self.timezone)  # raises for an unknown zone, so a window in hand always resolves
 
@@ -158,7 +159,8 @@ def parse_drill_block(raw: Any, *, path: str, key: str) -> dict[str, Any]:
         here = f"{key}.{name}"
         if not isinstance(name, str) or name not in DRILL_DEFAULTS:
             hint = _suggest(str(name), list(DRILL_DEFAULTS))
-            _fail(path, here, f"unknown key '{name}'", hint or f"allowed keys here: {', '.join(DRILL_DEFAULTS)}")
+            _fail(path, here, f"unknown key '{name}'",
+                  hint or f"allowed keys here: {', '.join(DRILL_DEFAULTS)}")
         if name == "method":
             out[name] = _method(value, path, here)
         elif name == "canary_attribute":
@@ -224,7 +226,8 @@ def _number(name: str, value: Any, path: str, key: str) -> float:
         _fail(path, key, f"{value} is not a finite number", f"write a number of seconds (default {default})")
     if value < low or (value == low and not low_allowed) or value > high:
         lowest = f"at least {low:g}" if low_allowed else f"greater than {low:g}"
-        _fail(path, key, f"{value:g} is out of range", f"use a number of seconds {lowest} and at most {high:g}")
+        _fail(path, key, f"{value:g} is out of range",
+              f"use a number of seconds {lowest} and at most {high:g}")
     return float(value)
 
 
@@ -277,7 +280,8 @@ def _clock(value: Any, path: str, key: str, *, end: bool) -> time:
         # YAML 1.1 reads an unquoted 22:00 as the base-60 number 1320 (02:00 stays text): say so.
         limit = 24 * 60 + (1 if end else 0)  # "24:00" (1440) is a valid end
         seen = f"\"{value // 60:02d}:{value % 60:02d}\"" if 0 <= value < limit else "\"HH:MM\""
-        _fail(path, key, f"got the number {value}: YAML reads an unquoted time like 22:00 as a base-60 number",
+        _fail(path, key,
+              f"got the number {value}: YAML reads an unquoted time like 22:00 as a base-60 number",
               f"quote the time: {key.rsplit('.', 1)[-1]}: {seen}")
     if isinstance(value, str):
         text = value.strip()

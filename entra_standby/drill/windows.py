@@ -37,7 +37,8 @@ class WindowStatus:
         return self.description
 
 
-def occurrences(window: MaintenanceWindow, first_day: date, last_day: date) -> list[tuple[datetime, datetime]]:
+def occurrences(window: MaintenanceWindow, first_day: date,
+                last_day: date) -> list[tuple[datetime, datetime]]:
     """The (start, end) UTC instants of every opening of ``window`` on local days first_day..last_day."""
     zone = window.zone
     out: list[tuple[datetime, datetime]] = []
