@@ -187,10 +187,11 @@ class PairLock:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-def _read_holder(path: Path, pair: str, *, retries: int = _READ_RETRIES) -> LockHolder | None:
+def _read_holder(path: Path, pair: str, *, retries: int | None = None) -> LockHolder | None:
     unlock = f"`entra-standby unlock --pair {shlex.quote(pair)}`"
+    tries = _READ_RETRIES if retries is None else retries
     problem = ""
-    for attempt in range(retries + 1):
+    for attempt in range(tries + 1):
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -206,7 +207,7 @@ def _read_holder(path: Path, pair: str, *, retries: int = _READ_RETRIES) -> Lock
                               boot_id=raw.get("boot_id"), process_start=raw.get("process_start"))
         except (ValueError, KeyError, TypeError):
             problem = "is empty" if not text.strip() else "is not a lock this tool wrote"
-        if attempt < retries:
+        if attempt < tries:
             time.sleep(_READ_RETRY_S)  # the holder creates the file, then writes it: wait for the content
     raise DrillError(f"pair '{pair}': lock file {path} {problem}; a run may have died while taking it",
                      fix=f"audit the pair, then {unlock}")
