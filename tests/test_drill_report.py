@@ -153,7 +153,7 @@ def test_a_refusal_without_steps_still_fails_in_ci() -> None:
     failure = case.find("failure")
     assert failure is not None and "no switch method" in (failure.get("message") or "")
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert props["method"] == "none" and "no switch method" in props["refusal"]
+    assert props["method"] == "none" and "no switch method" in (props["refusal"] or "")
 
 
 # --- audit log -------------------------------------------------------------------------------------------
