@@ -26,7 +26,8 @@ from types import TracebackType
 from ..errors import DrillError
 from .filenames import pair_file_stem
 
-__all__ = ["LockHolder", "PairLock", "default_lock_dir", "lock_path", "read_lock", "remove_lock"]
+__all__ = ["LockHolder", "PairLock", "default_lock_dir", "holder_state", "list_locks", "lock_path",
+           "read_lock", "remove_lock"]
 
 _READ_RETRIES = 20  # a lock file is written right after it is created: give a starting run ~1 s
 _READ_RETRY_S = 0.05
@@ -69,6 +70,18 @@ def read_lock(pair: str, directory: str | os.PathLike[str] | None = None) -> Loc
     """Who holds the pair's lock, or None when it is free. ``DrillError`` if the file is unreadable."""
     path = lock_path(pair, directory)
     return _read_holder(path, pair)
+
+
+def list_locks(directory: str | os.PathLike[str] | None = None) -> list[LockHolder]:
+    """Every readable lock in the directory (for ``unlock`` to say which pairs are locked)."""
+    base = Path(directory) if directory is not None else default_lock_dir()
+    holders: list[LockHolder] = []
+    for path in sorted(base.glob("*.lock")):
+        with contextlib.suppress(DrillError):
+            holder = _read_holder(path, path.stem, retries=0)
+            if holder is not None:
+                holders.append(holder)
+    return holders
 
 
 def remove_lock(pair: str, directory: str | os.PathLike[str] | None = None) -> LockHolder | None:
@@ -170,7 +183,7 @@ class PairLock:
             return DrillError(f"pair '{self.pair}': another drill released the lock just now",
                               fix="run the command again")
         where = f"pair '{self.pair}' is locked by another drill: {holder.describe()}"
-        state = _holder_state(holder)
+        state = holder_state(holder)
         if state == "gone":
             return DrillError(
                 f"{where}; the run that held it is no longer running (it crashed or was killed): "
@@ -213,8 +226,8 @@ def _read_holder(path: Path, pair: str, *, retries: int | None = None) -> LockHo
                      fix=f"audit the pair, then {unlock}")
 
 
-def _holder_state(holder: LockHolder) -> str:
-    """``running`` / ``gone`` for a holder on this host; ``unknown`` for one on another host."""
+def holder_state(holder: LockHolder) -> str:
+    """``running`` / ``gone`` for a holder on this host (PID, reboot, PID reuse); ``unknown`` elsewhere."""
     if holder.hostname != socket.gethostname():
         return "unknown"
     if holder.boot_id is not None and _boot_id() not in (None, holder.boot_id):
