@@ -120,47 +120,13 @@ def register_probe(subparsers: Any) -> None:
     show.set_defaults(func=_probe_show)
 
 
-# --- unlock ----------------------------------------------------------------------------------------------
+def register_drill(subparsers: Any) -> None:
+    from .cli_drill import register_drill_commands
+
+    register_drill_commands(subparsers)
 
 
-def _unlock(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from .drill.lock import LockHolder, holder_state, list_locks, lock_path, read_lock, remove_lock
-    from .errors import DrillError
-
-    if not lock_path(args.pair, args.lock_dir).exists():
-        locked = [h.pair for h in list_locks(args.lock_dir)]
-        _out(f"pair '{args.pair}' is not locked" + (f"; locked pairs: {', '.join(locked)}" if locked else ""))
-        return 1
-    holder: LockHolder | None = None
-    with contextlib.suppress(DrillError):  # an unreadable lock is removed all the same
-        holder = read_lock(args.pair, args.lock_dir)
-    if holder is not None and not args.force and holder_state(holder) == "running":
-        raise DrillError(f"pair '{args.pair}' is locked by a run that is still running: {holder.describe()}",
-                         fix="let it finish or stop it first (or pass --force if you are sure)")
-    removed = remove_lock(args.pair, args.lock_dir)
-    held = f"held by {removed.describe()}" if removed is not None else "its file was unreadable"
-    _out(f"removed the drill lock of pair '{args.pair}' ({held})")
-    return 0
-
-
-def register_unlock(subparsers: Any) -> None:
-    unlock = subparsers.add_parser(
-        "unlock",
-        help="remove a pair's drill lock after a crashed run (audit the pair first)",
-        description="Remove the lock that keeps two drills off one pair. A run that crashed or was killed "
-        "leaves it behind on purpose: the pair may be mid-switch, so run the readiness checks on it first.",
-    )
-    unlock.add_argument("--pair", required=True, metavar="NAME", help="the pair whose lock to remove")
-    unlock.add_argument("--lock-dir", metavar="DIR", default=None,
-                        help="lock directory (default ${XDG_STATE_HOME:-~/.local/state}/entra-standby/locks)")
-    unlock.add_argument("--force", action="store_true",
-                        help="remove it even if the run holding it still runs on this host")
-    unlock.set_defaults(func=_unlock)
-
-
-COMMANDS: list[Callable[[Any], None]] = [register_lab, register_probe, register_unlock]
+COMMANDS: list[Callable[[Any], None]] = [register_lab, register_probe, register_drill]
 """Each adds its sub-parser(s); keep the order stable, it is the order of --help."""
 
 

@@ -237,34 +237,3 @@ def test_default_directory_follows_xdg_state_home(tmp_path: Path, monkeypatch: p
     with PairLock(PAIR) as held:  # the directory is created on first use
         assert held.path.parent == default_lock_dir() and held.path.exists()
 
-
-# --- entra-standby unlock --------------------------------------------------------------------------------
-
-
-def test_unlock_command_removes_a_dead_runs_lock_and_refuses_a_live_one(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from entra_standby.cli import main
-
-    assert main(["unlock", "--pair", PAIR, "--lock-dir", str(tmp_path)]) == 1
-    assert f"pair '{PAIR}' is not locked" in capsys.readouterr().out
-
-    live = PairLock(PAIR, directory=tmp_path, command="entra-standby drill --pair contoso-prod")
-    live.acquire()  # held by this (running) process
-    PairLock("other-pair", directory=tmp_path).acquire()
-    assert main(["unlock", "--pair", "contoso-prd", "--lock-dir", str(tmp_path)]) == 1
-    assert "locked pairs: contoso-prod, other-pair" in capsys.readouterr().out
-    assert main(["unlock", "--pair", PAIR, "--lock-dir", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "still running" in err and f"pid {os.getpid()}" in err and "--force" in err
-    assert lock_path(PAIR, tmp_path).exists()
-
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
-    data = json.loads(lock_path(PAIR, tmp_path).read_text(encoding="utf-8"))
-    data.update(pid=int(dead.stdout), process_start=None)  # a run that has ended
-    lock_path(PAIR, tmp_path).write_text(json.dumps(data), encoding="utf-8")
-    assert main(["unlock", "--pair", PAIR, "--lock-dir", str(tmp_path)]) == 0
-    assert f"removed the drill lock of pair '{PAIR}' (held by " in capsys.readouterr().out
-    assert not lock_path(PAIR, tmp_path).exists()
-    assert main(["unlock", "--pair", "other-pair", "--lock-dir", str(tmp_path), "--force"]) == 0
-    assert list(tmp_path.iterdir()) == []
