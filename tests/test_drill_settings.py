@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 import zoneinfo
 from datetime import time
@@ -238,3 +241,17 @@ def test_window_rejects_bad_values_built_in_code() -> None:
         MaintenanceWindow(days=(7,), start=time(1), end=time(2), timezone="UTC")
     with pytest.raises(zoneinfo.ZoneInfoNotFoundError):
         MaintenanceWindow(days=(1,), start=time(1), end=time(2), timezone="Mars/Olympus")
+
+
+def test_time_zones_resolve_without_a_system_zone_database(tmp_path: Path) -> None:
+    # Machines without /usr/share/zoneinfo (Windows, slim containers) rely on the tzdata package.
+    script = ("import zoneinfo; from entra_standby.drill.settings import parse_maintenance_windows\n"
+              "assert zoneinfo.TZPATH == (sys_path,), zoneinfo.TZPATH\n"
+              "(w,) = parse_maintenance_windows([{'days': ['sat'], 'start': '02:00', 'end': '06:00', "
+              "'timezone': 'Europe/Berlin'}], path='inv.yml', key='k')\n"
+              "print(w.zone.key)\n").replace("sys_path", repr(str(tmp_path)))
+    env = {**os.environ, "PYTHONTZPATH": str(tmp_path)}  # an empty directory: no system zone files
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Europe/Berlin"
