@@ -132,13 +132,7 @@ class PairLock:
                              f"{exc.strerror}", fix="pass a writable lock directory") from None
         holder = _me(self.pair, self.command)
         data = json.dumps(asdict(holder), indent=2).encode("utf-8")
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise self._held_error() from None
-        except OSError as exc:
-            raise DrillError(f"pair '{self.pair}': cannot create lock {self.path}: {exc.strerror}",
-                             fix="pass a writable lock directory") from None
+        fd = self._create()
         try:
             os.write(fd, data)
             os.fsync(fd)  # a power cut right after must not leave an empty lock behind
@@ -151,6 +145,20 @@ class PairLock:
         os.close(fd)
         self.holder = holder
         return holder
+
+    def _create(self) -> int:
+        for _ in range(3):  # a holder that releases between our attempt and our read: try again
+            try:
+                return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                error = self._held_error()
+                if error is not None:
+                    raise error from None
+            except OSError as exc:
+                raise DrillError(f"pair '{self.pair}': cannot create lock {self.path}: {exc.strerror}",
+                                 fix="pass a writable lock directory") from None
+        raise DrillError(f"pair '{self.pair}': the drill lock {self.path} keeps changing hands",
+                         fix="another run is starting on this pair: let it finish, then try again")
 
     def release(self) -> bool:
         """Remove the lock file if it is still the one we wrote; True if it was removed."""
@@ -176,12 +184,12 @@ class PairLock:
         if exc_type is None or self.release_on_error:
             self.release()
 
-    def _held_error(self) -> DrillError:
+    def _held_error(self) -> DrillError | None:
+        """Why the lock cannot be had, or None when it was released meanwhile."""
         unlock = f"`entra-standby unlock --pair {shlex.quote(self.pair)}`"
         holder = _read_holder(self.path, self.pair)
-        if holder is None:  # released between our attempt and the read: say so rather than retry silently
-            return DrillError(f"pair '{self.pair}': another drill released the lock just now",
-                              fix="run the command again")
+        if holder is None:
+            return None
         where = f"pair '{self.pair}' is locked by another drill: {holder.describe()}"
         state = holder_state(holder)
         if state == "gone":
