@@ -1,7 +1,8 @@
 """``entra-standby switch | failover | demote | unlock``: the switching engine from a terminal.
 
 Thin: each parses its flags, builds ``DrillOptions`` and calls the engine; the exit code follows the
-outcome (0 done, 1 refused, 3 rolled back, 4 MANUAL ACTION REQUIRED; 2 any other error).
+outcome (0 done, 1 refused, 3 rolled back, 4 MANUAL ACTION REQUIRED; 2 any other error). ``unlock``: 0
+removed, 1 nothing removed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def _common(parser: argparse.ArgumentParser, *, plan: bool = True) -> None:
                             help="the inventory YAML")
     parser.add_argument("--pair", required=True, metavar="NAME", help="the pair to act on")
     parser.add_argument("--lock-dir", type=Path, default=None, metavar="DIR",
-                        help="where the per-pair drill locks live")
+                        help="where the per-pair drill locks live (default: "
+                             "${XDG_STATE_HOME:-~/.local/state}/entra-standby/locks)")
     if plan:
         parser.add_argument("--plan", action="store_true",
                             help="print every step per server and change nothing (no connection is made)")
@@ -74,13 +76,10 @@ def _run(args: argparse.Namespace, kind: str, **extra: Any) -> int:
         _out(warning)
     report = getattr(args, "report", None)
     if report is not None:
-        from .drill.report import write_audit_log, write_junit
+        from .drill.report import write_reports
 
-        report.mkdir(parents=True, exist_ok=True)
-        stamp = record.started_utc.strftime("%Y%m%dT%H%M%SZ")
-        write_junit(record, report / f"{kind}-{args.pair}-{stamp}.xml")
-        write_audit_log(record, report / f"{kind}-{args.pair}-{stamp}.json")
-        _out(f"report written under {report}")
+        paths = write_reports(record, report)
+        _out(f"report written: {paths.junit} and {paths.audit}")
     return EXIT_CODES[record.outcome]
 
 
@@ -104,15 +103,64 @@ def _demote(args: argparse.Namespace) -> int:
     return _run(args, "demote", demote_server=args.server, allow_zero_active=args.allow_zero_active)
 
 
-def _unlock(args: argparse.Namespace) -> int:
-    from .drill.lock import read_lock, remove_lock
+def _err(line: str) -> None:
+    sys.stderr.write(f"entra-standby: {line}\n")
+    sys.stderr.flush()
 
-    holder = read_lock(args.pair, args.lock_dir)
-    if holder is None:
-        _out(f"pair {args.pair} is not locked")
+
+def _unlock(args: argparse.Namespace) -> int:
+    """0 removed; 1 nothing removed (no such lock, or its run still runs here and --force was not given)."""
+    from .drill.lock import (
+        LockHolder,
+        default_lock_dir,
+        holder_state,
+        list_locks,
+        lock_path,
+        read_lock,
+        remove_lock,
+        unreadable_locks,
+    )
+    from .errors import DrillError
+
+    pair = args.pair
+    path = lock_path(pair, args.lock_dir)
+    directory = path.parent if args.lock_dir is not None else default_lock_dir()
+    if not path.exists():
+        others = [f"{h.pair} ({h.describe()})" for h in list_locks(args.lock_dir)]
+        others += [f"{p.name} (unreadable lock file)" for p in unreadable_locks(args.lock_dir)]
+        listed = ("; locked pairs there: " + "; ".join(others)) if others else "; no pair is locked there"
+        _err(f"pair '{pair}' is not locked (no {path.name} in {directory}){listed}")
+        return 1
+    holder: LockHolder | None = None
+    unreadable = ""
+    try:
+        holder = read_lock(pair, args.lock_dir)
+    except DrillError as exc:
+        unreadable = exc.reason
+    if holder is None and not unreadable:  # released between our two looks
+        _out(f"pair '{pair}' is not locked any more (its run finished meanwhile)")
         return 0
-    remove_lock(args.pair, args.lock_dir)
-    _out(f"removed the drill lock of {args.pair} (it was held by {holder.describe()})")
+    if holder is not None and holder_state(holder) == "running":
+        if not args.force:
+            _err(f"pair '{pair}' is locked by a run that is still running on this host: {holder.describe()}. "
+                 "Removing its lock would let a second run start on the pair while this one is switching "
+                 "it, and two runs at once can leave both servers un-staged (fix: let it finish, or stop "
+                 f"it (kill {holder.pid}), audit the pair, then unlock; --force removes the lock anyway)")
+            return 1
+        remove_lock(pair, args.lock_dir, token=holder.token)
+        _out(f"WARNING: removed the drill lock of pair '{pair}' although its run still runs "
+             f"({holder.describe()}): it may still be changing the servers; start no other run on the pair "
+             "until it has ended")
+        return 0
+    if holder is None:
+        remove_lock(pair, args.lock_dir)
+        _out(f"removed the unreadable drill lock of pair '{pair}' ({unreadable}); a run may have died while "
+             "taking it: audit the pair before the next run")
+        return 0
+    remove_lock(pair, args.lock_dir, token=holder.token)
+    elsewhere = "" if holder_state(holder) == "gone" else (
+        f"; it was taken on {holder.hostname}, where this host cannot tell whether it still runs")
+    _out(f"removed the drill lock of pair '{pair}' (it was held by {holder.describe()}){elsewhere}")
     return 0
 
 
@@ -142,6 +190,12 @@ def register_drill_commands(subparsers: Any) -> None:
                         help="stage it even when no other server exports (nothing will export)")
     demote.set_defaults(func=_demote)
 
-    unlock = subparsers.add_parser("unlock", help="remove a pair's drill lock (after checking the pair)")
+    unlock = subparsers.add_parser(
+        "unlock", help="remove a pair's drill lock (after checking the pair)",
+        description="Remove the lock that keeps two runs off one pair. A run that crashed, was killed or "
+                    "ended in MANUAL ACTION REQUIRED leaves it behind on purpose: audit the pair first. "
+                    "Exit 0: removed; 1: nothing removed (no such lock, or its run still runs here).")
     _common(unlock, plan=False)
+    unlock.add_argument("--force", action="store_true",
+                        help="remove it even though the run holding it still runs on this host")
     unlock.set_defaults(func=_unlock)

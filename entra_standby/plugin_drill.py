@@ -94,13 +94,10 @@ def drill_run(request: pytest.FixtureRequest, _entra_target: Any) -> Callable[[s
                 write(f"  drill {pair_name}: {warning}")
             report_dir = config.getoption("entra_drill_report")
             if report_dir:
-                from .drill.report import write_audit_log, write_junit
+                from .drill.report import write_reports
 
-                directory = Path(report_dir)
-                directory.mkdir(parents=True, exist_ok=True)
-                stamp = record.started_utc.strftime("%Y%m%dT%H%M%SZ")
-                write_junit(record, directory / f"drill-{pair_name}-{stamp}.xml")
-                write_audit_log(record, directory / f"drill-{pair_name}-{stamp}.json")
+                paths = write_reports(record, report_dir)
+                write(f"  drill {pair_name}: report written: {paths.junit} and {paths.audit}")
             write(render_record(record))
         return record
 

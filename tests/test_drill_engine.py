@@ -12,6 +12,7 @@ import pytest
 from drillkit import drill_lab
 
 from entra_standby.drill.console import render_record
+from entra_standby.drill.engine import execute
 from entra_standby.drill.lock import PairLock
 from entra_standby.drill.records import RunOutcome, StepOutcome
 from entra_standby.errors import DrillError
@@ -110,7 +111,21 @@ def test_outside_the_maintenance_window_is_refused_unless_ignored(tmp_path: Path
         inventory = d.inventory(lambda raw: raw["pairs"][0].update(maintenance_windows=windows))
         refused = d.run("drill", inventory, ignore_window=False)
         assert refused.outcome is RunOutcome.REFUSED
-        assert refused.refusal is not None and "maintenance window" in refused.refusal
+        assert refused.refusal is not None
+        # the one wording of drill.windows.require_window: the pair, the next window, and the fix
+        assert refused.refusal.startswith(f"pair '{d.pair}': outside every maintenance window; the next "
+                                          "opens "), refused.refusal
+        assert "(fix: run it after " in refused.refusal and "--ignore-maintenance-window" in refused.refusal
+        # ignored: the run goes on (here only as far as a held lock) with drill.windows.warning_text's warning
+        options = d.options(ignore_window=True)
+        with PairLock(d.pair, directory=tmp_path / "locks", command="someone else"), \
+                pytest.raises(DrillError, match="someone else"):
+            execute(inventory, d.pair, "drill", options)
+        about_window = [w for w in options.warnings if "maintenance" in w]
+        assert len(about_window) == 1 and about_window[0].startswith(
+            f"WARNING: pair '{d.pair}': running OUTSIDE the maintenance windows because "
+            "--ignore-maintenance-window was given (outside every maintenance window; the next opens "), \
+            about_window
         assert d.actions_received() == []
 
 

@@ -1,5 +1,5 @@
 """The drill's front doors as users run them: `pytest checks/drills` (opt-in, plan, report) and the
-`entra-standby switch|failover|demote|unlock` commands, against the lab."""
+`entra-standby switch|failover|demote` commands, against the lab (unlock: test_drill_unlock.py)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ def test_the_drill_passes_on_the_lab_with_a_valid_report(tmp_path: Path) -> None
     assert "1 passed" in result.stdout
     assert "OUTSIDE the maintenance windows" in result.stdout  # the override warns
     assert "RTO failover" in result.stdout and "RTO failback" in result.stdout
-    junit = next(out.glob("drill-*.xml"))
+    junit = next(out.glob("drill-healthy-pair-*.junit.xml"))
     xmlschema.XMLSchema(str(XSD)).validate(str(junit))
     assert 'name="rto_s.failover"' in junit.read_text()
-    log = json.loads(next(out.glob("drill-*.json")).read_text())
+    log = json.loads(next(out.glob("drill-healthy-pair-*.audit.json")).read_text())
     text = json.dumps(log)
     staging = [(e["server"], e["parameters"]["Enabled"]) for e in log["audit"]
                if e["kind"] == "action" and e["name"] == "set-staging"]
@@ -89,7 +89,8 @@ def test_switch_command_plan_then_switch(tmp_path: Path, capsys: pytest.CaptureF
         assert "switch on pair" in out and "PASSED" in out
         assert f"{d.host('aadc02')} role active" in out
         assert d.flags() == {"aadc01": True, "aadc02": False}
-        assert list((tmp_path / "r").glob("switch-*.xml"))
+        assert len(list((tmp_path / "r").glob(f"switch-{d.pair}-*.junit.xml"))) == 1
+        assert len(list((tmp_path / "r").glob(f"switch-{d.pair}-*.audit.json"))) == 1
 
 
 def test_failover_command_refusals_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,13 +102,3 @@ def test_failover_command_refusals_and_exit_codes(tmp_path: Path, capsys: pytest
         assert main(["failover", *base, "--active-down", "--confirm-isolated", d.host("aadc01")]) == 1
         assert "planned switch" in capsys.readouterr().out
         assert d.flags() == {"aadc01": False, "aadc02": True}
-
-
-def test_unlock_removes_a_stale_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from entra_standby.drill.lock import PairLock, read_lock
-
-    locks = tmp_path / "locks"
-    PairLock("contoso-prod", directory=locks, command="crashed run").acquire()
-    assert main(["unlock", "--pair", "contoso-prod", "--lock-dir", str(locks)]) == 0
-    assert "crashed run" in capsys.readouterr().out
-    assert read_lock("contoso-prod", locks) is None

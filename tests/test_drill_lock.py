@@ -237,3 +237,12 @@ def test_default_directory_follows_xdg_state_home(tmp_path: Path, monkeypatch: p
     with PairLock(PAIR) as held:  # the directory is created on first use
         assert held.path.parent == default_lock_dir() and held.path.exists()
 
+
+
+def test_remove_lock_with_a_token_removes_only_the_lock_it_judged(tmp_path: Path) -> None:
+    first = PairLock(PAIR, directory=tmp_path).acquire()
+    with pytest.raises(DrillError, match="changed while unlocking"):
+        remove_lock(PAIR, tmp_path, token="the-token-of-a-run-that-ended")
+    assert read_lock(PAIR, tmp_path) == first  # a newer run's lock stays
+    assert remove_lock(PAIR, tmp_path, token=first.token) == first
+    assert read_lock(PAIR, tmp_path) is None

@@ -822,18 +822,18 @@ def execute(inventory: Inventory, pair_name: str, kind: str, options: DrillOptio
     """Run ``kind`` on one pair, under the pair's drill lock; returns the full record (never raises for a
     server's failure; ``DrillError`` only when the run cannot even start, e.g. the lock is held)."""
     from .lock import PairLock
-    from .windows import window_status
+    from .windows import require_window, warning_text
 
     pair = _pair(inventory, pair_name)
     engine = Engine(inventory, pair, kind, options)
     if kind == "drill":
-        status = window_status(pair.drill.maintenance_windows, _now())
+        try:
+            status = require_window(pair.drill.maintenance_windows, _now(), pair=pair.name,
+                                    ignore=options.ignore_window)
+        except DrillError as outside:
+            return engine._refuse([str(outside)])
         if not status.inside:
-            if not options.ignore_window:
-                return engine._refuse([f"outside the pair's maintenance windows: {status.description} (pass "
-                                       "--ignore-maintenance-window to override)"])
-            options.warnings.append(f"WARNING: running OUTSIDE the maintenance windows "
-                                    f"({status.description}) because --ignore-maintenance-window was given")
+            options.warnings.append(warning_text(status, pair.name))
     lock = PairLock(pair.name, directory=options.lock_dir, command=options.command)
     lock.acquire()
     record: DrillRecord | None = None

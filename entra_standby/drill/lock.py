@@ -27,7 +27,7 @@ from ..errors import DrillError
 from .filenames import pair_file_stem
 
 __all__ = ["LockHolder", "PairLock", "default_lock_dir", "holder_state", "list_locks", "lock_path",
-           "read_lock", "remove_lock"]
+           "read_lock", "remove_lock", "unreadable_locks"]
 
 _READ_RETRIES = 20  # a lock file is written right after it is created: give a starting run ~1 s
 _READ_RETRY_S = 0.05
@@ -84,13 +84,33 @@ def list_locks(directory: str | os.PathLike[str] | None = None) -> list[LockHold
     return holders
 
 
-def remove_lock(pair: str, directory: str | os.PathLike[str] | None = None) -> LockHolder | None:
-    """Remove the pair's lock whoever holds it (``entra-standby unlock``); returns the holder it removed."""
+def unreadable_locks(directory: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Lock files in the directory that ``list_locks`` skips because they cannot be read."""
+    base = Path(directory) if directory is not None else default_lock_dir()
+    bad: list[Path] = []
+    for path in sorted(base.glob("*.lock")):
+        try:
+            _read_holder(path, path.stem, retries=0)
+        except DrillError:
+            bad.append(path)
+    return bad
+
+
+def remove_lock(pair: str, directory: str | os.PathLike[str] | None = None, *,
+                token: str | None = None) -> LockHolder | None:
+    """Remove the pair's lock whoever holds it (``entra-standby unlock``); returns the holder it removed.
+
+    With ``token``, only the lock that carries it: a caller that judged one holder must not remove the
+    lock of a run that took the pair meanwhile.
+    """
     path = lock_path(pair, directory)
     try:
         holder = _read_holder(path, pair)
     except DrillError:
         holder = None  # an unreadable lock is removed all the same: that is what unlock is for
+    if token is not None and (holder is None or holder.token != token):
+        raise DrillError(f"pair '{pair}': the drill lock {path} changed while unlocking (another run took "
+                         "it)", fix=f"look again: entra-standby unlock --pair {shlex.quote(pair)}")
     try:
         path.unlink()
     except FileNotFoundError:

@@ -352,5 +352,5 @@ def _write_text(path: Path, text: str) -> Path:
             raise
     except OSError as exc:
         raise DrillError(f"cannot write drill report {path}: {exc.strerror or exc}",
-                         fix="pass a writable directory to --drill-report") from None
+                         fix="pass a writable report directory (--report / --drill-report)") from None
     return path

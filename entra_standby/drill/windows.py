@@ -109,7 +109,8 @@ def require_window(windows: tuple[MaintenanceWindow, ...] | list[MaintenanceWind
 
 def warning_text(status: WindowStatus, pair: str) -> str:
     """The one-line warning a front door prints when --ignore-maintenance-window lets a drill run outside."""
-    return f"WARNING: pair '{pair}': --ignore-maintenance-window: {status.description}"
+    return (f"WARNING: pair '{pair}': running OUTSIDE the maintenance windows because "
+            f"--ignore-maintenance-window was given ({status.description})")
 
 
 def _utc(moment: datetime | None) -> str:
