@@ -372,7 +372,10 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
             AD_CONNECTOR: {"adds": 0, "updates": 0, "deletes": 0},
             ENTRA_CONNECTOR: {"adds": 0, "updates": 3, "deletes": 0},
         },
-        "sync_machine_identifier": _guid(name, "SyncMachineIdentifier"),
+        # The standby's value is in the 'N' form (32 hex digits), as Microsoft's own fix procedure writes it.
+        "sync_machine_identifier": _guid(name, "SyncMachineIdentifier")
+        if role == "active"
+        else uuid.UUID(_guid(name, "SyncMachineIdentifier")).hex,
         "adsynctools_versions": ["2.4.0"],
         "run_history": {
             "last_cycle": "-12m",
