@@ -56,3 +56,22 @@ def test_healthy_pair_standby_serves_n_form_and_passes() -> None:
     assert "-" not in raw.split('"sync_machine_identifier":"')[1][:32]
     assert verdict("healthy-pair", "machine-identity").outcome is Outcome.PASSED
     assert verdict("healthy-pair", "adsynctools", "aadc02").outcome is Outcome.PASSED
+
+
+# --- T1: TLS enforcement by build -------------------------------------------------------------------------
+
+
+def test_tls12_missing_value_on_25_build_fails_at_low_severity() -> None:
+    result = verdict("tls12-missing-on-exempt-build", "tls12", "aadc01")
+    assert result.outcome is Outcome.FAILED, messages(result)
+    [finding] = result.findings
+    assert finding.severity is Severity.LOW and result.worst_severity is Severity.LOW
+    assert "SchUseStrongCrypto is Not Found, recommended 1" in finding.message
+    assert verdict("tls12-missing-on-exempt-build", "tls12", "aadc02").outcome is Outcome.PASSED
+
+
+def test_tls12_disabling_value_on_25_build_stays_high() -> None:
+    result = verdict("break-tls12", "tls12", "aadc01")
+    by_name = {f.values["name"]: f for f in result.findings}
+    assert by_name["Enabled"].severity is Severity.HIGH  # SCHANNEL TLS 1.2 server Enabled=0
+    assert by_name["SystemDefaultTlsVersions"].severity is Severity.LOW  # missing on a 2.5 build
