@@ -64,11 +64,12 @@ def test_tls12_path_spelling_is_normalised() -> None:
 
 @pytest.mark.parametrize("version", ["2.4.131.0", "2.5.79.0", "2.5.190.0"])
 def test_tls12_missing_value_on_exempt_build_is_low(version: str) -> None:
-    path, name, wanted = TLS12_VALUES[3]  # 64-bit .NET SchUseStrongCrypto
+    path, name, _ = TLS12_VALUES[3]  # 64-bit .NET SchUseStrongCrypto
     tls = _tls("aadc02", {(path, name): None})
     [finding] = run("tls12", put(_on_build(version), "aadc02", "tls", tls), "aadc02")
     assert finding.severity is Severity.LOW
-    assert "Not Found, recommended 1" in finding.message and "does not require TLS enforcement" in finding.message
+    assert "Not Found, recommended 1" in finding.message
+    assert "does not require TLS enforcement" in finding.message
     assert finding.values["value"] is None and finding.values["build"] == version
 
 

@@ -243,7 +243,7 @@ class SyncRule:
 
 @dataclass(frozen=True)
 class DeletionThreshold:
-    """The server's local view of accidental-delete prevention (global settings; the tenant holds the setting).
+    """The server's local view of accidental-delete prevention (global settings; the tenant holds it).
 
     ``enabled`` is None when the server did not say (``error`` tells why). ``mode`` is "count" (``threshold``
     objects) or "percentage" (``percentage`` per cent of the connector's objects).
@@ -261,8 +261,9 @@ class ConfigFacts:
     server_configuration_version: str | None
     connectors: tuple[ConnectorConfig, ...]
     rules: tuple[SyncRule, ...]
-    features: dict[str, bool | None]  # password_hash_sync, password_writeback, group_writeback, device_writeback,
-    #                                   exchange_hybrid, directory_extensions, ...; None = could not be read
+    # password_hash_sync, password_writeback, group_writeback, device_writeback, exchange_hybrid,
+    # directory_extensions, ...; None = could not be read (feature_errors says why)
+    features: dict[str, bool | None]
     source_anchor: str | None
     deletion_threshold: DeletionThreshold
     feature_errors: dict[str, str] | None = None  # feature -> why it could not be read

@@ -47,14 +47,14 @@ TLS12_REMEDIATION = (
     "<key> -Name <value> -PropertyType DWord -Value <data> -Force for each value named; then reboot"
 )
 
-# Microsoft (reference-connect-tls-enforcement): "This requirement only applies to versions 2.3.20.0 through to
-# 2.4.129.0. Entra Connect version 2.4.131.0 and higher do not require TLS enforcement." Builds in between, or of
-# unknown version, are held to the requirement.
+# Microsoft (reference-connect-tls-enforcement): "This requirement only applies to versions 2.3.20.0
+# through to 2.4.129.0. Entra Connect version 2.4.131.0 and higher do not require TLS enforcement."
+# Builds in between, or of unknown version, are held to the requirement.
 TLS_EXEMPT_FROM = "2.4.131.0"
 
 
 def _disables_tls12(name: str, value: int) -> bool:
-    """A value that actively turns TLS 1.2 (or .NET's use of it) off: DisabledByDefault non-zero, the others 0."""
+    """A value that turns TLS 1.2 (or .NET's use of it) off: DisabledByDefault non-zero, the others 0."""
     return value != 0 if name.lower() == "disabledbydefault" else value == 0
 
 
