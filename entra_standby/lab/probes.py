@@ -195,6 +195,7 @@ def connectors_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any
                 "account": account,
                 "permissions": _permissions(state, c),
                 "permissions_error": c.permissions_error,
+                "permissions_error_kind": c.permissions_error_kind if c.permissions_error else None,
             }
         )
     return {"connectors": rows}
@@ -206,6 +207,7 @@ def config_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
         "connectors": [
             {
                 "name": c.name,
+                "identifier": c.identifier,
                 "type": c.type,
                 "partitions": [
                     {
@@ -224,11 +226,26 @@ def config_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
         "rules": [dict(rule) for rule in sorted(state.rules, key=lambda r: (r["connector"], r["name"]))],
         "features": dict(state.features),
         "source_anchor": state.source_anchor,
-        "deletion_threshold": {
-            "enabled": bool(state.deletion_threshold.get("enabled")),
-            "threshold": state.deletion_threshold.get("threshold"),
-        },
+        "deletion_threshold": deletion_threshold_data(state.deletion_threshold),
+        "feature_errors": dict(state.feature_errors),
+        "company_features": dict(state.company_features),
+        "global_settings": dict(state.global_settings),
     }
+
+
+_THRESHOLD_SETTING = "Microsoft.OptionalFeature.ExportDeletionThreshold"
+
+
+def deletion_threshold_data(spec: dict[str, Any]) -> dict[str, Any]:
+    """What config.ps1 makes of the global settings ExportDeletionThreshold(Value) (and a percentage)."""
+    enabled, count, percentage = spec.get("enabled"), spec.get("threshold"), spec.get("percentage")
+    mode = "percentage" if percentage is not None else ("count" if enabled is not None else None)
+    error = None
+    if enabled is None:
+        error = f"global setting {_THRESHOLD_SETTING} is not set on this server"
+    elif enabled and mode == "count" and count is None:
+        error = f"global setting {_THRESHOLD_SETTING}Value is not set on this server"
+    return {"enabled": enabled, "threshold": count, "mode": mode, "percentage": percentage, "error": error}
 
 
 def pending_exports_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:

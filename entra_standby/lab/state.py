@@ -87,6 +87,23 @@ RIGHTS: dict[str, RightSpec] = {
 }
 """Rights a healthy PHS + password-writeback + ms-DS-ConsistencyGuid install grants its MSOL_ account."""
 
+# Drift-relevant global settings as the config probe reports them (text; lists sorted; None = unset).
+DEFAULT_GLOBAL_SETTINGS: dict[str, str | None] = {
+    "Microsoft.UserSignIn.SignOnMethod": "PasswordHashSync",
+    "Microsoft.UserSignIn.DesktopSsoEnabled": "False",
+    "Microsoft.SynchronizationOption.UPNAttribute": "userPrincipalName",
+    "Microsoft.SynchronizationOption.JoinCriteria": "AlwaysProvision",
+    "Microsoft.OptionalFeature.DirectoryExtensionAttributes": None,
+    "Microsoft.OptionalFeature.GroupFiltering": "False",
+    "Microsoft.AADFilter.AttributeExclusionList": None,
+    "Microsoft.AADFilter.ApplicationList": None,
+    "Microsoft.GroupWriteBack.Forest": None,
+    "Microsoft.GroupWriteBack.Container": None,
+    "Microsoft.DeviceWriteBack.Forest": None,
+    "Microsoft.DeviceWriteBack.Container": None,
+    "Microsoft.OptionalFeature.AutoUpgradeState": "Enabled",
+}
+
 RUN_PROFILES = ("Full Import", "Delta Import", "Full Synchronization", "Delta Synchronization", "Export")
 
 
@@ -207,6 +224,11 @@ def _standard_rules() -> dict[str, dict[str, Any]]:
     return {
         name: {
             "connector": connector,
+            # Rule properties the probe reads beyond the hashes (community SyncRule model, UNCONFIRMED).
+            "enable_password_sync": name == "In from AD - User Join",
+            "soft_delete_expiry_interval_s": 0.0,
+            "version_agnostic_tag": tag.rsplit(".", 1)[0] if tag else None,
+            "tag_version": tag.rsplit(".", 1)[1] if tag else None,
             "direction": direction,
             "precedence": precedence,
             "disabled": False,
@@ -325,6 +347,7 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
                 },
                 "rights": list(RIGHTS),
                 "permissions_error": None,
+                "permissions_error_kind": None,
                 "domain_root": "DC=contoso,DC=com",
                 "partitions": {
                     "DC=contoso,DC=com": {
@@ -345,6 +368,7 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
                 "account": None,
                 "rights": [],
                 "permissions_error": None,
+                "permissions_error_kind": None,
                 "domain_root": None,
                 "partitions": {
                     "default": {
@@ -366,8 +390,12 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
             "exchange_hybrid": False,
             "directory_extensions": False,
         },
+        "feature_errors": {},  # feature -> the error a failed Get-ADSyncAAD*Configuration read gave
+        "company_features": {"password_hash_sync": True, "password_writeback": True},
+        "global_settings": dict(DEFAULT_GLOBAL_SETTINGS),
         "source_anchor": "mS-DS-ConsistencyGuid",
-        "deletion_threshold": {"enabled": True, "threshold": 500},
+        # The server's global settings ExportDeletionThreshold(Value); percentage: a percentage-mode threshold.
+        "deletion_threshold": {"enabled": True, "threshold": 500, "percentage": None},
         "pending_exports": {
             AD_CONNECTOR: {"adds": 0, "updates": 0, "deletes": 0},
             ENTRA_CONNECTOR: {"adds": 0, "updates": 3, "deletes": 0},
@@ -484,6 +512,7 @@ class ConnectorState:
     account: Account | None
     rights: list[str]  # keys of RIGHTS granted to the account
     permissions_error: str | None
+    permissions_error_kind: str | None  # "double-hop": the AD reads failed for want of delegation
     domain_root: str | None
     partitions: list[PartitionState]
     attribute_inclusions_hash: str | None
@@ -521,9 +550,9 @@ class ServerState:
     os: OsState
     connectors: list[ConnectorState]
     rules: list[dict[str, Any]]  # name + the SyncRule fields
-    features: dict[str, bool]
+    features: dict[str, bool | None]
     source_anchor: str | None
-    deletion_threshold: dict[str, Any]  # {"enabled": bool, "threshold": int | None}
+    deletion_threshold: dict[str, Any]  # {"enabled": bool | None, "threshold": int | None, "percentage": ...}
     pending_exports: dict[str, PendingCounts]
     sync_machine_identifier: str | None
     adsynctools_versions: list[str]
@@ -533,6 +562,9 @@ class ServerState:
     ps51_unrolling: bool = False  # answer arrays as PS 5.1 unrolls them: [] -> null, [x] -> x (lab/ps51.py)
     sync_cycle_in_progress: bool = False
     busy_connectors: list[str] = field(default_factory=list)
+    feature_errors: dict[str, str] = field(default_factory=dict)
+    company_features: dict[str, bool | None] = field(default_factory=dict)
+    global_settings: dict[str, str | None] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- construction ------------------------------------------------------------------------------------
@@ -605,6 +637,7 @@ class ServerState:
                     account=account,
                     rights=list(c.get("rights") or []),
                     permissions_error=c.get("permissions_error"),
+                    permissions_error_kind=c.get("permissions_error_kind"),
                     domain_root=c.get("domain_root"),
                     partitions=[
                         PartitionState(
@@ -638,6 +671,9 @@ class ServerState:
             connectors=connectors,
             rules=[{"name": rname, **rule} for rname, rule in spec["rules"].items()],
             features=dict(spec["features"]),
+            feature_errors=dict(spec["feature_errors"]),
+            company_features=dict(spec["company_features"]),
+            global_settings=dict(spec["global_settings"]),
             source_anchor=spec["source_anchor"],
             deletion_threshold=dict(spec["deletion_threshold"]),
             pending_exports={
