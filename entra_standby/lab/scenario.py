@@ -449,8 +449,9 @@ def _check_feature_errors(spec: dict[str, Any], key: str) -> None:
                                                      f"{key}.feature_errors.{name}")
     for name in errors:
         if name != "company_features" and features.get(name) is not None:
-            raise _Invalid(f"{key}.feature_errors.{name}", f"features.{name} is {features.get(name)}, "
-                                                           "not null: a feature read either fails or gives a value")
+            raise _Invalid(f"{key}.feature_errors.{name}",
+                           f"features.{name} is {features.get(name)}, not null: a feature read either fails "
+                           "or gives a value")
 
 
 # --- the scenario ----------------------------------------------------------------------------------------

@@ -394,7 +394,7 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
         "company_features": {"password_hash_sync": True, "password_writeback": True},
         "global_settings": dict(DEFAULT_GLOBAL_SETTINGS),
         "source_anchor": "mS-DS-ConsistencyGuid",
-        # The server's global settings ExportDeletionThreshold(Value); percentage: a percentage-mode threshold.
+        # Global settings ExportDeletionThreshold(Value); percentage: a percentage-mode threshold.
         "deletion_threshold": {"enabled": True, "threshold": 500, "percentage": None},
         "pending_exports": {
             AD_CONNECTOR: {"adds": 0, "updates": 0, "deletes": 0},

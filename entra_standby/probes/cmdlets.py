@@ -24,7 +24,7 @@ KNOWN_COMMANDS: dict[str, str] = {
     "Get-ADSyncConnector": _ADSYNC,
     "Get-ADSyncAADPasswordSyncConfiguration": _ADSYNC + " (output shape UNCONFIRMED)",
     "Get-ADSyncAADPasswordResetConfiguration": _ADSYNC + " (output shape UNCONFIRMED)",
-    # Microsoft's PHS troubleshooting script reads the tenant's feature flags with it (not in the ADSync reference).
+    # Microsoft's PHS troubleshooting script reads the tenant's feature flags with it (not in the reference).
     "Get-ADSyncAADCompanyFeature":
         "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-password-hash-synchronization",
     # Not in Microsoft's ADSync reference: community scripts only.
