@@ -75,3 +75,91 @@ def test_tls12_disabling_value_on_25_build_stays_high() -> None:
     by_name = {f.values["name"]: f for f in result.findings}
     assert by_name["Enabled"].severity is Severity.HIGH  # SCHANNEL TLS 1.2 server Enabled=0
     assert by_name["SystemDefaultTlsVersions"].severity is Severity.LOW  # missing on a 2.5 build
+
+
+# --- C3: ACE scope ---------------------------------------------------------------------------------------
+
+
+def test_misscoped_aces_fail_connector_account() -> None:
+    result = verdict("connector-account-misscoped-aces", "connector-account", "aadc02")
+    assert result.outcome is Outcome.FAILED, messages(result)
+    text = messages(result)
+    assert "lacks ExtendedRight Replicating Directory Changes" in text and "on DC=contoso,DC=com" in text
+    assert "lacks ExtendedRight Reset Password" in text and "inherited to users" in text
+    assert (
+        verdict("connector-account-misscoped-aces", "connector-account", "aadc01").outcome is Outcome.PASSED
+    )
+
+
+# --- C1: double hop --------------------------------------------------------------------------------------
+
+
+def test_double_hop_is_named() -> None:
+    result = verdict("connector-account-double-hop", "connector-account", "aadc02")
+    assert result.outcome is Outcome.FAILED, messages(result)
+    [finding] = result.findings
+    assert "double hop" in finding.message and "Unable to contact the server" in finding.message
+    assert "CredSSP" in finding.remediation and "tool host" in finding.remediation
+
+
+# --- CF1 / CF4 / P1: the deletion threshold and pending deletes ------------------------------------------
+
+
+def test_percentage_threshold_is_served_and_not_read_as_zero() -> None:
+    run, hosts = gathered("deletion-threshold-percentage")
+    guard = run.pairs[0].server(hosts["aadc02"]).config.deletion_threshold
+    assert (guard.enabled, guard.mode, guard.percentage, guard.threshold) == (True, "percentage", 10, 0)
+    result = verdict("deletion-threshold-percentage", "pending-exports", "aadc02")
+    [finding] = result.findings
+    assert finding.severity is Severity.HIGH and "20 pending deletes (limit 10)" in finding.message
+    assert verdict("deletion-threshold-percentage", "config-drift", "aadc02").outcome is Outcome.PASSED
+
+
+def test_unset_threshold_keeps_the_config_fact() -> None:
+    run, hosts = gathered("deletion-threshold-unset")
+    guard = run.pairs[0].server(hosts["aadc02"]).config.deletion_threshold
+    assert guard.enabled is None and guard.error is not None and "ExportDeletionThreshold" in guard.error
+    drift = verdict("deletion-threshold-unset", "config-drift", "aadc02")
+    assert (
+        drift.outcome is Outcome.FAILED
+        and "enabled at 500 on active, unknown (global setting" in messages(drift)
+    )
+    for check_id in ("connector-account", "pending-exports"):
+        assert verdict("deletion-threshold-unset", check_id, "aadc02").outcome is Outcome.PASSED, check_id
+
+
+def test_pending_ad_deletes_claim_no_safety_net() -> None:
+    result = verdict("pending-exports-ad-deletes", "pending-exports", "aadc02")
+    [finding] = result.findings
+    assert finding.severity is Severity.CRITICAL
+    assert "no deletion threshold guards exports to AD" in finding.message
+    assert "export deletion threshold" not in finding.message.split("no deletion threshold")[0]
+
+
+# --- CF2: feature reads that fail -------------------------------------------------------------------------
+
+
+def test_phs_read_error_is_unknown_not_off() -> None:
+    run, hosts = gathered("phs-read-error")
+    config = run.pairs[0].server(hosts["aadc02"]).config
+    assert config.features["password_hash_sync"] is None
+    assert "sync database" in (config.feature_errors or {})["password_hash_sync"]
+    drift = verdict("phs-read-error", "config-drift", "aadc02")
+    assert drift.outcome is Outcome.FAILED and drift.worst_severity is Severity.MEDIUM
+    assert "cannot compare" in messages(drift) and "off here" not in messages(drift)
+    # The rights PHS needs are still required (and present): no false pass, no false fail.
+    assert verdict("phs-read-error", "connector-account", "aadc02").outcome is Outcome.PASSED
+
+
+# --- CF3: global settings ---------------------------------------------------------------------------------
+
+
+def test_global_settings_drift_is_reported() -> None:
+    result = verdict("global-settings-drift", "config-drift", "aadc02")
+    text = messages(result)
+    assert result.outcome is Outcome.FAILED, text
+    assert "Microsoft.SynchronizationOption.UPNAttribute: 'userPrincipalName' on active, 'mail' here" in text
+    assert (
+        "Microsoft.UserSignIn.SignOnMethod: 'PasswordHashSync' on active, 'PassThroughAuthentication'" in text
+    )
+    assert "DirectoryExtensionAttributes" in text

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .state import RIGHTS, TLS_VALUES, ConnectorState, ServerState
+from .state import ALL_RIGHTS, TLS_VALUES, ConnectorState, ServerState
 from .timefmt import ps_date
 
 ADSYNC_CMDLET = {
@@ -130,13 +130,14 @@ def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, An
 
 
 def _permissions(state: ServerState, connector: ConnectorState) -> list[dict[str, Any]]:
-    """The account's ACEs: every grant sits on the domain root; OU-scoped ones show as inherited on OUs."""
+    """The account's ACEs: grants set on the domain root, and on each synced OU the root's grants that inherit
+    (inheritance other than None) plus those set on the OU itself."""
     if connector.domain_root is None or connector.account_user is None or connector.permissions_error:
         return []
     identity = f"{state.netbios_domain}\\{connector.account_user}"
 
     def ace(key: str, inherited: bool) -> dict[str, Any]:
-        spec = RIGHTS[key]
+        spec = ALL_RIGHTS[key]
         return {
             "identity": identity,
             "rights": list(spec.rights),
@@ -151,7 +152,7 @@ def _permissions(state: ServerState, connector: ConnectorState) -> list[dict[str
         {
             "object_dn": connector.domain_root,
             "scope": "domain-root",
-            "aces": [ace(key, False) for key in connector.rights],
+            "aces": [ace(key, False) for key in connector.rights if ALL_RIGHTS[key].on == "root"],
         }
     ]
     for partition in connector.partitions:
@@ -162,7 +163,12 @@ def _permissions(state: ServerState, connector: ConnectorState) -> list[dict[str
                 {
                     "object_dn": ou,
                     "scope": "ou",
-                    "aces": [ace(key, True) for key in connector.rights if RIGHTS[key].scope == "ou"],
+                    "aces": [
+                        ace(key, True)
+                        for key in connector.rights
+                        if ALL_RIGHTS[key].on == "root" and ALL_RIGHTS[key].inheritance != "None"
+                    ]
+                    + [ace(key, False) for key in connector.rights if ALL_RIGHTS[key].on == "ou"],
                 }
             )
     return entries

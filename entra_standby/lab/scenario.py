@@ -21,8 +21,8 @@ from ..errors import ScenarioError
 from ..probes import PROBE_NAMES  # the lab shares only the probe names with the harness
 from .state import (
     DEFAULT_GLOBAL_SETTINGS,
+    ALL_RIGHTS,
     DEFAULT_SERVERS,
-    RIGHTS,
     RUN_PROFILES,
     TLS_VALUES,
     default_server_spec,
@@ -111,8 +111,8 @@ _CONNECTOR = Obj(
         "account_user": _s(True),
         "account_domain": _s(True),
         "account": Obj(_ACCOUNT.fields),
-        "rights": ListOf(Leaf(str, choices=tuple(RIGHTS))),
-        "revoked_rights": ListOf(Leaf(str, choices=tuple(RIGHTS))),
+        "rights": ListOf(Leaf(str, choices=tuple(ALL_RIGHTS))),
+        "revoked_rights": ListOf(Leaf(str, choices=tuple(ALL_RIGHTS))),
         "permissions_error": _s(True),
         "permissions_error_kind": Leaf(str, nullable=True, choices=("double-hop",)),
         "domain_root": _s(True),

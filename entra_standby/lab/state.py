@@ -47,6 +47,7 @@ class RightSpec:
     object_type: str
     inherited_object_type: str = ZERO_GUID
     inheritance: str = "None"
+    on: str = "root"  # root: set on the domain root (ADSyncConfig's default); ou: set on each synced OU
 
 
 RIGHTS: dict[str, RightSpec] = {
@@ -86,6 +87,24 @@ RIGHTS: dict[str, RightSpec] = {
     ),
 }
 """Rights a healthy PHS + password-writeback + ms-DS-ConsistencyGuid install grants its MSOL_ account."""
+
+MISSCOPED_RIGHTS: dict[str, RightSpec] = {
+    # The right, but inherit-only: it reaches the objects below the root, not the root, where replication
+    # rights are checked.
+    "replicating_directory_changes_inherit_only": RightSpec(
+        "domain-root", ("ExtendedRight",), "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2", inheritance="Descendents"
+    ),
+    "replicating_directory_changes_all_inherit_only": RightSpec(
+        "domain-root", ("ExtendedRight",), "1131f6ad-9c07-11d1-f79f-00c04fc2dcd2", inheritance="Descendents"
+    ),
+    # Reset Password set on each OU for "this object only": no user below it inherits it.
+    "reset_password_ou_object_only": RightSpec(
+        "ou", ("ExtendedRight",), "00299570-246d-11d0-a768-00aa006e0529", on="ou"
+    ),
+}
+"""Grants a hand-made delegation gets wrong (ACE scope), for scenarios; never part of a healthy install."""
+
+ALL_RIGHTS: dict[str, RightSpec] = {**RIGHTS, **MISSCOPED_RIGHTS}
 
 # Drift-relevant global settings as the config probe reports them (text; lists sorted; None = unset).
 DEFAULT_GLOBAL_SETTINGS: dict[str, str | None] = {
