@@ -20,8 +20,8 @@ import yaml
 from ..errors import ScenarioError
 from ..probes import PROBE_NAMES  # the lab shares only the probe names with the harness
 from .state import (
-    DEFAULT_GLOBAL_SETTINGS,
     ALL_RIGHTS,
+    DEFAULT_GLOBAL_SETTINGS,
     DEFAULT_SERVERS,
     RUN_PROFILES,
     TLS_VALUES,
