@@ -1,5 +1,5 @@
-"""Probe-side fixes of the fidelity review (../shared/reference/probe-review.md), read from the syntax trees of
-the scripts as sent (no Windows host here; the lab covers what the answers look like)."""
+"""Probe-side fixes of the fidelity review (../shared/reference/probe-review.md), read from the syntax
+trees of the scripts as sent (no Windows host here; the lab covers what the answers look like)."""
 
 from __future__ import annotations
 
