@@ -21,7 +21,6 @@ from entra_standby.facts.model import (
 )
 from entra_standby.rules import Severity
 from entra_standby.rules import guids as g
-from entra_standby.rules.accounts import SELF, USERS, Grant, covers, reaches
 
 IDENTITY = "CONTOSO\\MSOL_x"
 
@@ -128,6 +127,8 @@ def test_ou_grants_for_every_object_class_reach_users() -> None:
 
 
 def test_deny_only_counts_where_it_reaches() -> None:
+    from entra_standby.rules.accounts import SELF, USERS, Grant, covers, reaches
+
     grant = Grant("ExtendedRight", g.USER_FORCE_CHANGE_PASSWORD, USERS)
     allow = _users(("ExtendedRight",), g.USER_FORCE_CHANGE_PASSWORD)
     deny_self = _users(("ExtendedRight",), g.USER_FORCE_CHANGE_PASSWORD, inheritance="None", access="Deny")
@@ -141,6 +142,8 @@ def test_deny_only_counts_where_it_reaches() -> None:
 
 
 def test_write_on_user_account_restrictions_covers_pwd_last_set() -> None:
+    from entra_standby.rules.accounts import USERS, Grant, covers
+
     kept = tuple(a for a in _PWWB_OU if a.object_type != g.PWD_LAST_SET)
     ou = (*kept, _users(("ReadProperty", "WriteProperty"), g.USER_ACCOUNT_RESTRICTIONS))
     assert (
