@@ -155,12 +155,17 @@ try {
     # functions, and a non-terminating error would read as "no connectors" while the probe still said "ok".
     Import-Module -Name ADSync -ErrorAction Stop
     $adModuleError = $null
+    $adModuleErrorKind = $null
     try {
         # RSAT ActiveDirectory module (Get-ADUser, AD: drive): https://learn.microsoft.com/powershell/module/activedirectory/
         Import-Module -Name ActiveDirectory -ErrorAction Stop
     }
     catch {
         $adModuleError = 'ActiveDirectory module unavailable (install RSAT-AD-PowerShell): ' + [string]$_.Exception.Message
+        if (Test-EsDoubleHopFailure -ErrorRecord $_) {
+            $adModuleError = 'ActiveDirectory module could not reach a domain controller: ' + [string]$_.Exception.Message
+            $adModuleErrorKind = 'double-hop'
+        }
     }
     $nameCache = @{}
     $connectors = New-Object 'System.Collections.Generic.List[object]'
@@ -195,6 +200,7 @@ try {
         $entry['account_domain'] = ConvertTo-EsText -Value (Get-EsNamedValue -Collection $parameters -Name 'forest-login-domain')
         if ($null -ne $adModuleError) {
             $entry['permissions_error'] = $adModuleError
+            $entry['permissions_error_kind'] = $adModuleErrorKind
             $connectors.Add($entry)
             continue
         }
