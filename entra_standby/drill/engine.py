@@ -194,7 +194,7 @@ class Engine:
         except HostError as exc:
             self.say(f"  {server.host}: the answer to {action} was lost ({exc}); re-reading to see what "
                      "happened")
-        view = self.wait(f"{server.host} to answer a re-read after {action}", self._reread_bound(),
+        view = self.wait(f"{server.host} to answer a re-read after {action}", self._reread_bound(server),
                          lambda: self.read(server, f"confirm {action}"))
         if not done(view):
             raise _StepFailed(f"{server.host}: {action} Enabled={enabled} did not take effect "
@@ -202,10 +202,14 @@ class Engine:
                               f"sync_cycle_enabled={view.scheduler.sync_cycle_enabled})")
 
     def _read_bounded(self, server: ServerEntry, purpose: str) -> ServerView:
-        return self.wait(f"{server.host} to answer", self._reread_bound(), lambda: self.read(server, purpose))
+        return self.wait(f"{server.host} to answer", self._reread_bound(server),
+                         lambda: self.read(server, purpose))
 
-    def _reread_bound(self) -> float:
-        return max(3 * self.settings.poll_interval_s, 5.0)
+    def _reread_bound(self, server: ServerEntry) -> float:
+        """How long a server gets to answer a re-read after a change: a few polls, and at least two of its
+        own request timeouts (a stalled answer must not be mistaken for a server that is gone)."""
+        timeouts = server.connection.read_timeout + server.connection.connect_timeout
+        return max(3 * self.settings.poll_interval_s, 2 * timeouts + 1)
 
     def set_staging(self, server: ServerEntry, enabled: bool) -> None:
         """Change one flag with the pair's method; retried once after waiting if the server was busy;
@@ -225,7 +229,7 @@ class Engine:
             except HostError as exc:
                 self.say(f"  {server.host}: the answer was lost ({exc}); re-reading to see what happened")
                 break
-        view = self.wait(f"{server.host} to answer a re-read of its staging flag", self._reread_bound(),
+        view = self.wait(f"{server.host} to answer a re-read of its staging flag", self._reread_bound(server),
                          lambda: self.read(server, f"confirm staging={enabled}"))
         if view.staged != enabled:
             raise _StepFailed(f"{server.host}: staging is still {view.staged} after the switch to {enabled}")
