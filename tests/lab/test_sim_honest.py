@@ -46,7 +46,8 @@ SERVED: list[tuple[str, list[Any]]] = [
     ("Write-Output 'it''s' 0x10 -5 2kb 1.5 $true $null", ["it's", 16, -5, 2048, 1.5, True, None]),
     ('Write-Output "plain double"', ["plain double"]),
     ("Write-Output -InputObject x; Write-Output -Inp:y", ["x", "y"]),
-    ("Write-Output first |\n  Out-String -Stream  # a comment\n<# block #> Write-Output second", ["first", "second"]),
+    ("Write-Output first |\n  Out-String -Stream  # a comment\n<# block #> Write-Output second",
+     ["first", "second"]),
     ("Write-Output 1,2 | Out-String", ["1\r\n2\r\n"]),
     ("Invoke-Expression 'Write-Output inner'", ["inner"]),
     ("Start-Sleep -ms 1; Start-Sleep -Sec 0; Start-Sleep 0", []),
@@ -81,7 +82,7 @@ REFUSED: list[tuple[str, str]] = [
     ("Start-Sleep -Seconds 1 -Milliseconds 1", f"AmbiguousParameterSet,{SLEEP}"),
     ("Start-Sleep -Seconds 1 -Seconds 2", f"ParameterAlreadyBound,{SLEEP}"),
     ("Start-Sleep -e 1", f"AmbiguousParameter,{SLEEP}"),
-    ("Write-Output -I:y", f"AmbiguousParameter,{OUTPUT}"),  # InputObject, InformationAction, ...
+    ("Write-Output -I:y", f"AmbiguousParameter,{OUTPUT}"),  # InputObject, InformationAction...
     ("Start-Sleep", f"MissingMandatoryParameter,{SLEEP}"),
     ("Start-Sleep -1", f"ParameterArgumentValidationError,{SLEEP}"),
     ("Start-Sleep -Seconds 99999999999", f"CannotConvertArgumentNoMessage,{SLEEP}"),
