@@ -89,8 +89,8 @@ REFUSED: list[tuple[str, str]] = [
     ("Write-Output -InputObject", f"MissingArgument,{OUTPUT}"),
     ("Out-String -Stream:'yes'", "ParameterArgumentTransformationError,Microsoft.PowerShell.Commands."
                                  "OutStringCommand"),
-    ("Invoke-Expression -Command $null", "ParameterArgumentValidationErrorNullNotAllowed,Microsoft.PowerShell."
-                                         "Commands.InvokeExpressionCommand"),
+    ("Invoke-Expression -Command $null",
+     "ParameterArgumentValidationErrorNullNotAllowed,Microsoft.PowerShell.Commands.InvokeExpressionCommand"),
     # unknown commands
     ("Get-Process", "CommandNotFoundException"),
     ("Get-ADSyncScheduler.StagingModeEnabled", "CommandNotFoundException"),
