@@ -26,6 +26,8 @@ class PSFailure(Exception):
 
 
 def parse_error(error_id: str, message: str) -> PSFailure:
+    # PowerShell's message also starts with the position ("At line:1 char:14" and the line, underlined);
+    # the lab gives the error id and the text after it.
     return PSFailure(ErrorInfo(message=message, fully_qualified_error_id=error_id, category="ParserError",
                                exception_type="System.Management.Automation.ParseException"))
 
@@ -194,7 +196,8 @@ class _Lexer:
             elif c == "<" and nxt == "#":
                 end = s.find("#>", self.i + 2)
                 if end < 0:
-                    raise parse_error("MissingEndOfComment", "Missing closing '#>' in comment block.")
+                    raise parse_error("MissingTerminatorMultiLineComment",
+                                      "The terminator '#>' is missing from the multiline comment.")
                 self.i = end + 2
             elif c == "|":
                 if nxt == "|":

@@ -74,6 +74,7 @@ REFUSED: list[tuple[str, str]] = [
     ("Write-Output )", "UnexpectedToken"),
     ("Write-Output a < b", "RedirectionNotSupported"),
     ("Write-Output a,", "MissingExpressionAfterToken"),
+    ("<# never closed\nWrite-Output a", "MissingTerminatorMultiLineComment"),
     # the binder: ParameterBinding ids, suffixed with the cmdlet's class as PowerShell does
     ("Get-ADSyncScheduler -Bogus 1", f"NamedParameterNotFound,{GET_SCHEDULER}"),
     ("Get-ADSyncScheduler extra", f"PositionalParameterNotFound,{GET_SCHEDULER}"),
