@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pypsrp.exceptions import WSManFaultError
+from pypsrp.exceptions import InvalidPSRPOperation, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from wire_helpers import WireTestEngine, running_server, wsman
 
@@ -100,3 +100,16 @@ def test_the_default_configuration_matches_in_any_case(srv: WSManServer) -> None
         ps = PowerShell(pool)
         ps.add_cmdlet("Write-Output").add_parameter("InputObject", "ok")
         assert ps.invoke() == ["ok"]
+
+
+def test_pool_size_changes_are_refused_where_a_runspace_pool_refuses_them(srv: WSManServer) -> None:
+    with RunspacePool(wsman(srv), min_runspaces=1, max_runspaces=2) as pool:
+        with pytest.raises(InvalidPSRPOperation, match="maximum"):
+            pool.max_runspaces = 0  # below the minimum
+        with pytest.raises(InvalidPSRPOperation, match="minimum"):
+            pool.min_runspaces = 3  # above the maximum
+        with pytest.raises(InvalidPSRPOperation, match="reset"):
+            pool.reset_runspace_state()  # only a single-runspace pool resets
+        pool.max_runspaces = 1
+        pool.reset_runspace_state()
+        assert pool.get_available_runspaces() == 1

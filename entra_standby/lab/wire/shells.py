@@ -289,7 +289,15 @@ class ShellRegistry:
                 command.input_done = True
                 self._maybe_start(shell, command)
         elif isinstance(event, SetMaxRunspacesEvent | SetMinRunspacesEvent | ResetRunspaceStateEvent):
-            pool.runspace_availability_response(event.ci, True)
+            # As the server's RunspacePool answers: max may not go below min, min must stay in 1..max, and a
+            # reset only applies to a single-runspace pool (ServerRunspacePoolDriver.ResetRunspaceState).
+            if isinstance(event, SetMaxRunspacesEvent):
+                accepted = event.count >= pool.min_runspaces
+            elif isinstance(event, SetMinRunspacesEvent):
+                accepted = 1 <= event.count <= pool.max_runspaces
+            else:
+                accepted = pool.max_runspaces == 1
+            pool.runspace_availability_response(event.ci, accepted)
             self._start_waiting(shell)  # a larger pool frees runspaces at once
         elif isinstance(event, GetAvailableRunspacesEvent):
             pool.runspace_availability_response(event.ci, max(pool.max_runspaces - self._busy(shell), 0))
