@@ -1,8 +1,9 @@
 """The cases third-party clients met, through unmodified clients against a served lab.
 
-pypsrp (RunspacePool/PowerShell and Client.execute_ps) and tests/lab/plain_client.py (a separate process that
-knows nothing of entra_standby). Each case is either answered exactly or refused with the error a real
-Windows PowerShell 5.1 server gives; never a plausible wrong answer, never a hang.
+pypsrp (RunspacePool/PowerShell and Client.execute_ps), tests/lab/plain_client.py (a separate process that
+knows nothing of entra_standby) and psrpcore's client side (tests/lab/psrpcore_client.py). Each case is
+either answered exactly or refused with the error a real Windows PowerShell 5.1 server gives; never a
+plausible wrong answer, never a hang.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psrpcore.types import PSInvocationState
+from psrpcore_client import PsrpcoreSession
 from pypsrp.client import Client
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
@@ -106,3 +109,18 @@ def test_plain_client_in_its_own_process(lab: Lab, tmp_path: Path) -> None:
     bogus = _plain_client(inventory, "Get-ADSyncScheduler -Bogus 1")
     assert all(answer["had_errors"] and answer["errors"] == [BOGUS_ID] and answer["output"] == []
                for answer in bogus.values())
+
+
+def test_psrpcore_as_the_client(lab: Lab) -> None:
+    with _wsman(lab, lab.servers["aadc02"]) as wsman, PsrpcoreSession(wsman) as session:
+        expanded = session.script(EXPAND)
+        assert (expanded.state, expanded.output) == (PSInvocationState.Completed, [True])
+        assert expanded.error_ids == []
+        words = session.script("Write-Output 'a b' c")
+        assert (words.state, words.output) == (PSInvocationState.Completed, ["a b", "c"])
+        bogus = session.script("Get-ADSyncScheduler -Bogus 1")
+        assert (bogus.state, bogus.output, bogus.error_ids) == (PSInvocationState.Failed, [], [BOGUS_ID])
+        with pytest.raises(WSManFaultError) as fault:
+            session.command_metadata("Get-ADSyncScheduler")
+        assert fault.value.code == 0x80004001
+        assert session.script("Write-Output after").output == ["after"]  # the pool is still usable
