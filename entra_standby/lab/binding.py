@@ -49,6 +49,8 @@ class CmdletSpec:
     params: tuple[Param, ...]
     default_set: str | None = None
     pipeline_served: bool = False  # whether the lab implements pipeline input for it
+    module: str = "Microsoft.PowerShell.Utility"  # for module-qualified names (Module\\Name)
+    aliases: tuple[str, ...] = ()  # Windows PowerShell 5.1's built-in aliases (Get-Alias)
 
 
 # about_CommonParameters (5.1): every cmdlet has them; the lab implements none.
@@ -72,13 +74,13 @@ CMDLETS: dict[str, CmdletSpec] = {spec.name.lower(): spec for spec in (
         Param("InputObject", "objects", position=0, mandatory=True, pipeline=True, remaining=True,
               allow_null=True),
         Param("NoEnumerate", "switch", served=False),
-    ), pipeline_served=True),
+    ), pipeline_served=True, aliases=("echo", "write")),
     CmdletSpec("Start-Sleep", _PS + "StartSleepCommand", (
         Param("Seconds", "int", position=0, mandatory=True, sets=("Seconds",), pipeline=True,
               value_range=(0, 2147483)),
         Param("Milliseconds", "int", mandatory=True, sets=("Milliseconds",), aliases=("ms",),
               value_range=(0, 2147483647)),
-    ), default_set="Seconds"),
+    ), default_set="Seconds", aliases=("sleep",)),
     CmdletSpec("Select-Object", _PS + "SelectObjectCommand", (
         Param("InputObject", "object", pipeline=True, served=False),
         Param("Property", "objects", position=0),
@@ -91,7 +93,7 @@ CMDLETS: dict[str, CmdletSpec] = {spec.name.lower(): spec for spec in (
         Param("SkipLast", "int", served=False),
         Param("Wait", "switch", served=False),
         Param("Index", "objects", served=False),
-    ), pipeline_served=True),
+    ), pipeline_served=True, aliases=("select",)),
     CmdletSpec("Out-String", _PS + "OutStringCommand", (
         Param("Stream", "switch"),
         Param("Width", "int", served=False),
@@ -99,13 +101,25 @@ CMDLETS: dict[str, CmdletSpec] = {spec.name.lower(): spec for spec in (
     ), pipeline_served=True),
     CmdletSpec("Invoke-Expression", _PS + "InvokeExpressionCommand", (
         Param("Command", "string", position=0, mandatory=True, pipeline=True),
-    )),
-    CmdletSpec("Get-ADSyncScheduler", _ADSYNC + "GetADSyncSchedulerCmdlet", ()),
+    ), aliases=("iex",)),
+    CmdletSpec("Get-ADSyncScheduler", _ADSYNC + "GetADSyncSchedulerCmdlet", (), module="ADSync"),
     CmdletSpec("Start-ADSyncSyncCycle", _ADSYNC + "StartADSyncSyncCycleCmdlet", (
         Param("PolicyType", "string", position=0),
         Param("InteractiveMode", "bool", position=1, served=False),
-    )),
+    ), module="ADSync"),
 )}
+
+
+def find_cmdlet(name: str) -> CmdletSpec | None:
+    """The cmdlet a command name resolves to: its name, a built-in alias, or ``Module\\Name``."""
+    module, _, bare = name.rpartition("\\")
+    lowered = bare.lower()
+    for spec in CMDLETS.values():
+        if module and (module.lower() != spec.module.lower() or lowered != spec.name.lower()):
+            continue
+        if lowered == spec.name.lower() or (not module and lowered in spec.aliases):
+            return spec
+    return None
 
 
 def _err(spec: CmdletSpec, error_id: str, message: str, *, validation: bool = False) -> PSFailure:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from .binding import CMDLETS, bind, display
+from .binding import bind, display, find_cmdlet
 from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
 from .engine import CommandCall, ErrorInfo, Invocation, PipelineResult, command_not_found
@@ -124,7 +124,7 @@ class LabEngine:
         self.cycle = SyncCycleRunner(state, context)
         # What clients sent lately, newest last: tests assert on how the harness builds its pipelines.
         self.recent_invocations: deque[Invocation] = deque(maxlen=20)
-        # Keys: binding.CMDLETS, which describes each one's parameters.
+        # Keys: the names in binding.CMDLETS, which describes each one's parameters.
         self._cmdlets: dict[str, Callable[[dict[str, Any], list[Any], _Run], list[Any]]] = {
             "start-adsyncsynccycle": self._start_sync_cycle_cmdlet,
             "get-adsyncscheduler": self._get_scheduler_cmdlet,
@@ -232,7 +232,7 @@ class LabEngine:
 
     def _call(self, name: str, args: tuple[Arg, ...], piped: list[Any], upstream: bool,
               run: _Run) -> list[Any]:
-        spec = CMDLETS.get(name.lower())
+        spec = find_cmdlet(name)
         if spec is None:
             raise PSFailure(command_not_found(name))
         params = bind(spec, args, pipeline_input=upstream)

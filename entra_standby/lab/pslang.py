@@ -75,6 +75,7 @@ _NUMBER = re.compile(r"^(?:0[xX](?P<hex>[0-9a-fA-F]+)"
 _MULTIPLIERS = {"kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40, "pb": 1 << 50}
 _WORD_END = set(" \t\r\n;|&(){},<>")
 _SMART_QUOTES = set("\u2018\u2019\u201a\u201b\u201c\u201d\u201e")
+_DASHES = set("\u2013\u2014\u2015")
 _PARAMETER = re.compile(r"-(?P<name>[A-Za-z_?][A-Za-z0-9_?]*)(?P<colon>:)?")
 
 
@@ -226,6 +227,8 @@ class _Lexer:
                 raise not_served("the escape character '`'")
             elif c in _SMART_QUOTES:
                 raise not_served("typographic quotation marks")
+            elif c in _DASHES:
+                raise not_served("a typographic dash (PowerShell reads it as '-')")
             elif c in "'\"":
                 start = self.i
                 text = self._single_quoted() if c == "'" else self._double_quoted()
@@ -283,7 +286,7 @@ class _Lexer:
 
     def _word(self) -> None:
         text = self._word_text()
-        if any(c in text for c in "'\"$`") or any(c in _SMART_QUOTES for c in text):
+        if any(c in text for c in "'\"$`") or any(c in _SMART_QUOTES or c in _DASHES for c in text):
             raise not_served(f"the compound argument '{text}' (quotes, variables or escapes inside a word)")
         if text.startswith("["):
             raise not_served(f"the type literal or cast in '{text}'")

@@ -51,6 +51,10 @@ SERVED: list[tuple[str, list[Any]]] = [
     ("Write-Output 1,2 | Out-String", ["1\r\n2\r\n"]),
     ("Invoke-Expression 'Write-Output inner'", ["inner"]),
     ("Start-Sleep -ms 1; Start-Sleep -Sec 0; Start-Sleep 0", []),
+    # Windows PowerShell's built-in aliases and module-qualified names resolve as on a real server
+    ("echo a; write b; sleep 0; iex 'echo c'", ["a", "b", "c"]),
+    ("ADSync\\Get-ADSyncScheduler | select -ExpandProperty StagingModeEnabled", [True]),
+    ("Microsoft.PowerShell.Utility\\Write-Output x", ["x"]),
 ]
 
 
@@ -95,6 +99,7 @@ REFUSED: list[tuple[str, str]] = [
     # unknown commands
     ("Get-Process", "CommandNotFoundException"),
     ("Get-ADSyncScheduler.StagingModeEnabled", "CommandNotFoundException"),
+    ("ADSync\\Write-Output x", "CommandNotFoundException"),
     # valid PowerShell the lab does not evaluate
     ("Write-Output $x", "LabNotServed"),
     ("Write-Output $(Get-ADSyncScheduler)", "LabNotServed"),
@@ -124,6 +129,7 @@ REFUSED: list[tuple[str, str]] = [
     ("Write-Output a | Get-ADSyncScheduler", "LabNotServed"),
     ("Write-Output a | Select-Object -ExpandProperty Length", "LabNotServed"),
     ("Start-ADSyncSyncCycle Delta $true", "LabNotServed"),
+    ("Start-Sleep \u2013Seconds 0", "LabNotServed"),
 ]
 
 
