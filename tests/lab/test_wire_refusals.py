@@ -42,7 +42,7 @@ def srv(engine: TimedEngine) -> Iterator[WSManServer]:
 
 def _sleeper(pool: RunspacePool, label: str) -> PowerShell:
     ps = PowerShell(pool)
-    ps.add_cmdlet("Start-Sleep").add_parameter("Milliseconds", 600).add_statement()
+    ps.add_cmdlet("Start-Sleep").add_parameter("Milliseconds", 1000).add_statement()
     ps.add_cmdlet("Write-Output").add_parameter("InputObject", label)
     ps.begin_invoke()
     return ps
