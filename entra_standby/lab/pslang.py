@@ -71,7 +71,7 @@ KEYWORDS = frozenset({
 
 _NUMBER = re.compile(r"^(?:0[xX](?P<hex>[0-9a-fA-F]+)"
                      r"|(?P<dec>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))"
-                     r"(?P<mult>kb|mb|gb|tb|pb)?$", re.IGNORECASE)
+                     r"(?P<suffix>[ld])?(?P<mult>kb|mb|gb|tb|pb)?$", re.IGNORECASE)
 _MULTIPLIERS = {"kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40, "pb": 1 << 50}
 _WORD_END = set(" \t\r\n;|&(){},<>")
 _SMART_QUOTES = set("\u2018\u2019\u201a\u201b\u201c\u201d\u201e")
@@ -80,21 +80,31 @@ _PARAMETER = re.compile(r"-(?P<name>[A-Za-z_?][A-Za-z0-9_?]*)(?P<colon>:)?")
 
 
 def number(text: str) -> int | float | None:
-    """A numeric literal as PowerShell reads an argument (``5``, ``0x10``, ``1.5``, ``2kb``), or None."""
-    sign = -1 if text.startswith("-") else 1
+    """A numeric literal as PowerShell reads an argument (``5``, ``0x10``, ``1.5``, ``2kb``, ``5l``)."""
     match = _NUMBER.match(text[1:] if text[:1] in "+-" else text)
     if match is None:
         return None
+    if (match["suffix"] or "").lower() == "d":
+        raise not_served(f"the [decimal] literal '{text}'")
     value: int | float
     if match["hex"]:
         value = int(match["hex"], 16)
+        # Hexadecimal literals are Int32, else Int64, read as two's complement: 0xFFFFFFFF is -1.
+        for bits in (32, 64):
+            if value < 2**bits:
+                value = value - 2**bits if value >= 2 ** (bits - 1) else value
+                break
+        else:
+            raise not_served(f"the hexadecimal literal '{text}' (wider than 64 bits)")
     elif re.fullmatch(r"\d+", match["dec"]):
         value = int(match["dec"])
     else:
         value = float(match["dec"])
     if match["mult"]:
         value = value * _MULTIPLIERS[match["mult"].lower()]
-    return sign * value
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise not_served(f"the literal '{text}' (beyond Int64 PowerShell makes it a decimal or double)")
+    return -value if text.startswith("-") else value
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ SERVED: list[tuple[str, list[Any]]] = [
     ("Write-Output a,b", ["a", "b"]),
     ("Write-Output 'it''s' 0x10 -5 2kb 1.5 $true $null", ["it's", 16, -5, 2048, 1.5, True, None]),
     ('Write-Output "plain double"', ["plain double"]),
+    ("Write-Output 0xFFFFFFFF 0x80000000 5l +5 1e3 .5 1.5kb", [-1, -(2**31), 5, 5, 1000.0, 0.5, 1536.0]),
     ("Write-Output -InputObject x; Write-Output -Inp:y", ["x", "y"]),
     ("Write-Output first |\n  Out-String -Stream  # a comment\n<# block #> Write-Output second",
      ["first", "second"]),
@@ -130,6 +131,8 @@ REFUSED: list[tuple[str, str]] = [
     ("Write-Output a | Select-Object -ExpandProperty Length", "LabNotServed"),
     ("Start-ADSyncSyncCycle Delta $true", "LabNotServed"),
     ("Start-Sleep \u2013Seconds 0", "LabNotServed"),
+    ("Write-Output 1d", "LabNotServed"),
+    ("Write-Output 99999999999999999999", "LabNotServed"),
 ]
 
 
