@@ -142,7 +142,12 @@ def display(value: Any) -> str:
     if isinstance(value, dict):
         return "System.Management.Automation.PSCustomObject"
     if isinstance(value, float):
-        return repr(value).replace("e+", "E+").replace("e-", "E-")
+        # .NET Framework's Double.ToString(): 15 significant digits, "E+20" exponents, Infinity/NaN.
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return format(value, ".15g").replace("e", "E")
     return str(value)
 
 

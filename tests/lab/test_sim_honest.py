@@ -50,6 +50,7 @@ SERVED: list[tuple[str, list[Any]]] = [
     ("Write-Output first |\n  Out-String -Stream  # a comment\n<# block #> Write-Output second",
      ["first", "second"]),
     ("Write-Output 1,2 | Out-String", ["1\r\n2\r\n"]),
+    ("Write-Output 1e3 0.1 1e20 $true | Out-String -Stream", ["1000", "0.1", "1E+20", "True"]),
     ("Invoke-Expression 'Write-Output inner'", ["inner"]),
     ("Start-Sleep -ms 1; Start-Sleep -Sec 0; Start-Sleep 0", []),
     # Windows PowerShell's built-in aliases and module-qualified names resolve as on a real server
