@@ -43,6 +43,7 @@ _ADSYNC_DOWN = (
     "See the security section of the product documentation."
 )
 
+
 def _positional(params: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """Bind positional arguments (the wire passes them as ``@0``, ``@1``...) to parameter names, in order."""
     bound = {k: v for k, v in params.items() if not k.startswith("@")}
@@ -233,6 +234,10 @@ class LabEngine:
     def _call(self, name: str, args: tuple[Arg, ...], piped: list[Any], upstream: bool,
               run: _Run) -> list[Any]:
         spec = find_cmdlet(name)
+        if spec is not None and spec.module == "ADSync":
+            with self.state.lock:
+                installed = self.state.service.exists  # the lab installs the module with the service
+            spec = spec if installed else None
         if spec is None:
             raise PSFailure(command_not_found(name))
         params = bind(spec, args, pipeline_input=upstream)

@@ -206,3 +206,13 @@ def test_psrp_commands_bind_the_same_way(standby: Any) -> None:
 def test_arguments_to_a_script_without_param_block_are_refused(standby: Any) -> None:
     result = run_script(standby, "Write-Output x", Name="y")
     assert result.failure is not None and result.failure.fully_qualified_error_id == "LabNotServed"
+
+
+def test_adsync_cmdlets_are_unknown_where_adsync_is_not_installed() -> None:
+    scenario = {"name": "no-adsync", "servers": {"aadc02": {"service": {"exists": False}}}}
+    with Lab(scenario, serve=False) as bare:
+        engine = bare.servers["aadc02"].engine
+        for script in ("Get-ADSyncScheduler -Bogus 1", "ADSync\\Start-ADSyncSyncCycle"):
+            failure = run_script(engine, script).failure
+            assert failure is not None and failure.fully_qualified_error_id == "CommandNotFoundException"
+        assert run_script(engine, "Write-Output still").outputs == ["still"]
