@@ -160,7 +160,8 @@ def test_disabled_deletion_threshold_fails() -> None:
 
 
 def test_unknown_deletion_threshold_is_an_error_not_disabled() -> None:
-    unknown = DeletionThreshold(enabled=None, error="Microsoft.OptionalFeature.ExportDeletionThreshold absent")
+    unknown = DeletionThreshold(enabled=None,
+                                error="Microsoft.OptionalFeature.ExportDeletionThreshold absent")
     pair = change(healthy_pair(), "aadc02", "config", deletion_threshold=unknown)
     with pytest.raises(FactUnavailableError, match="ExportDeletionThreshold absent"):
         run("deletion-threshold", pair, "aadc02")
