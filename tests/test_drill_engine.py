@@ -188,3 +188,15 @@ def test_demote_refuses_to_leave_nothing_exporting(tmp_path: Path) -> None:
         assert record.outcome is RunOutcome.REFUSED
         assert record.refusal is not None and "nothing exporting" in record.refusal
         assert d.flags() == {"aadc01": False, "aadc02": True}
+
+
+def test_wizard_without_an_operator_is_refused_before_any_change(tmp_path: Path) -> None:
+    with drill_lab(tmp_path) as d:
+        inventory = d.inventory(lambda raw: raw["pairs"][0]["drill"].update(method="wizard"))
+        record = d.run("drill", inventory)
+        assert record.outcome is RunOutcome.REFUSED, render_record(record)
+        assert record.refusal is not None and "operator" in record.refusal
+        assert record.refusal.count("(fix:") == 1  # the fix is said once
+        assert d.actions_received() == []
+        schedulers = {n: s.state.scheduler.sync_cycle_enabled for n, s in d.lab.servers.items()}
+        assert schedulers == {"aadc01": True, "aadc02": True}

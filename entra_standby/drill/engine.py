@@ -514,7 +514,7 @@ class Engine:
         try:
             self._setup(self._versions(pre))
         except DrillError as exc:
-            return self._refuse([exc.message + (f" ({exc.fix})" if exc.fix else "")])
+            return self._refuse([exc.message])
         active, standby = pre.active, pre.standby
         for server in (active, standby):
             self._entra[server.host] = entra_connectors(pre.facts, server.host)
@@ -642,7 +642,7 @@ class Engine:
         try:
             self._setup(self._versions(pre))
         except DrillError as exc:
-            return self._refuse([exc.message + (f" ({exc.fix})" if exc.fix else "")])
+            return self._refuse([exc.message])
         assert pre.facts is not None
         self._entra[standby.host] = entra_connectors(pre.facts, standby.host)
         try:
@@ -728,7 +728,7 @@ class Engine:
         try:
             self._setup({target.host: None})
         except DrillError as exc:
-            return self._refuse([exc.message + (f" ({exc.fix})" if exc.fix else "")])
+            return self._refuse([exc.message])
         try:
             with self.step(f"stage {target.host}", "demote", target.host):
                 self.wait_idle([target])

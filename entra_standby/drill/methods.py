@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import DrillError
 from ..rules.versions import parse_version, require_version
 from .hostops import ServerOps
+from .settings import DRILL_METHODS, METHOD_SUPPORT
 
 __all__ = [
-    "METHODS",
     "Operator",
     "SwitchMethod",
     "choices_text",
@@ -33,29 +32,6 @@ class Operator(Protocol):
     def instruct(self, server: str, text: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class MethodInfo:
-    name: str
-    support: str
-
-
-METHODS: dict[str, MethodInfo] = {
-    "wizard": MethodInfo(
-        "wizard",
-        "Microsoft's only documented way (Entra Connect wizard > Configure staging mode): at each switch the "
-        "tool tells the operator exactly what to change on which server, waits (bounded) and verifies; "
-        "everything else stays automated. Not for unattended drills."),
-    "global-settings": MethodInfo(
-        "global-settings",
-        "scripted through Get/Set-ADSyncGlobalSettings 'Microsoft.Synchronize.StagingMode': undocumented by "
-        "Microsoft, community-proven; needed for unattended scheduled drills. Get change approval for it."),
-    "adsynctools": MethodInfo(
-        "adsynctools",
-        "Enable-/Disable-ADSyncToolsStagingMode (ADSyncTools 2.1+): Microsoft documents them only as a "
-        "workaround on builds that still depend on MSOnline, i.e. older than 2.5.79.0; refused on newer "
-        "builds."),
-}
-
 ADSYNCTOOLS_LAST_BUILD = (2, 5, 79, 0)
 """Builds from this one on do not depend on MSOnline, where the ADSyncTools staging cmdlets are documented
 not to work (reference §1.2a); since it is also the supported floor, the method is refused on every build the
@@ -64,7 +40,7 @@ audit accepts."""
 
 def choices_text() -> str:
     lines = ["choose one per pair in the inventory, e.g. `drill: {method: global-settings}`:"]
-    lines += [f"  - {info.name}: {info.support}" for info in METHODS.values()]
+    lines += [f"  - {name}: {METHOD_SUPPORT[name]}" for name in DRILL_METHODS]
     return "\n".join(lines)
 
 
@@ -146,6 +122,12 @@ def method_for(name: str | None, *, versions: dict[str, str | None], operator: O
     if name == "global-settings":
         return GlobalSettingsMethod()
     if name == "wizard":
+        if operator is None:  # refuse before anything changes, not at the first flag
+            raise DrillError("method wizard needs an operator at the console to make each switch in "
+                             "the Entra Connect wizard, and this run has none (e.g. an unattended "
+                             "pytest --drill)",
+                             fix="run it with `entra-standby switch` in a terminal, or choose "
+                                 "global-settings for unattended drills")
         return WizardMethod(operator, timeout_s, poll_s, progress, sleep)
     if name == "adsynctools":
         floor = require_version(".".join(str(n) for n in ADSYNCTOOLS_LAST_BUILD))

@@ -5,8 +5,9 @@ steps, the waits and their bounds — from the inventory alone. It opens no conn
 from __future__ import annotations
 
 from ..inventory import PairEntry, ServerEntry
-from .methods import METHODS, choices_text, wizard_instruction
+from .methods import choices_text, wizard_instruction
 from .preflight import pick_standby
+from .settings import METHOD_SUPPORT
 
 __all__ = ["render_plan"]
 
@@ -68,7 +69,8 @@ def render_plan(pair: PairEntry, kind: str, *, standby: str | None = None,
     s = pair.drill
     head = [f"PLAN ({kind}) for pair {pair.name} — nothing is changed by printing this",
             f"method: {s.method or 'NONE (every entry point refuses)'}"
-            + (f" — {METHODS[s.method].support}" if s.method in METHODS else "")]
+            + (f" — {METHOD_SUPPORT[s.method]}" if s.method is not None and s.method in METHOD_SUPPORT
+               else "")]
     if s.method is None:
         head.append(choices_text())
     actives = [x for x in pair.servers if x.role == "active"]
@@ -76,9 +78,12 @@ def render_plan(pair: PairEntry, kind: str, *, standby: str | None = None,
     if problem or len(actives) != 1 or target is None:
         return "\n".join([*head, f"cannot plan: {problem or 'the pair needs exactly one active server'}"])
     active = actives[0]
-    head.append("before anything: the pair's drill lock; the maintenance window (drill only); a fresh audit "
-                "(every critical check and pending-exports must pass); exactly one un-staged server; a "
-                "cloud: block or --no-cloud-verify")
+    if kind in ("drill", "switch"):
+        head.append("before anything: the pair's drill lock; the maintenance window (drill only); a fresh "
+                    "audit (every critical check and pending-exports must pass); exactly one un-staged "
+                    "server; a cloud: block or --no-cloud-verify")
+    else:
+        head.append("before anything: the pair's drill lock; then the checks below")
     if kind in ("drill", "switch"):
         body = _direction(pair, active, target, "failover", 1)
         if kind == "drill":

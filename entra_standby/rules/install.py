@@ -180,12 +180,13 @@ def adsynctools(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
         return
     if not found:
         yield report(
-            f"{server.host}: the ADSyncTools module is not installed (the drill needs 2.x)",
+            f"{server.host}: the ADSyncTools module is not installed (2.x is Microsoft's current "
+            "troubleshooting module)",
             adsynctools_versions=[],
         )
     else:
         yield report(
-            f"{server.host}: only ADSyncTools {', '.join(found)} installed; the drill needs 2.x",
+            f"{server.host}: only ADSyncTools {', '.join(found)} installed; 2.x is the current module",
             adsynctools_versions=list(found),
         )
 
