@@ -18,7 +18,7 @@ from typing import Any
 from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
 from .engine import CommandCall, ErrorInfo, Invocation, PipelineResult, command_not_found
-from .probes import ADSYNC_CMDLET, PROBE_DATA, PROBE_PARAMETERS, scheduler_data
+from .probes import ADSYNC_CMDLET, PROBE_DATA, PROBE_PARAMETERS, ProbeFailedError, scheduler_data
 from .ps51 import unroll_collections
 from .state import ServerState
 from .stepfaults import StepFaults
@@ -321,7 +321,10 @@ class LabEngine:
                 return self._malformed(name)
             cmdlet = ADSYNC_CMDLET.get(name)
             error = self._adsync_error(cmdlet) if cmdlet else None
-            data = None if error else PROBE_DATA[name](self.state, params)
+            try:
+                data = None if error else PROBE_DATA[name](self.state, params)
+            except ProbeFailedError as failed:
+                data, error = None, {"kind": failed.kind, "message": str(failed)}
             return self._envelope("probe", name, data, error)
 
     def _envelope(self, kind: str, name: str, data: dict[str, Any] | None,

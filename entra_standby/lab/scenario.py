@@ -18,8 +18,15 @@ from typing import Any
 import yaml
 
 from ..errors import ScenarioError
-from ..probes import PROBE_NAMES  # the lab shares only the probe names with the harness
-from .state import DEFAULT_SERVERS, RIGHTS, RUN_PROFILES, TLS_VALUES, default_server_spec
+from ..probes import DRILL_PROBES, PROBE_NAMES  # the lab shares only the probe names with the harness
+from .state import (
+    DEFAULT_SERVERS,
+    RIGHTS,
+    RUN_PROFILES,
+    TENANT_SCHEDULER_FIELDS,
+    TLS_VALUES,
+    default_server_spec,
+)
 from .timefmt import parse_time, utc_now
 
 # --- a tiny schema language ------------------------------------------------------------------------------
@@ -153,7 +160,10 @@ _FAULTS = Obj(
         "drop": ListOf(_ACTION),
         "auth_fail": _b(),
         "adsync_stopped": _b(),
-        "malformed_output": ListOf(Leaf(str, choices=PROBE_NAMES)),
+        "malformed_output": ListOf(Leaf(str, choices=PROBE_NAMES + DRILL_PROBES)),
+        "cycle_never_ends": _b(),
+        "export_result": _s(True),
+        "ad_unreachable": _b(),
     }
 )
 
@@ -179,7 +189,7 @@ SERVER_SCHEMA = Obj(
                 "maintenance_enabled": _b(),
                 "scheduler_suspended": _b(),
             }
-        ),
+        ),  # the tenant-wide keys must agree on every server (better: set them under tenant.scheduler)
         "service": Obj(
             {
                 "name": _s(),
@@ -282,6 +292,17 @@ LAB_SCHEMA = Obj(
         "username": _s(),
         "domain": _s(),
         "ps51_unrolling": _b(),
+        "auto_cycle_interval_s": _n(True),
+    }
+)
+_TENANT_SCHEDULER = Obj(
+    {
+        "allowed_interval_s": _n(),
+        "customized_interval_s": _n(True),
+        "next_policy_type": Leaf(str, choices=("Delta", "Initial")),
+        "purge_interval_s": _n(),
+        "sync_cycle_enabled": _b(),
+        "maintenance_enabled": _b(),
     }
 )
 TENANT_SCHEMA = Obj(
@@ -295,6 +316,7 @@ TENANT_SCHEMA = Obj(
         "canary_user": _s(True),
         "canary_attributes": Obj({}, open=True, value=_s(True)),
         "client_id": _s(),
+        "scheduler": _TENANT_SCHEDULER,
     }
 )
 TOP_KEYS = ("name", "description", "lab", "tenant", "servers")
@@ -308,6 +330,9 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "auth_fail": False,
     "adsync_stopped": False,
     "malformed_output": [],
+    "cycle_never_ends": False,
+    "export_result": None,
+    "ad_unreachable": False,
 }
 DEFAULT_LAB: dict[str, Any] = {
     "cycle_duration_s": 2.0,
@@ -315,6 +340,7 @@ DEFAULT_LAB: dict[str, Any] = {
     "username": "auditor",
     "domain": "LAB",
     "ps51_unrolling": False,
+    "auto_cycle_interval_s": None,  # None: no automatic cycles (tests start them)
 }
 DEFAULT_TENANT: dict[str, Any] = {
     "tenant_id": "7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60",
@@ -326,6 +352,7 @@ DEFAULT_TENANT: dict[str, Any] = {
     "canary_user": "canary@contoso.com",
     "canary_attributes": {"extensionAttribute1": None},
     "client_id": "3f1c2b7a-8e9d-4c5b-a6f7-0e1d2c3b4a59",
+    "scheduler": {},  # tenant-wide scheduler settings: {} = the healthy defaults of every server
 }
 
 
@@ -487,6 +514,7 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
             server, (str(override.get("role", "standby")), f"127.0.0.{11 + index}")
         )
         base = default_server_spec(server, role, address, start)
+        base["scheduler"].update(tenant["scheduler"])  # the tenant's settings are every server's base
         base["faults"] = copy.deepcopy(DEFAULT_FAULTS)
         base["ps51_unrolling"] = None
         servers[server] = merge(SERVER_SCHEMA, base, override, f"servers.{server}")
@@ -495,6 +523,8 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
         for connector in servers[server]["connectors"].values():
             revoked = connector.pop("revoked_rights", [])
             connector["rights"] = [r for r in connector.get("rights", []) if r not in revoked]
+    _check_tenant_scheduler(servers_raw, servers)
+    tenant["scheduler"] = {k: next(iter(servers.values()))["scheduler"][k] for k in TENANT_SCHEDULER_FIELDS}
     addresses = [s["address"] for s in servers.values()]
     duplicates = sorted({a for a in addresses if addresses.count(a) > 1})
     if duplicates:
@@ -502,3 +532,19 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
     return Scenario(
         name=name, description=description, source=where, lab=lab, tenant=tenant, servers=servers, start=start
     )
+
+
+def _check_tenant_scheduler(raw: dict[str, Any], servers: dict[str, dict[str, Any]]) -> None:
+    """Scheduler settings are stored in the tenant and shared by the pair ([SCHED]: "any change on the
+    primary server also affects the staging server (except IsStagingModeEnabled)"): they cannot differ."""
+    for key in TENANT_SCHEDULER_FIELDS:
+        values = {name: spec["scheduler"][key] for name, spec in servers.items()}
+        if len(set(values.values())) <= 1:
+            continue
+        named = next((n for n, o in raw.items() if isinstance(o, dict)
+                      and key in (o.get("scheduler") or {})), next(iter(servers)))
+        shown = ", ".join(f"{name}: {yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+                          for name, v in values.items())
+        raise _Invalid(f"servers.{named}.scheduler.{key}",
+                       f"is a tenant-wide scheduler setting shared by the pair, but differs ({shown}); set it "
+                       f"once under tenant.scheduler.{key}, or the same on every server")
