@@ -370,7 +370,7 @@ class LabEngine:
             return self._envelope("action", name, None if error else scheduler_data(self.state), error)
 
     def _staging_guard(self) -> None:
-        """set-staging's refusals (actions/set-staging.ps1), checked with the write under the server's lock."""
+        """set-staging's refusals (actions/set-staging.ps1), checked with the write, under one lock."""
         state = self.state
         if state.scheduler.scheduler_suspended:
             raise ActionRefusedError("Suspended", SUSPENDED_MESSAGE)

@@ -23,16 +23,16 @@ import yaml
 
 from ..errors import LabError
 from .context import LabContext, OnPremDirectory, StagingChange
+from .cycle import AutoScheduler
 from .handlers import LabEngine
 from .pki import TlsMaterial, create_client_certificate, create_lab_pki
 from .scenario import Scenario, load_scenario
-from .cycle import AutoScheduler
 from .state import ServerState, shared_schedule_from_spec
 from .stepfaults import FiredFault
 from .tenant import CloudApp, SimulatedTenant, TenantUser
 from .timefmt import resolve_time
-from .wizard import Wizard
 from .wire import LabCredentials, RequestCounters, TransportFaults, WSManServer
+from .wizard import Wizard
 
 if TYPE_CHECKING:  # the cloud stand-in (and its JWT library) is imported only when a lab starts it
     from .cloud import CloudStandIn

@@ -7,9 +7,8 @@ spelled out here and a test compares them with ``entra_standby.facts.model``. Ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from .state import PHS_SOURCE, PWWB_SOURCE, RIGHTS, TLS_VALUES, AppEvent, ConnectorState, ServerState
 from .timefmt import ps_date, utc_now
@@ -273,22 +272,24 @@ def password_sync_data(state: ServerState, params: dict[str, Any]) -> dict[str, 
         try:
             since = datetime.fromisoformat(str(since_text).replace("Z", "+00:00"))
         except ValueError:
-            raise ProbeFailedError("Failed", f"SinceUtc '{since_text}' is not an ISO 8601 date and time") from None
+            raise ProbeFailedError(
+                "Failed", f"SinceUtc '{since_text}' is not an ISO 8601 date and time") from None
         since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
 
     def events(source: str, ids: tuple[int, ...]) -> list[dict[str, Any]]:
         chosen: list[AppEvent] = [e for e in state.events if e.source == source and e.event_id in ids
                                   and e.time >= since]
-        return [{"id": e.event_id, "time_utc": ps_date(e.time), "provider": e.source, "message": e.message}
+        return [{"event_id": e.event_id, "time_utc": ps_date(e.time), "provider": e.source,
+                 "message": e.message}
                 for e in sorted(chosen, key=lambda e: e.time, reverse=True)[:MAX_EVENTS]]
 
     partitions_error = None
     if not state.service.exists:
-        partitions_error = ("The term 'Get-ADSyncPartitionPasswordSyncState' is not recognized as the name of a "
-                            "cmdlet, function, script file, or operable program.")
+        partitions_error = ("The term 'Get-ADSyncPartitionPasswordSyncState' is not recognized as the name "
+                            "of a cmdlet, function, script file, or operable program.")
     elif state.adsync_stopped or state.service.status != "Running":
-        partitions_error = ("Get-ADSyncPartitionPasswordSyncState : Unable to connect to the Synchronization "
-                            "Service.")
+        partitions_error = ("Get-ADSyncPartitionPasswordSyncState : Unable to connect to the "
+                            "Synchronization Service.")
     return {
         "since_utc": ps_date(since),
         "partitions": [] if partitions_error else [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -543,8 +544,7 @@ def _check_tenant_scheduler(raw: dict[str, Any], servers: dict[str, dict[str, An
             continue
         named = next((n for n, o in raw.items() if isinstance(o, dict)
                       and key in (o.get("scheduler") or {})), next(iter(servers)))
-        shown = ", ".join(f"{name}: {yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
-                          for name, v in values.items())
+        shown = ", ".join(f"{name}: {json.dumps(v)}" for name, v in values.items())
         raise _Invalid(f"servers.{named}.scheduler.{key}",
-                       f"is a tenant-wide scheduler setting shared by the pair, but differs ({shown}); set it "
-                       f"once under tenant.scheduler.{key}, or the same on every server")
+                       f"is a tenant-wide scheduler setting shared by the pair, but differs ({shown}); set "
+                       f"it once under tenant.scheduler.{key}, or the same on every server")

@@ -33,7 +33,7 @@ class _Armed:
 
 
 class StepFaults:
-    """Armed faults of one server; thread-safe. Names are matched case-insensitively; ``*`` matches any call."""
+    """Armed faults of one server; thread-safe. Names match case-insensitively; ``*`` matches any call."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

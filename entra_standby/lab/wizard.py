@@ -26,7 +26,7 @@ class WizardRefusedError(LabError):
 
 
 class Wizard:
-    """One wizard session on one server. ``with lab.wizard("aadc02") as wizard: wizard.set_staging(False)``."""
+    """One wizard session on one server: ``with lab.wizard("aadc02") as w: w.set_staging(False)``."""
 
     def __init__(self, state: ServerState, context: LabContext, cycle: SyncCycleRunner) -> None:
         self.state = state

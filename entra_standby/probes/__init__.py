@@ -56,7 +56,7 @@ PROBE_NAMES: tuple[str, ...] = (
 """Every probe, in the order of docs/contracts.md section 1 (one per fact domain)."""
 
 DRILL_PROBES: tuple[str, ...] = ("password-sync",)
-"""Probes the failover drill runs on their own (docs/contracts.md section 1), never part of the audit batch."""
+"""Probes the failover drill runs on their own (docs/contracts.md section 1), never in the audit batch."""
 
 ACTION_NAMES: tuple[str, ...] = ("set-staging", "set-sync-cycle", "start-sync-cycle", "write-canary")
 """Every action (a script that changes a server), docs/contracts.md section 2."""
