@@ -268,7 +268,8 @@ SHIPPED = sorted((REPO / "entra_standby" / "probes").glob("*.ps1")) + sorted(
 _ACTION_CALLS: dict[str, tuple[set[str], dict[str, Any]]] = {
     "start-sync-cycle": ({"policytype"}, {}),
     "write-canary": ({"userprincipalname", "attribute", "value"},
-                     {"UserPrincipalName": "canary@contoso.com", "Attribute": "extensionAttribute1", "Value": "x"}),
+                     {"UserPrincipalName": "canary@contoso.com", "Attribute": "extensionAttribute1",
+                      "Value": "x"}),
 }
 
 
