@@ -120,7 +120,13 @@ def register_probe(subparsers: Any) -> None:
     show.set_defaults(func=_probe_show)
 
 
-COMMANDS: list[Callable[[Any], None]] = [register_lab, register_probe]
+def register_drill(subparsers: Any) -> None:
+    from .cli_drill import register_drill_commands
+
+    register_drill_commands(subparsers)
+
+
+COMMANDS: list[Callable[[Any], None]] = [register_lab, register_probe, register_drill]
 """Each adds its sub-parser(s); keep the order stable, it is the order of --help."""
 
 

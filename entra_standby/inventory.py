@@ -20,6 +20,13 @@ from typing import Any, NoReturn
 import yaml
 
 from .cloud.config import CloudConfig, parse_cloud_block
+from .drill.settings import (
+    DrillSettings,
+    MaintenanceWindow,
+    drill_settings,
+    parse_drill_block,
+    parse_maintenance_windows,
+)
 from .errors import InventoryError
 from .rules.thresholds import DEFAULT_THRESHOLDS
 
@@ -119,6 +126,7 @@ class PairEntry:
     servers: tuple[ServerEntry, ...]
     thresholds: dict[str, Any] = field(default_factory=dict)
     cloud: CloudConfig | None = None  # the pair's ``cloud:`` block, if any
+    drill: DrillSettings = field(default_factory=DrillSettings)  # ``drill:`` + ``maintenance_windows:``
 
     @property
     def cloud_configured(self) -> bool:
@@ -195,10 +203,15 @@ def with_lab_pairs(inventory: Inventory, lab_inventory: Mapping[str, Any]) -> In
     """The inventory of a running lab (``lab.inventory_dict()``), with this file's ``defaults`` over it."""
     lab_defaults = lab_inventory.get("defaults") or {}
     defaults: dict[str, Any] = {}
-    for section in ("connection", "thresholds"):
+    for section in ("connection", "thresholds", "drill"):
         merged = {**(lab_defaults.get(section) or {}), **(inventory.raw_defaults.get(section) or {})}
         if merged:
             defaults[section] = merged
+    for section in ("maintenance_windows",):  # a list: this file's replaces the lab's
+        if section in inventory.raw_defaults:
+            defaults[section] = inventory.raw_defaults[section]
+        elif section in lab_defaults:
+            defaults[section] = lab_defaults[section]
     raw = {"defaults": defaults, "pairs": lab_inventory.get("pairs")}
     label = f"{inventory.path} (lab {inventory.lab_scenario.name if inventory.lab_scenario else ''})"
     loaded = inventory_from_dict(raw, path=inventory.path, label=label)
@@ -220,9 +233,13 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
         if "pairs" in top:
             v.fail("pairs", "an inventory with 'lab:' takes its pairs from the lab",
                    "remove 'pairs' (or remove 'lab' to audit real servers)")
-    defaults = v.mapping(top.get("defaults", {}), "defaults", {"connection", "thresholds"})
+    defaults = v.mapping(top.get("defaults", {}), "defaults",
+                         {"connection", "thresholds", "drill", "maintenance_windows"})
     default_conn = v.connection_block(defaults.get("connection", {}), "defaults.connection")
     default_thresholds = v.thresholds(defaults.get("thresholds", {}), "defaults.thresholds")
+    default_drill = parse_drill_block(defaults.get("drill"), path=v.label, key="defaults.drill")
+    default_windows = parse_maintenance_windows(defaults.get("maintenance_windows"), path=v.label,
+                                                key="defaults.maintenance_windows")
 
     if lab_scenario is not None:
         return Inventory(path=file, pairs=(), lab_scenario=lab_scenario, raw_defaults=dict(defaults))
@@ -237,8 +254,8 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
     seen_hosts: dict[str, str] = {}
     for i, pair_raw in enumerate(pairs_list):
         key = f"pairs[{i}]"
-        pair = v.mapping(pair_raw, key, {"name", "servers", "connection", "thresholds", "cloud"},
-                         what="a pair")
+        pair = v.mapping(pair_raw, key, {"name", "servers", "connection", "thresholds", "cloud", "drill",
+                                         "maintenance_windows"}, what="a pair")
         name = v.string(v.required(pair, "name", key), f"{key}.name")
         if name in seen_pairs:
             v.fail(f"{key}.name", f"duplicate pair name '{name}' (also {seen_pairs[name]})",
@@ -267,7 +284,8 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
             v.fail(f"{key}.servers", f"pair '{name}' has no standby server",
                    "add the staging server as 'role: standby'")
         pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds,
-                               cloud=v.cloud(pair, key)))
+                               cloud=v.cloud(pair, key),
+                               drill=v.drill(pair, key, default_drill, default_windows)))
     return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults))
 
 
@@ -451,6 +469,16 @@ class _Validator:
                 self.fail(f"{key}.{name}", f"expected true or false, got {_kind(item)}",
                           f"write true or false (default {str(default).lower()})")
         return dict(block)
+
+    def drill(self, pair: dict[str, Any], key: str, default_block: dict[str, Any],
+              default_windows: tuple[MaintenanceWindow, ...]) -> DrillSettings:
+        """Merged drill settings: defaults < pair, key by key; a pair's window list replaces the default."""
+        block = {**default_block, **parse_drill_block(pair.get("drill"), path=self.label, key=f"{key}.drill")}
+        windows = default_windows
+        if "maintenance_windows" in pair:
+            windows = parse_maintenance_windows(pair["maintenance_windows"], path=self.label,
+                                                key=f"{key}.maintenance_windows")
+        return drill_settings(block, windows)
 
     def cloud(self, pair: dict[str, Any], key: str) -> CloudConfig | None:
         if "cloud" not in pair or pair["cloud"] is None:

@@ -23,8 +23,9 @@ import pytest
 
 from .errors import EntraStandbyError
 from .facts.collection import HostFacts, PairFacts
+from .plugin_drill import add_drill_options, drill_run, drill_summary, register_drill_marker
 
-__all__ = ["AuditRun", "Target"]
+__all__ = ["AuditRun", "Target", "drill_run"]
 
 log = logging.getLogger(__name__)
 
@@ -220,10 +221,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the gathered raw outputs, facts and run metadata as JSON under DIR")
     group.addoption("--replay", dest="entra_replay", metavar="DIR", default=None,
                     help="evaluate the checks from evidence in DIR instead of connecting (no network)")
+    add_drill_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(id): the readiness check a test evaluates")
+    register_drill_marker(config)
     run = AuditRun(config)
     config.stash[_RUN_KEY] = run
     run.start()
@@ -241,7 +244,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if not {"pair", "server"} & set(metafunc.fixturenames):
+    if not {"pair", "server", "drill_run"} & set(metafunc.fixturenames):
         return
     run = _run(metafunc.config)
     if run is None or not run.has_target:
@@ -264,12 +267,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     for item in items:
         names = getattr(item, "fixturenames", ())
-        in_checks = "checks" in item.path.parts and ("pair" in names or "server" in names)
+        in_checks = "checks" in item.path.parts and bool({"pair", "server", "drill_run"} & set(names))
         if item.get_closest_marker("check") is not None or in_checks:
             raise pytest.UsageError(_USAGE)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    drill_summary(terminalreporter, config)
     run = _run(config)
     if run is None or run._facts is None:
         return

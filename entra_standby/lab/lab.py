@@ -37,6 +37,17 @@ from .wizard import Wizard
 if TYPE_CHECKING:  # the cloud stand-in (and its JWT library) is imported only when a lab starts it
     from .cloud import CloudStandIn
 
+LAB_DRILL_SETTINGS: dict[str, Any] = {
+    "method": "global-settings",
+    "hold": 1,
+    "poll_interval": 0.2,
+    "idle_timeout": 20,
+    "export_timeout": 20,
+    "cloud_timeout": 20,
+    "operator_timeout": 20,
+}
+"""The ``drill:`` block of every lab inventory."""
+
 TRANSPORT_FAULTS = ("down", "stall", "latency_ms", "http500", "drop", "auth_fail")
 STATE_FAULTS = ("adsync_stopped", "malformed_output", "cycle_never_ends", "export_result", "ad_unreachable")
 
@@ -436,6 +447,9 @@ class Lab:
                 "password": self.credentials.password,
             },
         }
+        # The lab is driven by scripts, so it names the scripted switch method; its waits are scaled to
+        # the lab's seconds-long cycles (a real pair keeps the documented defaults).
+        pair["drill"] = dict(LAB_DRILL_SETTINGS)
         if self.cloud is not None:
             pair["cloud"] = {
                 "tenant_id": self.cloud.tenant_id,
