@@ -103,6 +103,10 @@ def parse_probe_output(host: str, probe: str, raw: object, *, now: datetime | No
 
     ``now`` is the reference time for "a date in the future" (default: the current time).
     """
+    if probe == "password-sync":  # a drill probe (probes.DRILL_PROBES); its fact: facts/password_sync.py
+        from .password_sync import parse_password_sync_output
+
+        return parse_password_sync_output(host, raw, now=now)
     if probe not in FACT_TYPES:
         raise ProbeError(host, probe, f"unknown probe; expected one of {', '.join(FACT_TYPES)}")
     data = _open_envelope(host, "probe", probe, raw)

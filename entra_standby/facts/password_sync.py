@@ -51,7 +51,7 @@ class PartitionPasswordSync:
 class LogEvent:
     """One Application-log event (newest first in the lists below)."""
 
-    event_id: int
+    id: int  # the event id (31015, 654, ...)
     time_utc: datetime | None = None
     provider: str | None = None
     message: str | None = None  # cut at 300 characters by the probe
@@ -68,7 +68,7 @@ class PasswordSyncFacts:
     phs_events_error: str | None = None
 
     def writeback_ids(self) -> set[int]:
-        return {e.event_id for e in self.writeback_events}
+        return {e.id for e in self.writeback_events}
 
     @property
     def writeback_started(self) -> bool:
@@ -87,7 +87,7 @@ class PasswordSyncFacts:
 
     @property
     def phs_heartbeat(self) -> bool:
-        return any(e.event_id == PHS_HEARTBEAT for e in self.phs_events)
+        return any(e.id == PHS_HEARTBEAT for e in self.phs_events)
 
     @property
     def phs_synced_since(self) -> bool:

@@ -279,7 +279,7 @@ def password_sync_data(state: ServerState, params: dict[str, Any]) -> dict[str, 
     def events(source: str, ids: tuple[int, ...]) -> list[dict[str, Any]]:
         chosen: list[AppEvent] = [e for e in state.events if e.source == source and e.event_id in ids
                                   and e.time >= since]
-        return [{"event_id": e.event_id, "time_utc": ps_date(e.time), "provider": e.source,
+        return [{"id": e.event_id, "time_utc": ps_date(e.time), "provider": e.source,
                  "message": e.message}
                 for e in sorted(chosen, key=lambda e: e.time, reverse=True)[:MAX_EVENTS]]
 

@@ -52,7 +52,7 @@ function Add-EsEventRows {
         try { $message = ConvertTo-EsText -Value $entry.Message } catch { $message = $null }
         if ($null -ne $message -and $message.Length -gt 300) { $message = $message.Substring(0, 300) }
         $null = $Rows.Add([ordered]@{
-            event_id = [int]$entry.Id
+            id       = [int]$entry.Id
             time_utc = ConvertTo-EsUtcString -Value $entry.TimeCreated
             provider = ConvertTo-EsText -Value $entry.ProviderName
             message  = $message

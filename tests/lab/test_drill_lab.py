@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from entra_standby.errors import EntraStandbyError, HostError, ScenarioError
-from entra_standby.facts.parse import ProbeFailedError, parse_action_output
-from entra_standby.facts.password_sync import parse_password_sync_output
+from entra_standby.facts.parse import ProbeFailedError, parse_action_output, parse_probe_output
+from entra_standby.facts.password_sync import PasswordSyncFacts, parse_password_sync_output
 from entra_standby.inventory import inventory_from_dict
 from entra_standby.lab import Lab
 from entra_standby.lab.scenario import load_scenario
@@ -214,7 +214,8 @@ def test_password_sync_evidence_follows_the_switch(lab: Lab) -> None:
 def test_password_sync_parts_fail_on_their_own(lab: Lab) -> None:
     lab.set_fault("aadc01", adsync_stopped=True)
     with _session(lab, "aadc01") as active:
-        fact = parse_password_sync_output("aadc01", _probe_raw(active, "password-sync"))
+        fact = parse_probe_output("aadc01", "password-sync", _probe_raw(active, "password-sync"))
+        assert isinstance(fact, PasswordSyncFacts)  # the generic parser knows the drill probe
         assert fact.partitions == () and "Synchronization Service" in (fact.partitions_error or "")
         assert fact.writeback_events_error is None
         bad = json.loads(_probe_raw(active, "password-sync", SinceUtc="yesterday-ish"))
@@ -335,7 +336,7 @@ def test_exports_carry_what_was_imported_not_what_is_on_premises_now() -> None:
 
 
 def test_lab_password_sync_data_has_exactly_the_fact_fields(lab: Lab) -> None:
-    from entra_standby.facts.password_sync import LogEvent, PartitionPasswordSync, PasswordSyncFacts
+    from entra_standby.facts.password_sync import LogEvent, PartitionPasswordSync
 
     def names(cls: type) -> set[str]:
         return {f.name for f in dataclasses.fields(cls)}
@@ -347,4 +348,4 @@ def test_lab_password_sync_data_has_exactly_the_fact_fields(lab: Lab) -> None:
     assert set(data) == names(PasswordSyncFacts)
     assert data["partitions"] and set(data["partitions"][0]) == names(PartitionPasswordSync)
     assert data["phs_events"] and set(data["phs_events"][0]) == names(LogEvent)
-    assert {e["event_id"] for e in data["writeback_events"]} == {31019}
+    assert {e["id"] for e in data["writeback_events"]} == {31019}
