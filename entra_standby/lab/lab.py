@@ -13,6 +13,7 @@ import secrets
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from .stepfaults import FiredFault
 from .tenant import CloudApp, SimulatedTenant, TenantUser
 from .timefmt import resolve_time
 from .wire import LabCredentials, RequestCounters, TransportFaults, WSManServer
-from .wizard import Wizard
+from .wizard import LabOperator, Wizard
 
 if TYPE_CHECKING:  # the cloud stand-in (and its JWT library) is imported only when a lab starts it
     from .cloud import CloudStandIn
@@ -49,7 +50,8 @@ LAB_DRILL_SETTINGS: dict[str, Any] = {
 """The ``drill:`` block of every lab inventory."""
 
 TRANSPORT_FAULTS = ("down", "stall", "latency_ms", "http500", "drop", "auth_fail")
-STATE_FAULTS = ("adsync_stopped", "malformed_output", "cycle_never_ends", "export_result", "ad_unreachable")
+STATE_FAULTS = ("adsync_stopped", "malformed_output", "cycle_never_ends", "export_result", "ad_unreachable",
+                "password_services_down")
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ class Lab:
             state.cycle_never_ends = bool(faults["cycle_never_ends"])
             state.export_result = faults["export_result"]
             state.ad_unreachable = bool(faults["ad_unreachable"])
+            state.password_services_down = bool(faults["password_services_down"])
             state.imported_directory = onprem.snapshot()  # both servers imported the directory as it is
             state.ps51_unrolling = bool(spec["ps51_unrolling"])
             self.context.staging_log.record(state, state.staging)  # the state at lab start
@@ -333,7 +336,8 @@ class Lab:
         ``malformed_output`` takes probe names; ``cycle_never_ends=True`` keeps a started cycle in progress
         (busy) until set False; ``export_result="stopped-connectivity"`` (any result string) ends every
         Export run with it and exports nothing (None clears it); ``ad_unreachable=True`` makes write-canary
-        fail as a double hop does."""
+        fail as a double hop does; ``password_services_down=True``: PHS and writeback write no evidence after
+        un-staging (no 31015/31019/654, frozen partition timestamps)."""
         target = self.server(server)
         for key, value in faults.items():
             if key == "adsync_stopped":
@@ -342,7 +346,7 @@ class Lab:
             elif key == "malformed_output":
                 with target.state.lock:
                     target.state.malformed_output = {value} if isinstance(value, str) else set(value)
-            elif key in ("cycle_never_ends", "ad_unreachable"):
+            elif key in ("cycle_never_ends", "ad_unreachable", "password_services_down"):
                 with target.state.lock:
                     setattr(target.state, key, bool(value))
             elif key == "export_result":
@@ -365,6 +369,7 @@ class Lab:
                 target.state.cycle_never_ends = False
                 target.state.export_result = None
                 target.state.ad_unreachable = False
+                target.state.password_services_down = False
             target.engine.step_faults.clear()
             if target.wire is not None:
                 target.faults.clear()
@@ -395,6 +400,16 @@ class Lab:
         """The Entra Connect wizard on one server, for a test to play the operator (see lab/wizard.py)."""
         target = self.server(server)
         return Wizard(target.state, self._context(), target.engine.cycle)
+
+    def operator(self, *, hold_s: float = 0.3, start_sync: bool = False, acts: bool = True) -> LabOperator:
+        """An operator for the drill's wizard method: follows each ``instruct(server, text)`` with this lab's
+        wizard (servers named by address, lab name or computer name); see lab/wizard.py."""
+        wizards: dict[str, Callable[[], Wizard]] = {}
+        for name, target in self.servers.items():
+            factory = functools.partial(self.wizard, name)
+            for key in (name, target.address, target.state.computer_name):
+                wizards[key] = factory
+        return LabOperator(wizards, hold_s=hold_s, start_sync=start_sync, acts=acts)
 
     # -- queries ------------------------------------------------------------------------------------------
 

@@ -165,6 +165,7 @@ _FAULTS = Obj(
         "cycle_never_ends": _b(),
         "export_result": _s(True),
         "ad_unreachable": _b(),
+        "password_services_down": _b(),
     }
 )
 
@@ -334,6 +335,7 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "cycle_never_ends": False,
     "export_result": None,
     "ad_unreachable": False,
+    "password_services_down": False,
 }
 DEFAULT_LAB: dict[str, Any] = {
     "cycle_duration_s": 2.0,

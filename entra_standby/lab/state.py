@@ -661,6 +661,9 @@ class ServerState:
     cycle_never_ends: bool = False  # state fault: a started cycle stays in progress (busy) until cleared
     export_result: str | None = None  # state fault: every Export run ends with this result, nothing exported
     ad_unreachable: bool = False  # state fault: AD cmdlets cannot reach a DC (the double hop of write-canary)
+    # State fault: PHS and writeback do not run after un-staging (probe-review A2: whether a scripted flip
+    # starts them without the wizard is UNVERIFIED), so the password-sync probe shows no new evidence.
+    password_services_down: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- construction ------------------------------------------------------------------------------------
@@ -801,13 +804,13 @@ class ServerState:
     def staging_changed(self, enabled: bool, at: datetime) -> None:
         """Password writeback follows the staging flag ([STAGE]: leaving staging "enables password
         writeback"; staging stops it). Called under ``lock`` when the flag really changes."""
-        if self.features.get("password_writeback"):
+        if self.features.get("password_writeback") and not self.password_services_down:
             self.add_event(31016 if enabled else 31015, PWWB_SOURCE, at)
 
     def cycle_completed(self, began: datetime, at: datetime) -> None:
         """PHS and the writeback heartbeat run only while un-staged ([STAGE]): on a staging server the
         password-sync timestamps stay frozen and no heartbeat is written. Called under ``lock``."""
-        if self.staging:
+        if self.staging or self.password_services_down:
             return
         if self.features.get("password_hash_sync"):
             for partition in self.password_sync:

@@ -12,7 +12,10 @@ make configuration changes"; reference §1.2: at the end it asks whether to star
 
 from __future__ import annotations
 
+import re
+import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from ..errors import LabError
@@ -81,3 +84,65 @@ class Wizard:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+_TICK = re.compile(r"\b(UNTICK|TICK) 'Enable staging mode'")
+
+
+class LabOperator:
+    """Plays the person at the console for a drill's wizard method (``instruct(server, text)``).
+
+    Each instruction names a server (its address, lab name or computer name) and says TICK or UNTICK
+    'Enable staging mode'; the operator then does it with the lab's wizard in a background thread, as a person
+    would while the tool waits: opens the wizard (retrying while a cycle runs), keeps it open ``hold_s``
+    seconds (SchedulerSuspended is visible meanwhile), sets the flag, closes (``start_sync`` as the last page
+    offers). ``acts=False`` plays an operator who never does it (the tool's wait must time out).
+    """
+
+    def __init__(self, wizards: dict[str, Callable[[], Wizard]], *, hold_s: float = 0.3,
+                 start_sync: bool = False, acts: bool = True, patience_s: float = 30.0) -> None:
+        self._wizards = {key.lower(): factory for key, factory in wizards.items()}
+        self.hold_s = hold_s
+        self.start_sync = start_sync
+        self.acts = acts
+        self.patience_s = patience_s
+        self.instructions: list[tuple[str, str]] = []
+        self.errors: list[str] = []
+        self._threads: list[threading.Thread] = []
+
+    def instruct(self, server: str, text: str) -> None:
+        self.instructions.append((server, text))
+        factory = self._wizards.get(server.lower())
+        found = _TICK.search(text)
+        if factory is None or found is None:
+            self.errors.append(f"cannot follow the instruction for {server}: {text[:80]}")
+            return
+        if not self.acts:
+            return
+        thread = threading.Thread(target=self._play, args=(factory, found.group(1) == "TICK"),
+                                  name=f"lab-operator-{server}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def _play(self, factory: Callable[[], Wizard], enabled: bool) -> None:
+        wizard = factory()
+        deadline = time.monotonic() + self.patience_s
+        while True:
+            try:
+                wizard.open()
+                break
+            except WizardRefusedError as refused:
+                if time.monotonic() >= deadline:
+                    self.errors.append(str(refused))
+                    return
+                time.sleep(0.1)  # a person waits for the cycle to finish and tries again
+        try:
+            wizard.set_staging(enabled)
+            if self.hold_s > 0:
+                time.sleep(self.hold_s)
+        finally:
+            wizard.close(start_sync=self.start_sync)

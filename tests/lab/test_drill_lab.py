@@ -349,3 +349,35 @@ def test_lab_password_sync_data_has_exactly_the_fact_fields(lab: Lab) -> None:
     assert data["partitions"] and set(data["partitions"][0]) == names(PartitionPasswordSync)
     assert data["phs_events"] and set(data["phs_events"][0]) == names(LogEvent)
     assert {e["id"] for e in data["writeback_events"]} == {31019}
+
+
+def test_password_services_down_leaves_no_evidence_after_unstaging(lab: Lab) -> None:
+    lab.set_fault("aadc02", password_services_down=True)
+    with _session(lab, "aadc01") as old, _session(lab, "aadc02") as new:
+        assert _act(old, "set-staging", Enabled=True)["ok"] is True
+        assert _act(new, "set-staging", Enabled=False)["ok"] is True
+        stamp = lab.staging_log[-1].utc.isoformat()
+        assert _act(new, "start-sync-cycle")["ok"] is True
+        _cycle_done(lab, "aadc02")
+        fact = parse_password_sync_output("aadc02", _probe_raw(new, "password-sync", SinceUtc=stamp))
+    assert not (fact.writeback_started or fact.writeback_heartbeat)
+    assert not (fact.phs_heartbeat or fact.phs_synced_since)
+    assert fact.writeback_events_error is None and fact.partitions  # read fine, just no evidence
+
+
+def test_lab_operator_follows_wizard_instructions(lab: Lab) -> None:
+    operator = lab.operator(hold_s=0.4)
+    standby = lab.servers["aadc02"]
+    operator.instruct(standby.address, "On 127.0.0.12: ... UNTICK 'Enable staging mode' > Next; ...")
+    _wait(lambda: standby.state.scheduler.scheduler_suspended)  # the wizard is open
+    operator.join(10)
+    assert standby.state.staging is False and standby.state.scheduler.scheduler_suspended is False
+    operator.instruct("AADC02", "TICK 'Enable staging mode'")
+    operator.join(10)
+    assert standby.state.staging is True and operator.errors == []
+    operator.instruct("nowhere", "TICK 'Enable staging mode'")
+    assert operator.errors and "nowhere" in operator.errors[0]
+    idle = lab.operator(acts=False)
+    idle.instruct("aadc02", "UNTICK 'Enable staging mode'")
+    idle.join(1)
+    assert standby.state.staging is True and len(idle.instructions) == 1
