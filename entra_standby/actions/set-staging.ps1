@@ -91,9 +91,12 @@ try {
             $changed.Add([string]$name)
         }
     }
+    # TryParse, not a cast: the write has happened, so an unexpected Version shape must not turn into "Failed".
     $versionMoved = $false
-    if ($null -ne $versionBefore -and $null -ne $versionAfter) {
-        $versionMoved = ([long]$versionAfter -gt [long]$versionBefore + 1)
+    $numberBefore = [long]0
+    $numberAfter = [long]0
+    if ([long]::TryParse([string]$versionBefore, [ref]$numberBefore) -and [long]::TryParse([string]$versionAfter, [ref]$numberAfter)) {
+        $versionMoved = ($numberAfter -gt $numberBefore + 1)
     }
     if ($versionMoved -or $changed.Count -gt 0) {
         throw (New-EsRefusal -Kind 'Conflict' -Message ('another writer changed the global settings while staging was being set ' +

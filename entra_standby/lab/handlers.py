@@ -38,7 +38,8 @@ _MANDATORY: dict[str, tuple[str, ...]] = {
     "set-sync-cycle": ("Enabled",),
     "write-canary": ("UserPrincipalName", "Attribute", "Value"),
 }
-_CANARY_ATTRIBUTE = re.compile(r"^extensionAttribute([1-9]|1[0-5])$")
+# ValidatePattern matches case-insensitively, as PowerShell's -match does.
+_CANARY_ATTRIBUTE = re.compile(r"^extensionAttribute([1-9]|1[0-5])$", re.IGNORECASE)
 # The refusals of actions/set-staging.ps1, word for word (the lab answers what the script would).
 SUSPENDED_MESSAGE = (
     "refused: SchedulerSuspended is True on this server (an open Entra Connect wizard or an upgrade); "
@@ -380,7 +381,8 @@ class LabEngine:
     def _write_canary(self, params: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
         """actions/write-canary.ps1: Set-ADUser -Replace on the user found by UPN, then read it back."""
         upn, attribute, value = (str(params[k]) for k in ("userprincipalname", "attribute", "value"))
-        if not _CANARY_ATTRIBUTE.match(attribute):
+        valid = _CANARY_ATTRIBUTE.match(attribute)
+        if valid is None:
             raise _binding_error(
                 f"Cannot validate argument on parameter 'Attribute'. The argument \"{attribute}\" does not "
                 f"match the \"{_CANARY_ATTRIBUTE.pattern}\" pattern. Supply an argument that matches "
@@ -394,7 +396,7 @@ class LabEngine:
         if not directory.has_user(upn):
             return None, {"kind": "Failed",
                           "message": f"no AD user has userPrincipalName '{upn}' (Get-ADUser -LDAPFilter)"}
-        directory.set_attribute(upn, attribute, value)
+        directory.set_attribute(upn, "extensionAttribute" + valid.group(1), value)  # AD names: any case
         return {"user": upn, "attribute": attribute, "value": value, "written_utc": ps_date(utc_now())}, None
 
     @staticmethod

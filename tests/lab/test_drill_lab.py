@@ -179,7 +179,14 @@ def test_write_canary_errors(lab: Lab) -> None:
         with pytest.raises(EntraStandbyError, match="ParameterBinding"):  # ValidatePattern: binding fails
             _act(active, "write-canary", UserPrincipalName=CANARY, Attribute="extensionAttribute16",
                  Value="x")
+        upper = _act(active, "write-canary", UserPrincipalName=CANARY, Attribute="EXTENSIONATTRIBUTE9",
+                     Value="y")
+        assert upper["ok"] is False  # still ad_unreachable, but the case-insensitive pattern bound it
+        lab.set_fault("aadc01", ad_unreachable=False)
+        assert _act(active, "write-canary", UserPrincipalName=CANARY, Attribute="EXTENSIONATTRIBUTE9",
+                    Value="y")["ok"] is True
     assert lab.onprem.snapshot()[CANARY].get("extensionAttribute1") is None
+    assert lab.onprem.snapshot()[CANARY]["extensionAttribute9"] == "y"
 
 
 # --- PHS / PWWB evidence -------------------------------------------------------------------------------
