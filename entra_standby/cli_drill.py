@@ -20,7 +20,9 @@ def _out(line: str = "") -> None:
 
 
 def _common(parser: argparse.ArgumentParser, *, plan: bool = True) -> None:
-    parser.add_argument("--inventory", required=True, type=Path, metavar="FILE", help="the inventory YAML")
+    if plan:
+        parser.add_argument("--inventory", required=True, type=Path, metavar="FILE",
+                            help="the inventory YAML")
     parser.add_argument("--pair", required=True, metavar="NAME", help="the pair to act on")
     parser.add_argument("--lock-dir", type=Path, default=None, metavar="DIR",
                         help="where the per-pair drill locks live")

@@ -5,6 +5,7 @@
 ``InventoryError`` line naming the file, the key path (``pairs[0].servers[1].connection.port``) and the
 fix, with "did you mean ..." for near-miss keys. Secrets are resolved here (``password_env``,
 ``password_file``; inline ``password`` only for loopback hosts) into ``Secret`` objects that never print.
+The ``drill:`` and ``maintenance_windows:`` keys are parsed by ``drill.settings`` into ``PairEntry.drill``.
 """
 
 from __future__ import annotations

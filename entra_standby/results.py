@@ -36,7 +36,7 @@ class CheckResult:
 
     check_id: str
     title: str
-    severity: Severity  # the check's own severity; a finding may carry a higher one
+    severity: Severity  # the check's own severity; a finding may carry its own (higher or lower)
     pair: str
     host: str | None
     outcome: Outcome

@@ -53,7 +53,7 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
     "standby-drifted": {
         ("version-parity", STANDBY): failed(f"Entra Connect 2.5.79.0 is older than the active {ACTIVE}'s "
                                             "2.5.190.0"),
-        ("tls12", STANDBY): failed(r"v4.0.30319\SchUseStrongCrypto is Not Found, must be 1",
+        ("tls12", STANDBY): failed(r"v4.0.30319\SchUseStrongCrypto is Not Found, recommended 1",
                                    r"TLS 1.2\Client\DisabledByDefault is 1, must be 0", "tls12: 2 findings"),
         ("dotnet", STANDBY): failed(".NET Framework release 460805 is below 461808 (4.7.2)"),
         ("patch-age", STANDBY): failed("(KB5065432) installed", "62 days ago (limit 45 days)",

@@ -6,9 +6,10 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
-from factbuilders import NOW, change, healthy_pair, put, run, run_all_hosts
+from factbuilders import NOW, change, drop, healthy_pair, put, run, run_all_hosts
 
 from entra_standby.errors import FactUnavailableError, InventoryError
+from entra_standby.facts.collection import PairFacts
 from entra_standby.facts.model import HotFix, RebootMarkers, RegistryValue, TlsFacts, UpdateEntry
 from entra_standby.rules import Severity
 from entra_standby.rules.system import TLS12_VALUES
@@ -34,10 +35,15 @@ def _tls(
     return TlsFacts(tuple(rows), 528449)
 
 
+def _on_build(version: str) -> PairFacts:
+    return change(healthy_pair(), "aadc02", "version", product_version=version, display_version=version)
+
+
 def test_tls12_names_every_missing_or_wrong_value() -> None:
     (p1, n1, _), (p2, n2, _), (p3, n3, _) = TLS12_VALUES[0], TLS12_VALUES[5], TLS12_VALUES[6]
     tls = _tls("aadc02", {(p1, n1): None, (p2, n2): 1}, drop={(p3, n3)})
-    findings = run("tls12", put(healthy_pair(), "aadc02", "tls", tls), "aadc02")
+    # 2.4.128.0 lies in Microsoft's enforcement window (2.3.20.0 .. 2.4.129.0): every gap is HIGH.
+    findings = run("tls12", put(_on_build("2.4.128.0"), "aadc02", "tls", tls), "aadc02")
     assert len(findings) == 3
     by_name = {(f.values["path"], f.values["name"]): f for f in findings}
     assert by_name[(p1, n1)].values["value"] is None and "Not Found" in by_name[(p1, n1)].message
@@ -54,6 +60,41 @@ def test_tls12_path_spelling_is_normalised() -> None:
         for p, n, v in TLS12_VALUES
     )
     assert run("tls12", put(healthy_pair(), "aadc01", "tls", TlsFacts(rows, 528449)), "aadc01") == []
+
+
+@pytest.mark.parametrize("version", ["2.4.131.0", "2.5.79.0", "2.5.190.0"])
+def test_tls12_missing_value_on_exempt_build_is_low(version: str) -> None:
+    path, name, _ = TLS12_VALUES[3]  # 64-bit .NET SchUseStrongCrypto
+    tls = _tls("aadc02", {(path, name): None})
+    [finding] = run("tls12", put(_on_build(version), "aadc02", "tls", tls), "aadc02")
+    assert finding.severity is Severity.LOW
+    assert "Not Found, recommended 1" in finding.message
+    assert "does not require TLS enforcement" in finding.message
+    assert finding.values["value"] is None and finding.values["build"] == version
+
+
+@pytest.mark.parametrize(("index", "value"), [(0, 0), (1, 0), (4, 0), (5, 1), (7, 1)])
+def test_tls12_value_that_disables_tls12_stays_high_on_exempt_build(index: int, value: int) -> None:
+    path, name, _ = TLS12_VALUES[index]
+    tls = _tls("aadc02", {(path, name): value})
+    [finding] = run("tls12", put(_on_build("2.5.79.0"), "aadc02", "tls", tls), "aadc02")
+    assert finding.severity is Severity.HIGH and "disables TLS 1.2" in finding.message
+
+
+@pytest.mark.parametrize("version", ["2.3.20.0", "2.4.129.0"])
+def test_tls12_missing_value_in_enforcement_window_stays_high(version: str) -> None:
+    path, name, _ = TLS12_VALUES[3]
+    [finding] = run("tls12", put(_on_build(version), "aadc02", "tls", _tls("aadc02", {(path, name): None})),
+                    "aadc02")
+    assert finding.severity is Severity.HIGH and "must be 1" in finding.message
+
+
+def test_tls12_unknown_build_is_held_to_the_requirement() -> None:
+    path, name, _ = TLS12_VALUES[3]
+    pair = put(healthy_pair(), "aadc02", "tls", _tls("aadc02", {(path, name): None}))
+    pair = drop(pair, "aadc02", "version")
+    [finding] = run("tls12", pair, "aadc02")
+    assert finding.severity is Severity.HIGH
 
 
 def test_tls12_empty_probe_reports_all_eight() -> None:

@@ -194,7 +194,7 @@ class Engine:
         except HostError as exc:
             self.say(f"  {server.host}: the answer to {action} was lost ({exc}); re-reading to see what "
                      "happened")
-        view = self.wait(f"{server.host} to answer a re-read after {action}", self._reread_bound(),
+        view = self.wait(f"{server.host} to answer a re-read after {action}", self._reread_bound(server),
                          lambda: self.read(server, f"confirm {action}"))
         if not done(view):
             raise _StepFailed(f"{server.host}: {action} Enabled={enabled} did not take effect "
@@ -202,10 +202,14 @@ class Engine:
                               f"sync_cycle_enabled={view.scheduler.sync_cycle_enabled})")
 
     def _read_bounded(self, server: ServerEntry, purpose: str) -> ServerView:
-        return self.wait(f"{server.host} to answer", self._reread_bound(), lambda: self.read(server, purpose))
+        return self.wait(f"{server.host} to answer", self._reread_bound(server),
+                         lambda: self.read(server, purpose))
 
-    def _reread_bound(self) -> float:
-        return max(3 * self.settings.poll_interval_s, 5.0)
+    def _reread_bound(self, server: ServerEntry) -> float:
+        """How long a server gets to answer a re-read after a change: a few polls, and at least two of its
+        own request timeouts (a stalled answer must not be mistaken for a server that is gone)."""
+        timeouts = server.connection.read_timeout + server.connection.connect_timeout
+        return max(3 * self.settings.poll_interval_s, 2 * timeouts + 1)
 
     def set_staging(self, server: ServerEntry, enabled: bool) -> None:
         """Change one flag with the pair's method; retried once after waiting if the server was busy;
@@ -225,7 +229,7 @@ class Engine:
             except HostError as exc:
                 self.say(f"  {server.host}: the answer was lost ({exc}); re-reading to see what happened")
                 break
-        view = self.wait(f"{server.host} to answer a re-read of its staging flag", self._reread_bound(),
+        view = self.wait(f"{server.host} to answer a re-read of its staging flag", self._reread_bound(server),
                          lambda: self.read(server, f"confirm staging={enabled}"))
         if view.staged != enabled:
             raise _StepFailed(f"{server.host}: staging is still {view.staged} after the switch to {enabled}")
@@ -294,9 +298,13 @@ class Engine:
             return
         cloud = self._cloud
         with self.step("prove from the cloud: the tenant's last sync moved past the switch", phase) as step:
+            # Graph gives whole seconds: a sync in the same second as the switch counts (the old active was
+            # staged and idle before that moment, so it cannot be the one that synced).
+            floor = since.replace(microsecond=0)
+
             def advanced() -> datetime | None:
                 last = cloud.last_sync()
-                return last if last is not None and last > since else None
+                return last if last is not None and last >= floor else None
 
             last = self.wait("the tenant's onPremisesLastSyncDateTime to pass the switch",
                              self.settings.cloud_timeout_s, advanced)
@@ -403,7 +411,7 @@ class Engine:
 
     def restore(self, active: ServerEntry, standby: ServerEntry, cause: BaseException) -> None:
         """Back to ``active`` un-staged, ``standby`` staged, by the safe order; ``_Manual`` if impossible."""
-        self.say(f"ROLLING BACK: {cause}")
+        self.say(f"ROLLING BACK: {_cause(cause)}")
         try:
             with self.step(f"roll back: {active.host} active, {standby.host} staged", "rollback"):
                 views = {}
@@ -423,6 +431,7 @@ class Engine:
                         raise _Manual(f"{standby.host} could not be staged again: {exc}") from None
                 if a_staged:
                     try:
+                        self.wait_idle([standby])  # a cycle it began while un-staged may still export
                         self.confirm_staged_now(standby)
                         self.set_staging(active, False)
                     except EntraStandbyError as exc:
@@ -498,9 +507,9 @@ class Engine:
             self.options.warnings.extend(pre.warnings)
             if not pre.ok:
                 step.outcome = StepOutcome.FAILED
-                step.message = "; ".join(pre.refusals)
+                step.message = "; ".join(pre.reasons())
         if not pre.ok:
-            return self._refuse(pre.refusals)
+            return self._refuse(pre.reasons())
         assert pre.active is not None and pre.standby is not None and pre.facts is not None
         try:
             self._setup(self._versions(pre))
@@ -522,15 +531,20 @@ class Engine:
                     self.restore(active, standby, exc)
                 except _Manual as manual:
                     self.record.outcome = RunOutcome.MANUAL_ACTION
-                    self.record.manual_action = self.manual_report(f"{exc}; rollback: {manual}", active,
-                                                                   standby)
+                    self.record.manual_action = self.manual_report(f"{_cause(exc)}; rollback: {manual}",
+                                                                   active, standby)
                     return self.record
                 self.record.outcome = RunOutcome.ROLLED_BACK
-                self.record.refusal = str(exc) or type(exc).__name__
+                self.record.refusal = _cause(exc)
                 return self.record
             self.record.outcome = RunOutcome.PASSED
             if self.kind == "drill":
                 self._verify_back_to_start(active, standby)
+            else:
+                self.options.warnings.append(
+                    f"{standby.host} is the active server now: update the inventory ({self.inventory.path}): "
+                    f"{standby.host} role active, {active.host} role standby. Until then the staging-flag "
+                    "check reports the swap.")
             return self.record
         finally:
             self._final_flags()
@@ -614,8 +628,8 @@ class Engine:
         pre = run_preflight(self.inventory, pair, standby_host=standby.host,
                             no_cloud_verify=self.options.no_cloud_verify)
         self.options.warnings.extend(pre.warnings)
-        refusals = [r for r in pre.refusals
-                    if f"[{pair.name}/{standby.host}]" in r or "cloud" in r or r.startswith("--standby")]
+        refusals, cannot_compare = _emergency_refusals(pre, pair, active, standby)
+        self.options.warnings.extend(cannot_compare)
         with self.step(f"preflight: {standby.host}'s own readiness", "preflight") as step:
             if pre.facts is not None and not pre.facts.server(standby.host).has("scheduler"):
                 refusals.append(f"{standby.host} could not be read: "
@@ -668,12 +682,12 @@ class Engine:
                         self.set_staging(standby, True)
                 except (EntraStandbyError, KeyboardInterrupt) as back:
                     self.record.outcome = RunOutcome.MANUAL_ACTION
-                    self.record.manual_action = self.manual_report(f"{exc}; rollback: {back}", standby,
-                                                                   active)
+                    self.record.manual_action = self.manual_report(f"{_cause(exc)}; rollback: {back}",
+                                                                   standby, active)
                     return self.record
                 self.record.outcome = RunOutcome.ROLLED_BACK
-                self.record.refusal = (f"{exc}; {standby.host} is staged again, so NOTHING exports now: fix "
-                                       "the cause and run the failover again")
+                self.record.refusal = (f"{_cause(exc)}; {standby.host} is staged again, so NOTHING exports "
+                                       "now: fix the cause and run the failover again")
                 return self.record
             self.record.outcome = RunOutcome.PASSED
             self.options.warnings.append(_after_emergency(self.inventory, pair, active, standby))
@@ -735,6 +749,31 @@ class Engine:
                 + (f", {exporting[0]} role active" if exporting else ""))
         self._final_flags()
         return self.record
+
+
+def _emergency_refusals(pre: Preflight, pair: PairEntry, active: ServerEntry,
+                        standby: ServerEntry) -> tuple[list[str], list[str]]:
+    """With the active down, only the standby's own verdicts can block; a check that could not compare the
+    standby with the unreachable active is reported, not held against it."""
+    from ..results import Outcome
+    from .preflight import describe
+
+    refusals = list(pre.refusals)
+    cannot_compare: list[str] = []
+    for result in pre.blocked:
+        if result.host != standby.host:
+            continue
+        if result.outcome is Outcome.ERROR and active.host in (result.reason or ""):
+            cannot_compare.append(f"not compared with the unreachable {active.host}: {describe(result)}")
+        else:
+            refusals.append(describe(result))
+    return refusals, cannot_compare
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted by the operator (Ctrl-C)"
+    return str(exc) or type(exc).__name__
 
 
 def _now() -> datetime:

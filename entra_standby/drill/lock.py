@@ -26,7 +26,8 @@ from types import TracebackType
 from ..errors import DrillError
 from .filenames import pair_file_stem
 
-__all__ = ["LockHolder", "PairLock", "default_lock_dir", "lock_path", "read_lock", "remove_lock"]
+__all__ = ["LockHolder", "PairLock", "default_lock_dir", "holder_state", "list_locks", "lock_path",
+           "read_lock", "remove_lock"]
 
 _READ_RETRIES = 20  # a lock file is written right after it is created: give a starting run ~1 s
 _READ_RETRY_S = 0.05
@@ -69,6 +70,18 @@ def read_lock(pair: str, directory: str | os.PathLike[str] | None = None) -> Loc
     """Who holds the pair's lock, or None when it is free. ``DrillError`` if the file is unreadable."""
     path = lock_path(pair, directory)
     return _read_holder(path, pair)
+
+
+def list_locks(directory: str | os.PathLike[str] | None = None) -> list[LockHolder]:
+    """Every readable lock in the directory (for ``unlock`` to say which pairs are locked)."""
+    base = Path(directory) if directory is not None else default_lock_dir()
+    holders: list[LockHolder] = []
+    for path in sorted(base.glob("*.lock")):
+        with contextlib.suppress(DrillError):
+            holder = _read_holder(path, path.stem, retries=0)
+            if holder is not None:
+                holders.append(holder)
+    return holders
 
 
 def remove_lock(pair: str, directory: str | os.PathLike[str] | None = None) -> LockHolder | None:
@@ -119,13 +132,7 @@ class PairLock:
                              f"{exc.strerror}", fix="pass a writable lock directory") from None
         holder = _me(self.pair, self.command)
         data = json.dumps(asdict(holder), indent=2).encode("utf-8")
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise self._held_error() from None
-        except OSError as exc:
-            raise DrillError(f"pair '{self.pair}': cannot create lock {self.path}: {exc.strerror}",
-                             fix="pass a writable lock directory") from None
+        fd = self._create()
         try:
             os.write(fd, data)
             os.fsync(fd)  # a power cut right after must not leave an empty lock behind
@@ -138,6 +145,20 @@ class PairLock:
         os.close(fd)
         self.holder = holder
         return holder
+
+    def _create(self) -> int:
+        for _ in range(3):  # a holder that releases between our attempt and our read: try again
+            try:
+                return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                error = self._held_error()
+                if error is not None:
+                    raise error from None
+            except OSError as exc:
+                raise DrillError(f"pair '{self.pair}': cannot create lock {self.path}: {exc.strerror}",
+                                 fix="pass a writable lock directory") from None
+        raise DrillError(f"pair '{self.pair}': the drill lock {self.path} keeps changing hands",
+                         fix="another run is starting on this pair: let it finish, then try again")
 
     def release(self) -> bool:
         """Remove the lock file if it is still the one we wrote; True if it was removed."""
@@ -163,14 +184,14 @@ class PairLock:
         if exc_type is None or self.release_on_error:
             self.release()
 
-    def _held_error(self) -> DrillError:
+    def _held_error(self) -> DrillError | None:
+        """Why the lock cannot be had, or None when it was released meanwhile."""
         unlock = f"`entra-standby unlock --pair {shlex.quote(self.pair)}`"
         holder = _read_holder(self.path, self.pair)
-        if holder is None:  # released between our attempt and the read: say so rather than retry silently
-            return DrillError(f"pair '{self.pair}': another drill released the lock just now",
-                              fix="run the command again")
+        if holder is None:
+            return None
         where = f"pair '{self.pair}' is locked by another drill: {holder.describe()}"
-        state = _holder_state(holder)
+        state = holder_state(holder)
         if state == "gone":
             return DrillError(
                 f"{where}; the run that held it is no longer running (it crashed or was killed): "
@@ -187,10 +208,11 @@ class PairLock:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-def _read_holder(path: Path, pair: str, *, retries: int = _READ_RETRIES) -> LockHolder | None:
+def _read_holder(path: Path, pair: str, *, retries: int | None = None) -> LockHolder | None:
     unlock = f"`entra-standby unlock --pair {shlex.quote(pair)}`"
+    tries = _READ_RETRIES if retries is None else retries
     problem = ""
-    for attempt in range(retries + 1):
+    for attempt in range(tries + 1):
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -206,14 +228,14 @@ def _read_holder(path: Path, pair: str, *, retries: int = _READ_RETRIES) -> Lock
                               boot_id=raw.get("boot_id"), process_start=raw.get("process_start"))
         except (ValueError, KeyError, TypeError):
             problem = "is empty" if not text.strip() else "is not a lock this tool wrote"
-        if attempt < retries:
+        if attempt < tries:
             time.sleep(_READ_RETRY_S)  # the holder creates the file, then writes it: wait for the content
     raise DrillError(f"pair '{pair}': lock file {path} {problem}; a run may have died while taking it",
                      fix=f"audit the pair, then {unlock}")
 
 
-def _holder_state(holder: LockHolder) -> str:
-    """``running`` / ``gone`` for a holder on this host; ``unknown`` for one on another host."""
+def holder_state(holder: LockHolder) -> str:
+    """``running`` / ``gone`` for a holder on this host (PID, reboot, PID reuse); ``unknown`` elsewhere."""
     if holder.hostname != socket.gethostname():
         return "unknown"
     if holder.boot_id is not None and _boot_id() not in (None, holder.boot_id):

@@ -16,7 +16,8 @@ from ..inventory import Inventory, PairEntry, ServerEntry
 from ..results import CheckResult, Outcome, evaluate_pair
 from ..rules.base import Severity
 
-__all__ = ["ENTRA_CONNECTOR_ID", "Preflight", "entra_connectors", "run_preflight"]
+__all__ = ["ENTRA_CONNECTOR_ID", "Preflight", "blocking", "describe", "entra_connectors", "pick_standby",
+           "run_preflight"]
 
 ENTRA_CONNECTOR_ID = "b891884f-051e-4a83-95af-2544101c9083"  # fixed for every install (reference §2.2)
 
@@ -32,13 +33,17 @@ class Preflight:
     facts: PairFacts | None
     active: ServerEntry | None
     standby: ServerEntry | None
-    refusals: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)  # switch preconditions that failed
     warnings: list[str] = field(default_factory=list)
-    results: list[CheckResult] = field(default_factory=list)
+    results: list[CheckResult] = field(default_factory=list)  # every readiness verdict
+    blocked: list[CheckResult] = field(default_factory=list)  # the verdicts that forbid a switch
 
     @property
     def ok(self) -> bool:
-        return not self.refusals
+        return not self.refusals and not self.blocked
+
+    def reasons(self) -> list[str]:
+        return self.refusals + [describe(result) for result in self.blocked]
 
 
 def entra_connectors(facts: PairFacts, host: str) -> frozenset[str] | None:
@@ -51,14 +56,14 @@ def entra_connectors(facts: PairFacts, host: str) -> frozenset[str] | None:
     return frozenset(names) or None
 
 
-def _blocking(result: CheckResult) -> bool:
+def blocking(result: CheckResult) -> bool:
     if result.outcome in (Outcome.PASSED, Outcome.SKIPPED):
         return False
     return result.severity >= Severity.CRITICAL or result.worst_severity >= Severity.CRITICAL \
         or result.check_id in REQUIRED_BEYOND_CRITICAL
 
 
-def _describe(result: CheckResult) -> str:
+def describe(result: CheckResult) -> str:
     if result.outcome is Outcome.ERROR:
         return f"{result.check_id} [{result.target}] could not be evaluated: {result.reason}"
     first = result.findings[0].message if result.findings else (result.reason or "")
@@ -110,11 +115,9 @@ def run_preflight(inventory: Inventory, pair: PairEntry, *, standby_host: str | 
     facts: PairFacts = run.pair(pair.name)
     pre.facts = facts
     pre.results = evaluate_pair(facts)
-    for result in pre.results:
-        if _blocking(result):
-            pre.refusals.append(_describe(result))
+    pre.blocked = [result for result in pre.results if blocking(result)]
     exporting = [s.host for s in facts.servers if s.has("scheduler") and not s.scheduler.staging_mode_enabled]
-    if len(exporting) != 1 and not any(r.check_id == "staging-flag" and _blocking(r) for r in pre.results):
+    if len(exporting) != 1 and not any(r.check_id == "staging-flag" and blocking(r) for r in pre.results):
         pre.refusals.append(f"exactly one un-staged server is required, found {len(exporting)}: "
                             f"{', '.join(exporting) or 'none'}")
     return pre

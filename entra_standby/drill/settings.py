@@ -203,7 +203,7 @@ def _method(value: Any, path: str, key: str) -> str | None:
     if not isinstance(value, str) or value not in DRILL_METHODS:
         hint = _suggest(str(value), list(DRILL_METHODS))
         _fail(path, key, f"'{value}' is not a switch method",
-              (hint + " " if hint else "") + f"use one of: {method_choices()}")
+              f"{hint} (choices: {', '.join(DRILL_METHODS)})" if hint else f"use one of: {method_choices()}")
     return value
 
 

@@ -189,6 +189,9 @@ class Connector:
     account: AccountState | None = None  # AD connectors only
     permissions: tuple[ObjectPermissions, ...] = ()
     permissions_error: str | None = None
+    # "double-hop" when the AD reads failed because the remote session could not reach a domain controller
+    # with the caller's credentials (no Kerberos delegation / CredSSP); None for any other failure.
+    permissions_error_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class ConnectorConfig:
     type: str
     partitions: tuple[Partition, ...] = ()
     attribute_inclusions_hash: str | None = None
+    identifier: str | None = None  # fixed b891884f-… for the Entra connector; per install otherwise
 
 
 @dataclass(frozen=True)
@@ -231,12 +235,25 @@ class SyncRule:
     scope_hash: str | None = None
     join_hash: str | None = None
     flows_hash: str | None = None
+    enable_password_sync: bool | None = None  # PHS scope of an inbound rule
+    soft_delete_expiry_interval_s: float | None = None
+    version_agnostic_tag: str | None = None
+    tag_version: str | None = None
 
 
 @dataclass(frozen=True)
 class DeletionThreshold:
-    enabled: bool
+    """The server's local view of accidental-delete prevention (global settings; the tenant holds it).
+
+    ``enabled`` is None when the server did not say (``error`` tells why). ``mode`` is "count" (``threshold``
+    objects) or "percentage" (``percentage`` per cent of the connector's objects).
+    """
+
+    enabled: bool | None
     threshold: int | None = None
+    mode: str | None = None
+    percentage: int | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,10 +261,16 @@ class ConfigFacts:
     server_configuration_version: str | None
     connectors: tuple[ConnectorConfig, ...]
     rules: tuple[SyncRule, ...]
-    features: dict[str, bool]  # password_hash_sync, password_writeback, group_writeback, device_writeback,
-    #                            exchange_hybrid, directory_extensions, ...
+    # password_hash_sync, password_writeback, group_writeback, device_writeback, exchange_hybrid,
+    # directory_extensions, ...; None = could not be read (feature_errors says why)
+    features: dict[str, bool | None]
     source_anchor: str | None
     deletion_threshold: DeletionThreshold
+    feature_errors: dict[str, str] | None = None  # feature -> why it could not be read
+    # Get-ADSyncAADCompanyFeature: the tenant's password_hash_sync / password_writeback flags (None = unread)
+    company_features: dict[str, bool | None] | None = None
+    # Drift-relevant global settings (parameter name -> value as text; None = not set on this server)
+    global_settings: dict[str, str | None] | None = None
 
 
 # --- pending-exports -------------------------------------------------------------------------------------

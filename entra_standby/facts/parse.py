@@ -39,6 +39,7 @@ from .model import (
     Ace,
     CloudFacts,
     Connector,
+    ConnectorConfig,
     MachineFacts,
     OsFacts,
     RegistryValue,
@@ -367,12 +368,18 @@ def _check_sign(number: float, path: str, owner: tuple[type, str]) -> None:
 
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_GUID_N = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _guid(value: str, path: str, *, strict: bool) -> str:
     normal = value.strip().strip("{}").lower()
     if _GUID.match(normal):
         return normal
+    if _GUID_N.match(normal):
+        # The 'N' form (32 hex digits): Microsoft's own SyncMachineIdentifier fix writes
+        # [Guid]::NewGuid().ToString("N"); read as the 'D' form so both servers compare alike.
+        n = normal
+        return f"{n[:8]}-{n[8:12]}-{n[12:16]}-{n[16:20]}-{n[20:]}"
     if strict:
         raise _Invalid(path, f"expected a GUID, got {value[:40]!r}")
     return value
@@ -383,6 +390,7 @@ def _guid(value: str, path: str, *, strict: bool) -> str:
 _GUID_FIELDS: frozenset[tuple[type, str]] = frozenset({
     (RunRecord, "run_history_id"),
     (Connector, "identifier"),
+    (ConnectorConfig, "identifier"),
     (Ace, "object_type"),
     (Ace, "inherited_object_type"),
     (MachineFacts, "sync_machine_identifier"),

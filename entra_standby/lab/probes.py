@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .state import PHS_SOURCE, PWWB_SOURCE, RIGHTS, TLS_VALUES, AppEvent, ConnectorState, ServerState
+from .state import ALL_RIGHTS, PHS_SOURCE, PWWB_SOURCE, TLS_VALUES, AppEvent, ConnectorState, ServerState
 from .timefmt import ps_date, utc_now
 
 PWWB_EVENT_IDS = (31015, 31016, 31019, 31034, 32002)  # reference §1.4
@@ -143,13 +143,14 @@ def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, An
 
 
 def _permissions(state: ServerState, connector: ConnectorState) -> list[dict[str, Any]]:
-    """The account's ACEs: every grant sits on the domain root; OU-scoped ones show as inherited on OUs."""
+    """The account's ACEs: grants set on the domain root, and on each synced OU the root's grants that inherit
+    (inheritance other than None) plus those set on the OU itself."""
     if connector.domain_root is None or connector.account_user is None or connector.permissions_error:
         return []
     identity = f"{state.netbios_domain}\\{connector.account_user}"
 
     def ace(key: str, inherited: bool) -> dict[str, Any]:
-        spec = RIGHTS[key]
+        spec = ALL_RIGHTS[key]
         return {
             "identity": identity,
             "rights": list(spec.rights),
@@ -164,7 +165,7 @@ def _permissions(state: ServerState, connector: ConnectorState) -> list[dict[str
         {
             "object_dn": connector.domain_root,
             "scope": "domain-root",
-            "aces": [ace(key, False) for key in connector.rights],
+            "aces": [ace(key, False) for key in connector.rights if ALL_RIGHTS[key].on == "root"],
         }
     ]
     for partition in connector.partitions:
@@ -175,7 +176,12 @@ def _permissions(state: ServerState, connector: ConnectorState) -> list[dict[str
                 {
                     "object_dn": ou,
                     "scope": "ou",
-                    "aces": [ace(key, True) for key in connector.rights if RIGHTS[key].scope == "ou"],
+                    "aces": [
+                        ace(key, True)
+                        for key in connector.rights
+                        if ALL_RIGHTS[key].on == "root" and ALL_RIGHTS[key].inheritance != "None"
+                    ]
+                    + [ace(key, False) for key in connector.rights if ALL_RIGHTS[key].on == "ou"],
                 }
             )
     return entries
@@ -208,6 +214,7 @@ def connectors_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any
                 "account": account,
                 "permissions": _permissions(state, c),
                 "permissions_error": c.permissions_error,
+                "permissions_error_kind": c.permissions_error_kind if c.permissions_error else None,
             }
         )
     return {"connectors": rows}
@@ -219,6 +226,7 @@ def config_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
         "connectors": [
             {
                 "name": c.name,
+                "identifier": c.identifier,
                 "type": c.type,
                 "partitions": [
                     {
@@ -237,11 +245,26 @@ def config_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
         "rules": [dict(rule) for rule in sorted(state.rules, key=lambda r: (r["connector"], r["name"]))],
         "features": dict(state.features),
         "source_anchor": state.source_anchor,
-        "deletion_threshold": {
-            "enabled": bool(state.deletion_threshold.get("enabled")),
-            "threshold": state.deletion_threshold.get("threshold"),
-        },
+        "deletion_threshold": deletion_threshold_data(state.deletion_threshold),
+        "feature_errors": dict(state.feature_errors),
+        "company_features": dict(state.company_features),
+        "global_settings": dict(state.global_settings),
     }
+
+
+_THRESHOLD_SETTING = "Microsoft.OptionalFeature.ExportDeletionThreshold"
+
+
+def deletion_threshold_data(spec: dict[str, Any]) -> dict[str, Any]:
+    """What config.ps1 makes of the global settings ExportDeletionThreshold(Value) (and a percentage)."""
+    enabled, count, percentage = spec.get("enabled"), spec.get("threshold"), spec.get("percentage")
+    mode = "percentage" if percentage is not None else ("count" if enabled is not None else None)
+    error = None
+    if enabled is None:
+        error = f"global setting {_THRESHOLD_SETTING} is not set on this server"
+    elif enabled and mode == "count" and count is None:
+        error = f"global setting {_THRESHOLD_SETTING}Value is not set on this server"
+    return {"enabled": enabled, "threshold": count, "mode": mode, "percentage": percentage, "error": error}
 
 
 def pending_exports_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:

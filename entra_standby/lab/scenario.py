@@ -21,8 +21,9 @@ import yaml
 from ..errors import ScenarioError
 from ..probes import DRILL_PROBES, PROBE_NAMES  # the lab shares only the probe names with the harness
 from .state import (
+    ALL_RIGHTS,
+    DEFAULT_GLOBAL_SETTINGS,
     DEFAULT_SERVERS,
-    RIGHTS,
     RUN_PROFILES,
     TENANT_SCHEDULER_FIELDS,
     TLS_VALUES,
@@ -112,9 +113,10 @@ _CONNECTOR = Obj(
         "account_user": _s(True),
         "account_domain": _s(True),
         "account": Obj(_ACCOUNT.fields),
-        "rights": ListOf(Leaf(str, choices=tuple(RIGHTS))),
-        "revoked_rights": ListOf(Leaf(str, choices=tuple(RIGHTS))),
+        "rights": ListOf(Leaf(str, choices=tuple(ALL_RIGHTS))),
+        "revoked_rights": ListOf(Leaf(str, choices=tuple(ALL_RIGHTS))),
         "permissions_error": _s(True),
+        "permissions_error_kind": Leaf(str, nullable=True, choices=("double-hop",)),
         "domain_root": _s(True),
         "partitions": Named(
             _PARTITION, {"selected": True, "inclusions": [], "exclusions": [], "object_classes": []}
@@ -136,6 +138,10 @@ _RULE = Obj(
         "scope_hash": _s(True),
         "join_hash": _s(True),
         "flows_hash": _s(True),
+        "enable_password_sync": _b(True),
+        "soft_delete_expiry_interval_s": _n(True),
+        "version_agnostic_tag": _s(True),
+        "tag_version": _s(True),
     }
 )
 _RUN = Obj(
@@ -245,6 +251,7 @@ SERVER_SCHEMA = Obj(
                 "account": None,
                 "rights": [],
                 "permissions_error": None,
+                "permissions_error_kind": None,
                 "domain_root": None,
                 "partitions": {},
                 "attribute_inclusions_hash": None,
@@ -262,11 +269,18 @@ SERVER_SCHEMA = Obj(
                 "scope_hash": None,
                 "join_hash": None,
                 "flows_hash": None,
+                "enable_password_sync": None,
+                "soft_delete_expiry_interval_s": None,
+                "version_agnostic_tag": None,
+                "tag_version": None,
             },
         ),
-        "features": Obj({}, open=True, value=_b()),
+        "features": Obj({}, open=True, value=_b(True)),  # null: the read failed (name it in feature_errors)
+        "feature_errors": Obj({}, open=True, value=_s()),
+        "company_features": Obj({"password_hash_sync": _b(True), "password_writeback": _b(True)}),
+        "global_settings": Obj({name: _s(True) for name in DEFAULT_GLOBAL_SETTINGS}),
         "source_anchor": _s(True),
-        "deletion_threshold": Obj({"enabled": _b(), "threshold": _i(True)}),
+        "deletion_threshold": Obj({"enabled": _b(True), "threshold": _i(True), "percentage": _i(True)}),
         "pending_exports": Named(
             Obj({"adds": _i(), "updates": _i(), "deletes": _i()}), {"adds": 0, "updates": 0, "deletes": 0}
         ),
@@ -449,6 +463,21 @@ def merge(schema: Any, base: Any, override: Any, key: str) -> Any:
     return result
 
 
+def _check_feature_errors(spec: dict[str, Any], key: str) -> None:
+    """A feature the probe could not read is null *with* its error, and only then: the probe never says one
+    without the other (config.ps1 records both together)."""
+    features, errors = spec["features"], spec["feature_errors"]
+    for name, value in features.items():
+        if value is None and name not in errors:
+            raise _Invalid(f"{key}.features.{name}", f"is null (the read failed): give the error text in "
+                                                     f"{key}.feature_errors.{name}")
+    for name in errors:
+        if name != "company_features" and features.get(name) is not None:
+            raise _Invalid(f"{key}.feature_errors.{name}",
+                           f"features.{name} is {features.get(name)}, not null: a feature read either fails "
+                           "or gives a value")
+
+
 # --- the scenario ----------------------------------------------------------------------------------------
 
 
@@ -523,6 +552,7 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
         servers[server] = merge(SERVER_SCHEMA, base, override, f"servers.{server}")
         if servers[server]["ps51_unrolling"] is None:
             servers[server]["ps51_unrolling"] = bool(lab["ps51_unrolling"])
+        _check_feature_errors(servers[server], f"servers.{server}")
         for connector in servers[server]["connectors"].values():
             revoked = connector.pop("revoked_rights", [])
             connector["rights"] = [r for r in connector.get("rights", []) if r not in revoked]

@@ -47,6 +47,7 @@ class RightSpec:
     object_type: str
     inherited_object_type: str = ZERO_GUID
     inheritance: str = "None"
+    on: str = "root"  # root: set on the domain root (ADSyncConfig's default); ou: set on each synced OU
 
 
 RIGHTS: dict[str, RightSpec] = {
@@ -86,6 +87,41 @@ RIGHTS: dict[str, RightSpec] = {
     ),
 }
 """Rights a healthy PHS + password-writeback + ms-DS-ConsistencyGuid install grants its MSOL_ account."""
+
+MISSCOPED_RIGHTS: dict[str, RightSpec] = {
+    # The right, but inherit-only: it reaches the objects below the root, not the root, where replication
+    # rights are checked.
+    "replicating_directory_changes_inherit_only": RightSpec(
+        "domain-root", ("ExtendedRight",), "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2", inheritance="Descendents"
+    ),
+    "replicating_directory_changes_all_inherit_only": RightSpec(
+        "domain-root", ("ExtendedRight",), "1131f6ad-9c07-11d1-f79f-00c04fc2dcd2", inheritance="Descendents"
+    ),
+    # Reset Password set on each OU for "this object only": no user below it inherits it.
+    "reset_password_ou_object_only": RightSpec(
+        "ou", ("ExtendedRight",), "00299570-246d-11d0-a768-00aa006e0529", on="ou"
+    ),
+}
+"""Grants a hand-made delegation gets wrong (ACE scope), for scenarios; never part of a healthy install."""
+
+ALL_RIGHTS: dict[str, RightSpec] = {**RIGHTS, **MISSCOPED_RIGHTS}
+
+# Drift-relevant global settings as the config probe reports them (text; lists sorted; None = unset).
+DEFAULT_GLOBAL_SETTINGS: dict[str, str | None] = {
+    "Microsoft.UserSignIn.SignOnMethod": "PasswordHashSync",
+    "Microsoft.UserSignIn.DesktopSsoEnabled": "False",
+    "Microsoft.SynchronizationOption.UPNAttribute": "userPrincipalName",
+    "Microsoft.SynchronizationOption.JoinCriteria": "AlwaysProvision",
+    "Microsoft.OptionalFeature.DirectoryExtensionAttributes": None,
+    "Microsoft.OptionalFeature.GroupFiltering": "False",
+    "Microsoft.AADFilter.AttributeExclusionList": None,
+    "Microsoft.AADFilter.ApplicationList": None,
+    "Microsoft.GroupWriteBack.Forest": None,
+    "Microsoft.GroupWriteBack.Container": None,
+    "Microsoft.DeviceWriteBack.Forest": None,
+    "Microsoft.DeviceWriteBack.Container": None,
+    "Microsoft.OptionalFeature.AutoUpgradeState": "Enabled",
+}
 
 RUN_PROFILES = ("Full Import", "Delta Import", "Full Synchronization", "Delta Synchronization", "Export")
 
@@ -207,6 +243,11 @@ def _standard_rules() -> dict[str, dict[str, Any]]:
     return {
         name: {
             "connector": connector,
+            # Rule properties the probe reads beyond the hashes (community SyncRule model, UNCONFIRMED).
+            "enable_password_sync": name == "In from AD - User Join",
+            "soft_delete_expiry_interval_s": 0.0,
+            "version_agnostic_tag": tag.rsplit(".", 1)[0] if tag else None,
+            "tag_version": tag.rsplit(".", 1)[1] if tag else None,
             "direction": direction,
             "precedence": precedence,
             "disabled": False,
@@ -325,6 +366,7 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
                 },
                 "rights": list(RIGHTS),
                 "permissions_error": None,
+                "permissions_error_kind": None,
                 "domain_root": "DC=contoso,DC=com",
                 "partitions": {
                     "DC=contoso,DC=com": {
@@ -345,6 +387,7 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
                 "account": None,
                 "rights": [],
                 "permissions_error": None,
+                "permissions_error_kind": None,
                 "domain_root": None,
                 "partitions": {
                     "default": {
@@ -366,13 +409,20 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
             "exchange_hybrid": False,
             "directory_extensions": False,
         },
+        "feature_errors": {},  # feature -> the error a failed Get-ADSyncAAD*Configuration read gave
+        "company_features": {"password_hash_sync": True, "password_writeback": True},
+        "global_settings": dict(DEFAULT_GLOBAL_SETTINGS),
         "source_anchor": "mS-DS-ConsistencyGuid",
-        "deletion_threshold": {"enabled": True, "threshold": 500},
+        # Global settings ExportDeletionThreshold(Value); percentage: a percentage-mode threshold.
+        "deletion_threshold": {"enabled": True, "threshold": 500, "percentage": None},
         "pending_exports": {
             AD_CONNECTOR: {"adds": 0, "updates": 0, "deletes": 0},
             ENTRA_CONNECTOR: {"adds": 0, "updates": 3, "deletes": 0},
         },
-        "sync_machine_identifier": _guid(name, "SyncMachineIdentifier"),
+        # The standby's value is in the 'N' form (32 hex digits), as Microsoft's own fix procedure writes it.
+        "sync_machine_identifier": _guid(name, "SyncMachineIdentifier")
+        if role == "active"
+        else uuid.UUID(_guid(name, "SyncMachineIdentifier")).hex,
         "adsynctools_versions": ["2.4.0"],
         "run_history": {
             "last_cycle": "-12m",
@@ -570,6 +620,7 @@ class ConnectorState:
     account: Account | None
     rights: list[str]  # keys of RIGHTS granted to the account
     permissions_error: str | None
+    permissions_error_kind: str | None  # "double-hop": the AD reads failed for want of delegation
     domain_root: str | None
     partitions: list[PartitionState]
     attribute_inclusions_hash: str | None
@@ -641,9 +692,9 @@ class ServerState:
     os: OsState
     connectors: list[ConnectorState]
     rules: list[dict[str, Any]]  # name + the SyncRule fields
-    features: dict[str, bool]
+    features: dict[str, bool | None]
     source_anchor: str | None
-    deletion_threshold: dict[str, Any]  # {"enabled": bool, "threshold": int | None}
+    deletion_threshold: dict[str, Any]  # {"enabled": bool | None, "threshold": int | None, "percentage": ...}
     pending_exports: dict[str, PendingCounts]
     sync_machine_identifier: str | None
     adsynctools_versions: list[str]
@@ -664,6 +715,9 @@ class ServerState:
     # State fault: PHS and writeback do not run after un-staging (probe-review A2: whether a scripted flip
     # starts them without the wizard is UNVERIFIED), so the password-sync probe shows no new evidence.
     password_services_down: bool = False
+    feature_errors: dict[str, str] = field(default_factory=dict)
+    company_features: dict[str, bool | None] = field(default_factory=dict)
+    global_settings: dict[str, str | None] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- construction ------------------------------------------------------------------------------------
@@ -734,6 +788,7 @@ class ServerState:
                     account=account,
                     rights=list(c.get("rights") or []),
                     permissions_error=c.get("permissions_error"),
+                    permissions_error_kind=c.get("permissions_error_kind"),
                     domain_root=c.get("domain_root"),
                     partitions=[
                         PartitionState(
@@ -767,6 +822,9 @@ class ServerState:
             connectors=connectors,
             rules=[{"name": rname, **rule} for rname, rule in spec["rules"].items()],
             features=dict(spec["features"]),
+            feature_errors=dict(spec["feature_errors"]),
+            company_features=dict(spec["company_features"]),
+            global_settings=dict(spec["global_settings"]),
             source_anchor=spec["source_anchor"],
             deletion_threshold=dict(spec["deletion_threshold"]),
             pending_exports={

@@ -24,8 +24,9 @@ KNOWN_COMMANDS: dict[str, str] = {
     "Get-ADSyncConnector": _ADSYNC,
     "Get-ADSyncAADPasswordSyncConfiguration": _ADSYNC + " (output shape UNCONFIRMED)",
     "Get-ADSyncAADPasswordResetConfiguration": _ADSYNC + " (output shape UNCONFIRMED)",
-    "Get-ADSyncExportDeletionThreshold":
-        "https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-prevent-accidental-deletes",
+    # Microsoft's PHS troubleshooting script reads the tenant's feature flags with it (not in the reference).
+    "Get-ADSyncAADCompanyFeature":
+        "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-password-hash-synchronization",
     # Not in Microsoft's ADSync reference: community scripts only.
     "Get-ADSyncGlobalSettings": _ADSYNC + " (not listed there; community pattern, UNCONFIRMED)",
     "Set-ADSyncGlobalSettings": _ADSYNC + " (not listed there; community pattern, UNCONFIRMED)",

@@ -14,8 +14,26 @@
   - Get-ADSyncGlobalSettings parameters (Microsoft.Synchronize.ServerConfigurationVersion, Microsoft.OptionalFeature.*,
     Microsoft.SynchronizationOption.AnchorAttribute): undocumented, community observation, UNCONFIRMED.
   - Get-ADSyncAADPasswordSyncConfiguration / Get-ADSyncAADPasswordResetConfiguration (output shape UNCONFIRMED):
-    https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
-  - Get-ADSyncExportDeletionThreshold: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-prevent-accidental-deletes
+    https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync ; a failed read is recorded
+    per feature (null + error text), never read as "off".
+  - Get-ADSyncAADCompanyFeature -ConnectorName <Entra connector> .PasswordHashSync / .PasswordWriteBack: Microsoft's
+    PHS troubleshooting script (https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-password-hash-synchronization),
+    which also tells the Entra connector by SubType 'Windows Azure Active Directory (Microsoft)'; its fixed
+    identifier b891884f-051e-4a83-95af-2544101c9083: entra-connect reference section 2.2.
+  - Export deletion threshold: the local global settings Microsoft.OptionalFeature.ExportDeletionThreshold /
+    ExportDeletionThresholdValue (community dumps of Get-ADSyncGlobalSettings, UNCONFIRMED). Get-ADSyncExportDeletionThreshold
+    is NOT called: its -AADUserName is mandatory and it signs in to Entra ID, which a remote session cannot answer
+    (https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-prevent-accidental-deletes).
+    The tenant can hold a percentage threshold (Graph accidentalDeletionPrevention.synchronizationPreventionType
+    enabledForPercentage: https://learn.microsoft.com/graph/api/resources/onpremisesaccidentaldeletionprevention);
+    no dump shows a local parameter for it (UNCONFIRMED): one whose name contains 'Percent' is read as that.
+  - Drift-relevant global settings (names from community dumps of Get-ADSyncGlobalSettings, UNCONFIRMED; values are
+    strings): Microsoft.UserSignIn.SignOnMethod/DesktopSsoEnabled, Microsoft.SynchronizationOption.UPNAttribute/
+    JoinCriteria, Microsoft.OptionalFeature.DirectoryExtensionAttributes/GroupFiltering/AutoUpgradeState,
+    Microsoft.AADFilter.AttributeExclusionList/ApplicationList, Microsoft.GroupWriteBack.Forest/Container,
+    Microsoft.DeviceWriteBack.Forest/Container.
+  - Sync rule fields EnablePasswordSync, SoftDeleteExpiryInterval, VersionAgnosticTag, TagVersion: community
+    object model (sean-m/laparoscope SyncRule model), UNCONFIRMED.
   Output: one JSON envelope (docs/contracts.md section 1), data = ConfigFacts.
 #>
 [CmdletBinding()]
@@ -135,6 +153,61 @@ function Get-EsGlobalSetting {
     return Get-EsNamedValue -Collection $Settings.Parameters -Name $Name
 }
 
+function ConvertTo-EsSettingText {
+    # A global setting as text, $null when unset; comma-separated lists (attribute lists, AAD filters) in ordinal
+    # order, so two servers holding the same set compare equal.
+    param($Value, [bool]$IsList)
+    if ($null -eq $Value) { return $null }
+    $text = ([string]$Value).Trim()
+    if ($text -eq '') { return $null }
+    if (-not $IsList) { return $text }
+    $items = @(Get-EsSortedStrings -Value @(foreach ($part in $text.Split(',')) { $part.Trim() }))
+    return ($items -join ',')
+}
+
+function ConvertTo-EsOptionalSeconds {
+    # A rule's TimeSpan-like property as seconds; an unreadable value is $null rather than a failed probe.
+    param($Value)
+    try { return ConvertTo-EsSeconds -Value $Value } catch { return $null }
+}
+
+function Test-EsEntraConnector {
+    # The Entra ID connector: its fixed identifier, or the SubType Microsoft's PHS troubleshooting script tests.
+    param($Connector)
+    if ((ConvertTo-EsGuidString -Value $Connector.Identifier) -eq 'b891884f-051e-4a83-95af-2544101c9083') { return $true }
+    return ([string](Get-EsProperty -Object $Connector -Names @('SubType', 'Subtype')) -eq 'Windows Azure Active Directory (Microsoft)')
+}
+
+function Get-EsDeletionThreshold {
+    # The local view of accidental-delete prevention; a missing value is $null with the reason in 'error'.
+    param($Settings)
+    $result = [ordered]@{ enabled = $null; threshold = $null; mode = $null; percentage = $null; error = $null }
+    $enabledName = 'Microsoft.OptionalFeature.ExportDeletionThreshold'
+    $result['enabled'] = ConvertTo-EsBool -Value (Get-EsGlobalSetting -Settings $Settings -Name $enabledName)
+    $count = [int64]0
+    $rawCount = Get-EsGlobalSetting -Settings $Settings -Name ($enabledName + 'Value')
+    if ($null -ne $rawCount -and [int64]::TryParse(([string]$rawCount).Trim(), [ref]$count)) { $result['threshold'] = $count }
+    foreach ($parameter in @($Settings.Parameters)) {
+        if ($null -eq $parameter) { continue }
+        $name = [string]$parameter.Name
+        if ($name -like ($enabledName + '*') -and $name -like '*Percent*') {
+            $percent = [int64]0
+            if ([int64]::TryParse(([string]$parameter.Value).Trim(), [ref]$percent) -and $percent -gt 0) {
+                $result['percentage'] = $percent
+            }
+        }
+    }
+    if ($null -ne $result['percentage']) { $result['mode'] = 'percentage' }
+    elseif ($null -ne $result['enabled']) { $result['mode'] = 'count' }
+    if ($null -eq $result['enabled']) {
+        $result['error'] = 'global setting ' + $enabledName + ' is not set on this server'
+    }
+    elseif ($result['enabled'] -and $result['mode'] -eq 'count' -and $null -eq $result['threshold']) {
+        $result['error'] = 'global setting ' + $enabledName + 'Value is not set on this server'
+    }
+    return $result
+}
+
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'config'
 try {
     $ErrorActionPreference = 'Stop'
@@ -187,6 +260,7 @@ try {
         if ($attributes.Count -gt 0) { $attributeHash = Get-EsSha256 -Text ($attributes -join "`n") }
         $connectorConfigs.Add([ordered]@{
             name                      = [string]$connector.Name
+            identifier                = $connectorKey
             type                      = $type
             partitions                = $partitions.ToArray()
             attribute_inclusions_hash = $attributeHash
@@ -218,7 +292,12 @@ try {
             scope_hash         = Get-EsFilterHash -Groups $rule.ScopeFilter -ConditionListNames @('ScopeConditionList')
             join_hash          = Get-EsFilterHash -Groups $rule.JoinFilter -ConditionListNames @('JoinConditionList')
             flows_hash         = Get-EsSetHash -Items $rule.AttributeFlowMappings
+            enable_password_sync          = ConvertTo-EsBool -Value (Get-EsProperty -Object $rule -Names @('EnablePasswordSync'))
+            soft_delete_expiry_interval_s = ConvertTo-EsOptionalSeconds -Value (Get-EsProperty -Object $rule -Names @('SoftDeleteExpiryInterval'))
+            version_agnostic_tag          = ConvertTo-EsText -Value (Get-EsProperty -Object $rule -Names @('VersionAgnosticTag'))
+            tag_version                   = ConvertTo-EsText -Value (Get-EsProperty -Object $rule -Names @('TagVersion'))
         })
+
     }
     # Ordinal, not Sort-Object (culture); [char]0 separates the parts so 'a'+'bc' never equals 'ab'+'c'.
     $ruleItems = $rules.ToArray()
@@ -243,24 +322,59 @@ try {
     foreach ($key in @($featureNames.Keys)) {
         $features[$key] = ((ConvertTo-EsBool -Value (Get-EsGlobalSetting -Settings $settings -Name $featureNames[$key])) -eq $true)
     }
+    # PHS per AD connector, password writeback on the Entra connector. A failed read is not "off": the feature is
+    # null with the error text, unless another connector already showed it on.
+    $featureErrors = [ordered]@{}
+    $featureFailures = @{
+        password_hash_sync = New-Object 'System.Collections.Generic.List[string]'
+        password_writeback = New-Object 'System.Collections.Generic.List[string]'
+    }
+    $entraConnector = $null
     foreach ($connector in $allConnectors) {
         $type = [string](Get-EsProperty -Object $connector -Names @('ConnectorTypeName', 'Type'))
-        try {
-            if ($type -eq 'AD') {
+        $name = [string]$connector.Name
+        if ($type -eq 'AD') {
+            try {
                 # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync (shape UNCONFIRMED)
-                $phs = Get-ADSyncAADPasswordSyncConfiguration -SourceConnector ([string]$connector.Name) -ErrorAction Stop
+                $phs = Get-ADSyncAADPasswordSyncConfiguration -SourceConnector $name -ErrorAction Stop
                 if ((ConvertTo-EsBool -Value (Get-EsProperty -Object $phs -Names @('Enabled'))) -eq $true) { $features['password_hash_sync'] = $true }
             }
-            else {
-                # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync (shape UNCONFIRMED)
-                $pwwb = Get-ADSyncAADPasswordResetConfiguration -Connector ([string]$connector.Name) -ErrorAction Stop
-                if ((ConvertTo-EsBool -Value (Get-EsProperty -Object $pwwb -Names @('Enabled'))) -eq $true) { $features['password_writeback'] = $true }
+            catch {
+                $featureFailures['password_hash_sync'].Add('Get-ADSyncAADPasswordSyncConfiguration -SourceConnector ' + $name + ': ' + [string]$_.Exception.Message)
             }
         }
-        catch {
-            # These cmdlets refuse connectors of the other kind on some builds; the feature then reads as off.
-            $null = $_
+        elseif (Test-EsEntraConnector -Connector $connector) {
+            $entraConnector = $connector
+            try {
+                # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync (shape UNCONFIRMED)
+                $pwwb = Get-ADSyncAADPasswordResetConfiguration -Connector $name -ErrorAction Stop
+                if ((ConvertTo-EsBool -Value (Get-EsProperty -Object $pwwb -Names @('Enabled'))) -eq $true) { $features['password_writeback'] = $true }
+            }
+            catch {
+                $featureFailures['password_writeback'].Add('Get-ADSyncAADPasswordResetConfiguration -Connector ' + $name + ': ' + [string]$_.Exception.Message)
+            }
         }
+    }
+    foreach ($key in @('password_hash_sync', 'password_writeback')) {
+        if ($featureFailures[$key].Count -gt 0 -and $features[$key] -ne $true) {
+            $features[$key] = $null
+            $featureErrors[$key] = ($featureFailures[$key].ToArray() -join '; ')
+        }
+    }
+    # The tenant's own flags: Microsoft's cross-check in its PHS troubleshooting script.
+    $companyFeatures = [ordered]@{ password_hash_sync = $null; password_writeback = $null }
+    if ($null -ne $entraConnector) {
+        try {
+            $company = Get-ADSyncAADCompanyFeature -ConnectorName ([string]$entraConnector.Name) -ErrorAction Stop
+            $companyFeatures['password_hash_sync'] = ConvertTo-EsBool -Value (Get-EsProperty -Object $company -Names @('PasswordHashSync'))
+            $companyFeatures['password_writeback'] = ConvertTo-EsBool -Value (Get-EsProperty -Object $company -Names @('PasswordWriteBack', 'PasswordWriteback'))
+        }
+        catch {
+            $featureErrors['company_features'] = 'Get-ADSyncAADCompanyFeature: ' + [string]$_.Exception.Message
+        }
+    }
+    else {
+        $featureErrors['company_features'] = 'no Entra ID connector found'
     }
 
     $anchor = Get-EsGlobalSetting -Settings $settings -Name 'Microsoft.SynchronizationOption.AnchorAttribute'
@@ -268,32 +382,29 @@ try {
     $version = Get-EsGlobalSetting -Settings $settings -Name 'Microsoft.Synchronize.ServerConfigurationVersion'
     if ([string]$version -eq '') { $version = $null } else { $version = [string]$version }
 
-    # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-prevent-accidental-deletes
-    # Two output shapes are known (UNCONFIRMED): ObjectDeletionThreshold[Enabled], or DeletionPrevention + ThresholdCount.
-    $thresholdEnabled = $null
-    $thresholdValue = $null
-    try {
-        $threshold = Get-ADSyncExportDeletionThreshold -ErrorAction Stop
-        $thresholdEnabled = ConvertTo-EsBool -Value (Get-EsProperty -Object $threshold -Names @('ObjectDeletionThresholdEnabled', 'Enabled'))
-        if ($null -eq $thresholdEnabled) {
-            $prevention = [string](Get-EsProperty -Object $threshold -Names @('DeletionPrevention'))
-            if ($prevention -ne '') { $thresholdEnabled = ($prevention -ne '0' -and $prevention -ne 'Disabled') }
-        }
-        $count = Get-EsProperty -Object $threshold -Names @('ObjectDeletionThreshold', 'ThresholdCount', 'DeletionThreshold')
-        if ($null -ne $count) { $thresholdValue = [int64]$count }
+    # Settings that change what the server writes after failover (sign-in, UPN and join rules, extension
+    # attributes, filters, writeback targets, auto-upgrade); list-valued ones ($true) are compared as sets.
+    $driftSettings = [ordered]@{
+        'Microsoft.UserSignIn.SignOnMethod'                      = $false
+        'Microsoft.UserSignIn.DesktopSsoEnabled'                 = $false
+        'Microsoft.SynchronizationOption.UPNAttribute'           = $false
+        'Microsoft.SynchronizationOption.JoinCriteria'           = $false
+        'Microsoft.OptionalFeature.DirectoryExtensionAttributes' = $true
+        'Microsoft.OptionalFeature.GroupFiltering'               = $false
+        'Microsoft.AADFilter.AttributeExclusionList'             = $true
+        'Microsoft.AADFilter.ApplicationList'                    = $true
+        'Microsoft.GroupWriteBack.Forest'                        = $false
+        'Microsoft.GroupWriteBack.Container'                     = $false
+        'Microsoft.DeviceWriteBack.Forest'                       = $false
+        'Microsoft.DeviceWriteBack.Container'                    = $false
+        'Microsoft.OptionalFeature.AutoUpgradeState'             = $false
     }
-    catch {
-        # Older builds prompt for Entra credentials, which a remote session cannot answer: use global settings.
-        $thresholdEnabled = $null
+    $globalSettings = [ordered]@{}
+    foreach ($settingName in @($driftSettings.Keys)) {
+        $globalSettings[$settingName] = ConvertTo-EsSettingText -Value (Get-EsGlobalSetting -Settings $settings -Name $settingName) -IsList $driftSettings[$settingName]
     }
-    if ($null -eq $thresholdEnabled) {
-        $thresholdEnabled = ConvertTo-EsBool -Value (Get-EsGlobalSetting -Settings $settings -Name 'Microsoft.OptionalFeature.ExportDeletionThreshold')
-        $fallbackValue = Get-EsGlobalSetting -Settings $settings -Name 'Microsoft.OptionalFeature.ExportDeletionThresholdValue'
-        if ($null -ne $fallbackValue -and [string]$fallbackValue -ne '') { $thresholdValue = [int64]$fallbackValue }
-    }
-    if ($null -eq $thresholdEnabled) {
-        throw 'the export deletion threshold could not be read (Get-ADSyncExportDeletionThreshold and global settings)'
-    }
+
+    $deletionThreshold = Get-EsDeletionThreshold -Settings $settings
 
     $data = [ordered]@{
         server_configuration_version = $version
@@ -301,7 +412,10 @@ try {
         rules                        = $sortedRules
         features                     = $features
         source_anchor                = $anchor
-        deletion_threshold           = [ordered]@{ enabled = [bool]$thresholdEnabled; threshold = $thresholdValue }
+        deletion_threshold           = $deletionThreshold
+        feature_errors               = $featureErrors
+        company_features             = $companyFeatures
+        global_settings              = $globalSettings
     }
     $envelope['data'] = $data
     $envelope['ok'] = $true

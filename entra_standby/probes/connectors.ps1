@@ -16,7 +16,12 @@
     https://learn.microsoft.com/dotnet/api/system.directoryservices.activedirectoryaccessrule
   - Required rights: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-configure-ad-ds-connector-account
   AD reads inside a remote session need Kerberos delegation or CredSSP (double hop): a failure there sets
-  permissions_error for that connector and the rest stays valid.
+  permissions_error for that connector and the rest stays valid. permissions_error_kind is 'double-hop' when the
+  session's token cannot be delegated (WindowsIdentity.ImpersonationLevel is not Delegation:
+  https://learn.microsoft.com/dotnet/api/system.security.principal.windowsidentity.impersonationlevel ;
+  https://learn.microsoft.com/dotnet/api/system.security.principal.tokenimpersonationlevel) and the read failed for
+  want of a reachable, authenticated DC (server down / authentication failure / no AD: drive), the second-hop
+  symptom: https://learn.microsoft.com/powershell/scripting/security/remoting/ps-remoting-second-hop
   Output: one JSON envelope (docs/contracts.md section 1), data = ConnectorsFacts.
 #>
 [CmdletBinding()]
@@ -24,6 +29,22 @@ param()
 
 #region entra-standby common helpers (probes/helpers/common.ps1, inserted here when the script is loaded)
 #endregion entra-standby common helpers
+
+function Test-EsDoubleHopFailure {
+    # True when an AD read failed because this remote logon cannot carry the caller's credentials on to a DC.
+    param($ErrorRecord)
+    $level = [string][System.Security.Principal.WindowsIdentity]::GetCurrent().ImpersonationLevel
+    if ($level -eq 'Delegation' -or $level -eq 'None') { return $false }   # delegable, or a local (primary) token
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception) {
+        $name = $exception.GetType().Name
+        if ($name -eq 'ADServerDownException' -or $name -eq 'AuthenticationException' -or $name -eq 'DriveNotFoundException') {
+            return $true
+        }
+        $exception = $exception.InnerException
+    }
+    return $false
+}
 
 function Get-EsAccountState {
     # The connector account as AD sees it, and the SIDs that count as "the account" (itself + tokenGroups).
@@ -134,12 +155,17 @@ try {
     # functions, and a non-terminating error would read as "no connectors" while the probe still said "ok".
     Import-Module -Name ADSync -ErrorAction Stop
     $adModuleError = $null
+    $adModuleErrorKind = $null
     try {
         # RSAT ActiveDirectory module (Get-ADUser, AD: drive): https://learn.microsoft.com/powershell/module/activedirectory/
         Import-Module -Name ActiveDirectory -ErrorAction Stop
     }
     catch {
         $adModuleError = 'ActiveDirectory module unavailable (install RSAT-AD-PowerShell): ' + [string]$_.Exception.Message
+        if (Test-EsDoubleHopFailure -ErrorRecord $_) {
+            $adModuleError = 'ActiveDirectory module could not reach a domain controller: ' + [string]$_.Exception.Message
+            $adModuleErrorKind = 'double-hop'
+        }
     }
     $nameCache = @{}
     $connectors = New-Object 'System.Collections.Generic.List[object]'
@@ -159,6 +185,7 @@ try {
             account           = $null
             permissions       = @()
             permissions_error = $null
+            permissions_error_kind = $null
         }
         if ($type -ne 'AD') {
             # Entra connector: its sync account (absent with application-based authentication). ConvertTo-EsText:
@@ -173,6 +200,7 @@ try {
         $entry['account_domain'] = ConvertTo-EsText -Value (Get-EsNamedValue -Collection $parameters -Name 'forest-login-domain')
         if ($null -ne $adModuleError) {
             $entry['permissions_error'] = $adModuleError
+            $entry['permissions_error_kind'] = $adModuleErrorKind
             $connectors.Add($entry)
             continue
         }
@@ -190,6 +218,7 @@ try {
         }
         catch {
             $entry['permissions_error'] = 'account lookup failed (' + (Get-EsErrorKind -ErrorRecord $_) + '): ' + [string]$_.Exception.Message
+            if (Test-EsDoubleHopFailure -ErrorRecord $_) { $entry['permissions_error_kind'] = 'double-hop' }
             $connectors.Add($entry)
             continue
         }
@@ -205,6 +234,7 @@ try {
             }
             catch {
                 $failures.Add([string]$object['dn'] + ': ' + (Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message)
+                if (Test-EsDoubleHopFailure -ErrorRecord $_) { $entry['permissions_error_kind'] = 'double-hop' }
             }
         }
         $entry['permissions'] = $permissions.ToArray()

@@ -10,6 +10,10 @@
   - Read directly, no Gallery module needed: Get-Item on the registry provider, then RegistryKey.GetValue
     (https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-item ;
     https://learn.microsoft.com/dotnet/api/microsoft.win32.registrykey.getvalue).
+  - 64-bit process required: in a 32-bit session (e.g. the Microsoft.PowerShell32 endpoint) WOW64 redirects
+    HKLM:\SOFTWARE\Microsoft to WOW6432Node, so the "64-bit" .NET values would silently be the 32-bit ones
+    (https://learn.microsoft.com/windows/win32/winprog64/registry-redirector ;
+    https://learn.microsoft.com/dotnet/api/system.environment.is64bitprocess).
   A missing key or value is null (the Learn check script prints "Not Found"); any other read failure fails the probe.
   Output: one JSON envelope (docs/contracts.md section 1), data = TlsFacts.
 #>
@@ -36,6 +40,10 @@ function ConvertTo-EsRegistryNumber {
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'tls'
 try {
     $ErrorActionPreference = 'Stop'
+    if (-not [Environment]::Is64BitProcess) {
+        throw ('the remote session is a 32-bit process, where the registry redirector would read the WOW6432Node ' +
+            'values twice; connect to the 64-bit Microsoft.PowerShell endpoint')
+    }
     # The eight values of https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-tls-enforcement
     $wanted = @(
         @('HKLM:\SOFTWARE\WOW6432Node\Microsoft\.NETFramework\v4.0.30319', 'SystemDefaultTlsVersions'),

@@ -13,7 +13,17 @@ from ..facts.collection import HostFacts, PairFacts
 from ..facts.model import Ace, Connector, ObjectPermissions
 from ._common import Reporter, no_active_finding
 from .base import Finding, Severity, check
-from .guids import ALL_OBJECTS, CMDLET_FOR_GUID, FEATURE_GRANTS, IMPLIED_RIGHTS, RequiredGrant, guid_name
+from .drift import feature_error, feature_state
+from .guids import (
+    ALL_OBJECTS,
+    CMDLET_FOR_GUID,
+    FEATURE_GRANTS,
+    IMPLIED_RIGHTS,
+    PROPERTY_SET_MEMBERS,
+    USER_CLASS,
+    RequiredGrant,
+    guid_name,
+)
 
 _ADSYNCCONFIG_PSM1 = (
     r"C:\Program Files\Microsoft Azure Active Directory Connect\AdSyncConfig\AdSyncConfig.psm1"
@@ -25,47 +35,86 @@ ACCOUNT_REMEDIATION = (
     "<MSOL_…> -ADConnectorAccountDomain <domain>; unlock/enable the account with Unlock-ADAccount / "
     "Enable-ADAccount"
 )
+DOUBLE_HOP_REMEDIATION = (
+    "allow the second hop for this server: Kerberos resource-based constrained delegation from the sync "
+    "server to the domain controllers, or connect with CredSSP (inventory connection auth: credssp); or run "
+    "the directory reads from the tool host instead of the sync server (not yet available: a later release "
+    "reads the ACLs from the tool host)"
+)
 _READ_RIGHTS = frozenset({"ReadProperty", "GenericRead", "ListChildren", "ListObject", "ReadControl"})
+
+
+SELF = "self"  # the object the ACL sits on (a domain root: replication rights)
+USERS = "users"  # user objects below it (an OU: password writeback, ms-DS-ConsistencyGuid)
+
+# ActiveDirectorySecurityInheritance values (System.DirectoryServices): which objects an ACE reaches.
+_REACHES_SELF = frozenset({"none", "all", "selfandchildren"})
+_REACHES_CHILDREN = frozenset({"all", "descendents", "children", "selfandchildren"})
 
 
 @dataclass(frozen=True)
 class Grant:
-    """A right on an object type; ``object_type`` all-zero means every property/right."""
+    """A right on an object type, on the object itself or on the users below it; ``object_type`` all-zero
+    means every property/right."""
 
     right: str
     object_type: str
+    target: str = SELF
 
     def describe(self) -> str:
-        return f"{self.right} {guid_name(self.object_type)}"
+        text = f"{self.right} {guid_name(self.object_type)}"
+        return text if self.target == SELF else f"{text} inherited to users"
 
 
 def _components(right: str) -> frozenset[str]:
     return IMPLIED_RIGHTS.get(right, frozenset({right}))
 
 
-def _matches(ace: Ace, right: str, object_type: str) -> bool:
+def reaches(ace: Ace, target: str) -> bool:
+    """Does the ACE apply to ``target``? An inherit-only ACE (Descendents, Children) does not apply to the
+    object itself; an ACE for "this object only" (None) reaches no child; an ACE restricted to another object
+    class (InheritedObjectType neither all-zero nor user) reaches no user."""
+    inheritance = ace.inheritance.strip().lower()
+    if target == SELF:
+        return inheritance in _REACHES_SELF
+    return inheritance in _REACHES_CHILDREN and ace.inherited_object_type.lower() in (ALL_OBJECTS, USER_CLASS)
+
+
+def _object_types(ace: Ace) -> frozenset[str]:
+    """The properties an ACE's ObjectType stands for: itself, and for a property set its member attributes."""
+    own = ace.object_type.lower()
+    return frozenset({own}) | PROPERTY_SET_MEMBERS.get(own, frozenset())
+
+
+def _matches(ace: Ace, right: str, grant: Grant) -> bool:
     rights = set(ace.rights).union(*(IMPLIED_RIGHTS.get(r, frozenset()) for r in ace.rights))
-    return right in rights and ace.object_type.lower() in (object_type.lower(), ALL_OBJECTS)
+    if right not in rights or not reaches(ace, grant.target):
+        return False
+    types = _object_types(ace)
+    return grant.object_type.lower() in types or ALL_OBJECTS in types
 
 
 def covers(aces: Iterable[Ace], grant: Grant) -> bool:
-    """Do these ACEs allow ``grant`` (every simple right it implies), with no Deny ACE taking it away?"""
+    """Do these ACEs allow ``grant`` (every simple right it implies) where it must apply, with no Deny ACE
+    taking it away there?"""
     aces = tuple(aces)
     for right in _components(grant.right):
-        allowed = any(a.access.lower() == "allow" and _matches(a, right, grant.object_type) for a in aces)
-        denied = any(a.access.lower() == "deny" and _matches(a, right, grant.object_type) for a in aces)
+        allowed = any(a.access.lower() == "allow" and _matches(a, right, grant) for a in aces)
+        denied = any(a.access.lower() == "deny" and _matches(a, right, grant) for a in aces)
         if not allowed or denied:
             return False
     return True
 
 
 def granted(aces: Iterable[Ace]) -> set[Grant]:
-    """The Allow grants an ACE list holds, one per right flag and object type."""
+    """The Allow grants an ACE list holds, one per right flag, object type and target it reaches."""
     return {
-        Grant(right, ace.object_type.lower())
+        Grant(right, ace.object_type.lower(), target)
         for ace in aces
         if ace.access.lower() == "allow"
         for right in ace.rights
+        for target in (SELF, USERS)
+        if reaches(ace, target)
     }
 
 
@@ -107,12 +156,15 @@ def _objects(conn: Connector, scope: str) -> list[ObjectPermissions]:
 
 
 def required_grants(servers: Iterable[HostFacts]) -> dict[str, tuple[RequiredGrant, ...]]:
-    """Grants the enabled features need, over all ``servers``: a standby must do what the active does."""
+    """Grants the enabled features need, over all ``servers``: a standby must do what the active does.
+
+    A feature no server could read (its ADSync read failed and the tenant's flag is unknown too) is
+    required: "could not read" must not pass as "off"."""
     need: dict[str, tuple[RequiredGrant, ...]] = {}
     for server in servers:
         config = server.config
         for feature in ("password_hash_sync", "password_writeback"):
-            if config.features.get(feature):
+            if feature_state(config, feature) is not False:
                 need[feature] = FEATURE_GRANTS[feature]
         if (config.source_anchor or "").lower() == "ms-ds-consistencyguid":
             need["consistency_guid"] = FEATURE_GRANTS["consistency_guid"]
@@ -178,6 +230,19 @@ def connector_account(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
             continue
         yield from _account_state(report, server.host, conn)
         who = account_name(conn)
+        if conn.permissions_error and conn.permissions_error_kind == "double-hop":
+            yield report(
+                f"{server.host}: rights of {who} (connector '{conn.name}') could not be read: double hop - "
+                "the AD reads run inside the remote session on this server, and its logon cannot pass your "
+                f"credentials on to a domain controller ({conn.permissions_error})",
+                severity=Severity.HIGH,
+                connector=conn.name,
+                account=who,
+                permissions_error=conn.permissions_error,
+                permissions_error_kind=conn.permissions_error_kind,
+                remediation=DOUBLE_HOP_REMEDIATION,
+            )
+            continue
         if conn.permissions_error:
             yield report(
                 f"{server.host}: rights of {who} (connector '{conn.name}') could not be read: "
@@ -192,15 +257,22 @@ def connector_account(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
             continue
         reported: dict[str, set[Grant]] = {}
         for feature, grants in sorted(need.items()):
+            unread = [h for h in compare_with if feature_state(h.config, feature) is None]
+            because = feature if not unread else (
+                f"{feature}, which could not be read on "
+                + ", ".join(f"{h.host} ({feature_error(h.config, feature)})" for h in unread)
+                + "; required until it reads as off"
+            )
             for scope in ("domain-root", "ou"):
-                wanted = [Grant(g.right, g.object_type) for g in grants if g.scope == scope]
+                target = SELF if scope == "domain-root" else USERS
+                wanted = [Grant(g.right, g.object_type, target) for g in grants if g.scope == scope]
                 for obj in _objects(conn, scope) if wanted else []:
                     missing = [g for g in wanted if not covers(obj.aces, g)]
                     if missing:
                         reported.setdefault(obj.object_dn.lower(), set()).update(missing)
                         yield report(
                             f"{server.host}: {who} lacks {', '.join(g.describe() for g in missing)} on "
-                            f"{obj.object_dn} (needed by {feature})",
+                            f"{obj.object_dn} (needed by {because})",
                             connector=conn.name,
                             account=who,
                             object_dn=obj.object_dn,

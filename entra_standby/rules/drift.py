@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..facts.collection import HostFacts, PairFacts
-from ..facts.model import ConfigFacts, ConnectorConfig, Partition, SyncRule
+from ..facts.model import ConfigFacts, ConnectorConfig, DeletionThreshold, Partition, SyncRule
 from ._common import Reporter, no_active_finding
 from .base import Finding, Severity, check
 
@@ -32,8 +32,17 @@ _RULE_FIELDS: tuple[tuple[str, str], ...] = (
     ("scope_hash", "scoping filter"),
     ("join_hash", "join rules"),
     ("flows_hash", "attribute flows"),
+    ("enable_password_sync", "password hash sync"),
+    ("soft_delete_expiry_interval_s", "soft-delete expiry interval (s)"),
+    ("version_agnostic_tag", "version-agnostic tag"),
+    ("tag_version", "tag version"),
 )
 _HASHES = frozenset({"scope_hash", "join_hash", "flows_hash"})
+# Settings whose difference matters less than the rest: auto-upgrade on one server only means version skew
+# later, not a different write after failover.
+_LOWER_SETTINGS = {"microsoft.optionalfeature.autoupgradestate": Severity.MEDIUM}
+# Features that Get-ADSyncAADCompanyFeature also reports (the tenant's flags).
+_COMPANY_FEATURES = frozenset({"password_hash_sync", "password_writeback"})
 
 
 def is_default_rule(rule: SyncRule) -> bool:
@@ -69,8 +78,14 @@ def partition_diff(mine: Partition, theirs: Partition) -> list[str]:
 
 
 def rule_diff(mine: SyncRule, theirs: SyncRule) -> list[str]:
+    """What differs between two versions of one rule. Default rules are renumbered by the wizard per connector
+    order (multi-forest installs built in another order differ legitimately), so their precedence is not
+    compared: tag, disabled and the hashes are (reference §8.3 step 3)."""
+    defaults = is_default_rule(mine) and is_default_rule(theirs)
     parts = []
     for attr, label in _RULE_FIELDS:
+        if defaults and attr == "precedence":
+            continue
         here, there = getattr(mine, attr), getattr(theirs, attr)
         if here != there:
             parts.append(
@@ -190,9 +205,39 @@ def _rules(diff: _Diff, mine: ConfigFacts, theirs: ConfigFacts, defaults_too: bo
             )
 
 
-def _settings(diff: _Diff, mine: ConfigFacts, theirs: ConfigFacts) -> Iterator[Finding]:
+def feature_state(config: ConfigFacts, feature: str) -> bool | None:
+    """A feature as the server reports it; when its own read failed, the tenant's flag
+    (Get-ADSyncAADCompanyFeature) for PHS and password writeback; None when neither is known."""
+    if feature in config.features and config.features[feature] is None:
+        company = (config.company_features or {}).get(feature) if feature in _COMPANY_FEATURES else None
+        return company
+    return bool(config.features.get(feature))
+
+
+def feature_error(config: ConfigFacts, feature: str) -> str:
+    return (config.feature_errors or {}).get(feature) or "no value reported"
+
+
+def _features(diff: _Diff, mine: ConfigFacts, theirs: ConfigFacts) -> Iterator[Finding]:
     for feature in sorted(mine.features.keys() | theirs.features.keys()):
-        here, there = bool(mine.features.get(feature)), bool(theirs.features.get(feature))
+        here, there = feature_state(mine, feature), feature_state(theirs, feature)
+        if here is None or there is None:
+            where = [(diff.server.host, mine)] if here is None else []
+            where += [(diff.active.host, theirs)] if there is None else []
+            unread = "; ".join(f"{host}: {feature_error(config, feature)}" for host, config in where)
+            yield diff.report(
+                f"{diff.server.host}: optional feature {feature}: cannot compare with active "
+                f"{diff.active.host}: it could not be read ({unread}){diff.note}",
+                severity=Severity.MEDIUM,
+                remediation="fix the read on the server named (the ADSync cmdlet's error is quoted), "
+                "then re-run",
+                area="optional feature",
+                item=feature,
+                active=diff.active.host,
+                standby=here,
+                active_value=there,
+            )
+            continue
         if here != there:
             yield diff(
                 "optional feature",
@@ -201,6 +246,30 @@ def _settings(diff: _Diff, mine: ConfigFacts, theirs: ConfigFacts) -> Iterator[F
                 standby=here,
                 active_value=there,
             )
+
+
+def _global_settings(diff: _Diff, mine: ConfigFacts, theirs: ConfigFacts) -> Iterator[Finding]:
+    """Drift-relevant global settings (sign-in method, UPN and join rules, extension attributes, filters,
+    writeback targets, auto-upgrade); only when both servers reported them."""
+    if mine.global_settings is None or theirs.global_settings is None:
+        return
+    for name in sorted(mine.global_settings.keys() | theirs.global_settings.keys(), key=str.lower):
+        here, there = mine.global_settings.get(name), theirs.global_settings.get(name)
+        if (here or "").lower() == (there or "").lower():
+            continue
+        yield diff(
+            "global setting",
+            name,
+            f"{there!r} on active, {here!r} here",
+            severity=_LOWER_SETTINGS.get(name.lower(), Severity.HIGH),
+            standby=here,
+            active_value=there,
+        )
+
+
+def _settings(diff: _Diff, mine: ConfigFacts, theirs: ConfigFacts) -> Iterator[Finding]:
+    yield from _features(diff, mine, theirs)
+    yield from _global_settings(diff, mine, theirs)
     if (mine.source_anchor or "").lower() != (theirs.source_anchor or "").lower():
         yield diff(
             "source anchor",
@@ -210,19 +279,39 @@ def _settings(diff: _Diff, mine: ConfigFacts, theirs: ConfigFacts) -> Iterator[F
             active_value=theirs.source_anchor,
         )
     g_mine, g_theirs = mine.deletion_threshold, theirs.deletion_threshold
-    if (g_mine.enabled, g_mine.threshold) != (g_theirs.enabled, g_theirs.threshold):
-
-        def shown(enabled: bool, value: int | None) -> str:
-            return f"enabled at {value}" if enabled else "disabled"
-
+    if _threshold_key(g_mine) != _threshold_key(g_theirs):
+        unknown = g_mine.enabled is None or g_theirs.enabled is None
         yield diff(
             "deletion threshold",
             "",
-            f"{shown(g_theirs.enabled, g_theirs.threshold)} on active, "
-            f"{shown(g_mine.enabled, g_mine.threshold)} here",
-            standby={"enabled": g_mine.enabled, "threshold": g_mine.threshold},
-            active_value={"enabled": g_theirs.enabled, "threshold": g_theirs.threshold},
+            f"{_shown_threshold(g_theirs)} on active, {_shown_threshold(g_mine)} here",
+            severity=Severity.MEDIUM if unknown else None,
+            standby=_threshold_values(g_mine),
+            active_value=_threshold_values(g_theirs),
         )
+
+
+def _threshold_key(guard: DeletionThreshold) -> tuple[object, ...]:
+    if not guard.enabled:
+        return (guard.enabled,)  # a disabled threshold's leftover value changes nothing
+    if guard.mode == "percentage":
+        return (True, "percentage", guard.percentage)
+    return (True, "count", guard.threshold)
+
+
+def _shown_threshold(guard: DeletionThreshold) -> str:
+    if guard.enabled is None:
+        return f"unknown ({guard.error or 'not reported'})"
+    if not guard.enabled:
+        return "disabled"
+    if guard.mode == "percentage":
+        return f"enabled at {guard.percentage}%"
+    return f"enabled at {guard.threshold}"
+
+
+def _threshold_values(guard: DeletionThreshold) -> dict[str, object]:
+    return {"enabled": guard.enabled, "threshold": guard.threshold, "mode": guard.mode,
+            "percentage": guard.percentage}
 
 
 @check(

@@ -24,6 +24,11 @@ PWD_LAST_SET: Final = "bf967a0a-0de6-11d0-a285-00aa003049e2"
 MS_DS_CONSISTENCY_GUID: Final = "23773dc2-b63a-11d2-90e1-00c04fd91ab1"
 # Object class (schemaIDGUID of class user), seen as InheritedObjectType on writeback grants.
 USER_CLASS: Final = "bf967aba-0de6-11d0-a285-00aa003049e2"
+# Property sets (rightsGuid): a WriteProperty ACE on a set grants every member attribute.
+# User-Account-Restrictions: Rights-GUID 4c164200-…, members Account-Expires, Pwd-Last-Set,
+# User-Account-Control, … in every implementation since Windows 2000 Server
+# (https://learn.microsoft.com/windows/win32/adschema/r-user-account-restrictions).
+USER_ACCOUNT_RESTRICTIONS: Final = "4c164200-20c0-11d0-a768-00aa006e0529"
 
 GUID_NAMES: Final[dict[str, str]] = {
     ALL_OBJECTS: "(all)",
@@ -36,7 +41,15 @@ GUID_NAMES: Final[dict[str, str]] = {
     PWD_LAST_SET: "pwdLastSet",
     MS_DS_CONSISTENCY_GUID: "mS-DS-ConsistencyGuid",
     USER_CLASS: "user",
+    USER_ACCOUNT_RESTRICTIONS: "User-Account-Restrictions",
 }
+
+PROPERTY_SET_MEMBERS: Final[dict[str, frozenset[str]]] = {
+    USER_ACCOUNT_RESTRICTIONS: frozenset({PWD_LAST_SET}),
+}
+"""Property set rightsGuid -> the member attributes the feature grants need (only those with a cited source).
+lockoutTime has no attributeSecurityGuid in [MS-ADA1] 2.373 (in no property set); whether a property set holds
+mS-DS-ConsistencyGuid is not established here, so none is listed for it."""
 
 
 def guid_name(guid: str) -> str:

@@ -51,6 +51,15 @@ def staging_flag(pair: PairFacts) -> Iterator[Finding]:
     elif not exporting:
         yield report(f"every server is in staging mode, so nothing exports to Entra ID: {_summary(pair)}",
                      values=values)
+    actives = [s for s in pair.servers if s.role == "active"]
+    if (len(exporting) == 1 and exporting[0].role == "standby" and len(actives) == 1
+            and actives[0].scheduler.staging_mode_enabled):
+        new, old = exporting[0], actives[0]
+        yield report(f"roles swapped: {new.host} exports and {old.host}, the active in the inventory, is "
+                     "staged - as after a switch or failover. If that was intended, update the inventory: "
+                     f"{new.host} role active, {old.host} role standby; if not, switch back "
+                     f"(all: {_summary(pair)})", values=values)
+        return
     for server in pair.servers:
         staged = server.scheduler.staging_mode_enabled
         report_host = Reporter("staging-flag", pair, server)

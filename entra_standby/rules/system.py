@@ -11,6 +11,7 @@ from ..facts.model import OsFacts, RebootMarkers
 from ._common import Reporter, aware, no_active_finding, now_of
 from .base import Finding, Severity, check, target_of
 from .thresholds import threshold_bool, threshold_int
+from .versions import Version, parse_version, require_version
 
 # --- tls12 -----------------------------------------------------------------------------------------------
 
@@ -46,6 +47,24 @@ TLS12_REMEDIATION = (
     "<key> -Name <value> -PropertyType DWord -Value <data> -Force for each value named; then reboot"
 )
 
+# Microsoft (reference-connect-tls-enforcement): "This requirement only applies to versions 2.3.20.0
+# through to 2.4.129.0. Entra Connect version 2.4.131.0 and higher do not require TLS enforcement."
+# Builds in between, or of unknown version, are held to the requirement.
+TLS_EXEMPT_FROM = "2.4.131.0"
+
+
+def _disables_tls12(name: str, value: int) -> bool:
+    """A value that turns TLS 1.2 (or .NET's use of it) off: DisabledByDefault non-zero, the others 0."""
+    return value != 0 if name.lower() == "disabledbydefault" else value == 0
+
+
+def _tls_exempt(server: HostFacts) -> Version | None:
+    """The server's build when it is exempt from TLS enforcement, else None (older, or unknown)."""
+    if not server.has("version"):
+        return None
+    build = parse_version(server.version.product_version or server.version.display_version)
+    return build if build is not None and build >= require_version(TLS_EXEMPT_FROM) else None
+
 
 @check(
     "tls12",
@@ -57,6 +76,7 @@ TLS12_REMEDIATION = (
 )
 def tls12(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
     report = Reporter("tls12", pair, server)
+    exempt = _tls_exempt(server)
     seen = {_reg_key(v.path, v.name): v.value for v in server.tls.values}
     for path, name, wanted in TLS12_VALUES:
         key = _reg_key(path, name)
@@ -69,8 +89,24 @@ def tls12(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
             f"-Value {wanted} "
             f"-Force (or Set-ADSyncToolsTls12 -Enabled $true), then reboot"
         )
+        disabling = actual is not None and _disables_tls12(name, actual)
+        if exempt is not None and not disabling:
+            # Exempt build: TLS 1.2 works through the OS defaults; the value is hardening, not a requirement.
+            yield report(
+                f"{server.host}: {path}\\{name} is {shown}, recommended {wanted} (Entra Connect {exempt} is "
+                f"{TLS_EXEMPT_FROM} or later and does not require TLS enforcement)",
+                severity=Severity.LOW,
+                remediation=fix,
+                path=path,
+                name=name,
+                value=actual,
+                expected=wanted,
+                build=str(exempt),
+            )
+            continue
         yield report(
-            f"{server.host}: {path}\\{name} is {shown}, must be {wanted}",
+            f"{server.host}: {path}\\{name} is {shown}, must be {wanted}"
+            + (" (it disables TLS 1.2)" if disabling else ""),
             remediation=fix,
             path=path,
             name=name,

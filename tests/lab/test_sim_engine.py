@@ -102,7 +102,15 @@ def test_healthy_pair_defaults(healthy: Lab) -> None:
         newest = datetime.fromisoformat(runs[0]["start"].replace("0Z", "+00:00"))
         assert datetime.now(UTC) - newest < timedelta(minutes=20)
         assert probe_data(engine, "machine")["adsynctools_versions"][0].startswith("2.")
-    assert probe_data(active, "config") == probe_data(standby, "config")
+    def without_ids(config: dict[str, Any]) -> dict[str, Any]:
+        # Connector identifiers differ per install (only the Entra connector's is fixed): not configuration.
+        return {**config, "connectors": [{k: v for k, v in c.items() if k != "identifier"}
+                                         for c in config["connectors"]]}
+
+    assert without_ids(probe_data(active, "config")) == without_ids(probe_data(standby, "config"))
+    entra = {c["identifier"] for e in (active, standby) for c in probe_data(e, "config")["connectors"]
+             if c["type"] == "Extensible2"}
+    assert entra == {"b891884f-051e-4a83-95af-2544101c9083"}
     assert (
         probe_data(active, "machine")["sync_machine_identifier"]
         != probe_data(standby, "machine")["sync_machine_identifier"]
