@@ -61,7 +61,7 @@ def _fast_inventory(d: DrillLab) -> Any:
     def edit(raw: dict[str, Any]) -> None:
         pair = raw["pairs"][0]
         pair["drill"] = {**pair["drill"], **FAST}
-        pair["connection"] = {**pair["connection"], "read_timeout": 1, "connect_timeout": 1}
+        pair["connection"] = {**pair["connection"], "read_timeout": 1.5, "connect_timeout": 1}
 
     return d.inventory(edit)
 
