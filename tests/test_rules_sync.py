@@ -157,3 +157,11 @@ def test_disabled_deletion_threshold_fails() -> None:
     assert "aadc01" in finding.message and "disabled" in finding.message
     assert finding.values == {"enabled": False, "threshold": None}
     assert "Enable-ADSyncExportDeletionThreshold" in finding.remediation
+
+
+def test_unknown_deletion_threshold_is_an_error_not_disabled() -> None:
+    unknown = DeletionThreshold(enabled=None,
+                                error="Microsoft.OptionalFeature.ExportDeletionThreshold absent")
+    pair = change(healthy_pair(), "aadc02", "config", deletion_threshold=unknown)
+    with pytest.raises(FactUnavailableError, match="ExportDeletionThreshold absent"):
+        run("deletion-threshold", pair, "aadc02")

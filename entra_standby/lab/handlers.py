@@ -1,9 +1,10 @@
 """``LabEngine``: answers PSRP pipelines for one simulated server, like Windows PowerShell 5.1 would.
 
 Scripts are recognised by their first line (``# entra-standby-probe: <name>`` / ``# entra-standby-action:
-<name>``) and answered with the contract's JSON envelope. A few bare cmdlets are understood too, either as
-PSRP commands or as one-line scripts (``Start-ADSyncSyncCycle -PolicyType Delta``). Anything else fails with
-PowerShell's CommandNotFound error, so a caller sees the same failure it would see on a real host.
+<name>``) and answered with the contract's JSON envelope. A few cmdlets (``binding.CMDLETS``) run too, as
+PSRP commands or in other scripts, which ``pslang`` parses whole before anything runs. An unknown command
+fails with PowerShell's CommandNotFound error; syntax or parameters the lab cannot evaluate faithfully fail
+with PowerShell's parse/binding error or with ``LabNotServed``, never with a plausible answer.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from .binding import bind, display, find_cmdlet
 from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
 from .engine import CommandCall, ErrorInfo, Invocation, PipelineResult, command_not_found
 from .probes import ADSYNC_CMDLET, PROBE_DATA, PROBE_PARAMETERS, ProbeFailedError, scheduler_data
 from .ps51 import unroll_collections
+from .pslang import Arg, Element, PSFailure, not_served, parse_script
 from .state import ServerState
 from .stepfaults import StepFaults
 from .timefmt import ps_date, utc_now
@@ -59,13 +64,6 @@ _ADSYNC_DOWN = (
     "See the security section of the product documentation."
 )
 
-_CMDLET_POSITIONAL: dict[str, tuple[str, ...]] = {
-    "write-output": ("inputobject",),
-    "start-sleep": ("seconds",),
-    "start-adsyncsynccycle": ("policytype",),
-    "invoke-expression": ("command",),
-}
-
 
 def _positional(params: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """Bind positional arguments (the wire passes them as ``@0``, ``@1``...) to parameter names, in order."""
@@ -92,12 +90,24 @@ class ActionRefusedError(Exception):
         self.kind = kind
 
 
-class _Failed(Exception):
-    """A terminating error: the pipeline stops and its state is Failed."""
+_Failed = PSFailure  # a terminating error: the pipeline stops and its state is Failed
 
-    def __init__(self, info: ErrorInfo) -> None:
-        super().__init__(info.message)
-        self.info = info
+
+@dataclass
+class _Run:
+    """One pipeline's run: its cancel event and the non-terminating errors it wrote."""
+
+    cancel: threading.Event
+    errors: list[ErrorInfo] = field(default_factory=list)
+
+
+def _wire_args(parameters: dict[str, Any]) -> tuple[Arg, ...]:
+    """A PSRP command's parameters as arguments: named ones, then positional ones (``@0``, ``@1``...)."""
+    named = [Arg(name=k, value=v, has_value=True, text=f"-{k}") for k, v in parameters.items()
+             if not k.startswith("@")]
+    numbered = sorted((k for k in parameters if k.startswith("@")), key=lambda k: int(k[1:]))
+    positional = (Arg(value=parameters[k], has_value=True, text=display(parameters[k])) for k in numbered)
+    return (*named, *positional)
 
 
 def _binding_error(message: str, error_id: str, script: str) -> _Failed:
@@ -156,49 +166,6 @@ def step_names(invocation: Invocation) -> set[str]:
     return names
 
 
-def _parse_one_liner(script: str) -> list[CommandCall]:
-    """``Name -Param value; Name2`` → commands; values: ints, $true/$false/$null, quoted or bare words."""
-    calls = []
-    for statement in re.split(r"[;\r\n]+", script):
-        tokens = re.findall(r"'[^']*'|\"[^\"]*\"|\S+", statement.strip())
-        if not tokens or tokens[0].startswith("#"):
-            continue
-        params: dict[str, Any] = {}
-        index = 1
-        while index < len(tokens):
-            token = tokens[index]
-            if token.startswith("-") and len(token) > 1 and not token[1].isdigit():
-                name, _, inline = token[1:].partition(":")
-                value: Any = True
-                if inline:
-                    value = inline
-                elif index + 1 < len(tokens) and not tokens[index + 1].startswith("-"):
-                    index += 1
-                    value = tokens[index]
-                params[name] = _literal(value)
-            else:
-                params[f"@{sum(1 for k in params if k.startswith('@'))}"] = _literal(token)
-            index += 1
-        calls.append(CommandCall(text=tokens[0], is_script=False, parameters=params))
-    return calls
-
-
-def _literal(token: Any) -> Any:
-    if not isinstance(token, str):
-        return token
-    lowered = token.lower()
-    if lowered in ("$true", "$false"):
-        return lowered == "$true"
-    if lowered == "$null":
-        return None
-    if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
-        return token[1:-1]
-    try:
-        return int(token)
-    except ValueError:
-        return token
-
-
 class LabEngine:
     """The ``ScriptEngine`` of one simulated server (thread-safe; the cycle runs in its own thread)."""
 
@@ -210,11 +177,13 @@ class LabEngine:
         self.go_down: Callable[[], None] | None = None  # set by the lab: close this server's listeners
         # What clients sent lately, newest last: tests assert on how the harness builds its pipelines.
         self.recent_invocations: deque[Invocation] = deque(maxlen=20)
-        self._cmdlets: dict[str, Callable[[dict[str, Any], list[Any], threading.Event], list[Any]]] = {
+        # Keys: the names in binding.CMDLETS, which describes each one's parameters.
+        self._cmdlets: dict[str, Callable[[dict[str, Any], list[Any], _Run], list[Any]]] = {
             "start-adsyncsynccycle": self._start_sync_cycle_cmdlet,
             "get-adsyncscheduler": self._get_scheduler_cmdlet,
             "start-sleep": self._sleep_cmdlet,
             "write-output": self._write_output_cmdlet,
+            "select-object": self._select_object_cmdlet,
             # Client.execute_ps(script) sends `Invoke-Expression -Command <script> | Out-String -Stream`.
             "invoke-expression": self._invoke_expression_cmdlet,
             "out-string": self._out_string_cmdlet,
@@ -242,6 +211,7 @@ class LabEngine:
 
     def _invoke(self, invocation: Invocation, cancel: threading.Event) -> PipelineResult:
         result = PipelineResult()
+        run = _Run(cancel=cancel, errors=result.errors)
         statements: list[list[CommandCall]] = [[]]
         for command in invocation.commands:
             statements[-1].append(command)
@@ -249,25 +219,58 @@ class LabEngine:
                 statements.append([])
         try:
             for statement in (s for s in statements if s):
-                piped: list[Any] = list(invocation.input)
-                for command in statement:
-                    piped = self._run(command, piped, cancel)
-                result.outputs.extend(piped)
-        except _Failed as failed:
+                steps = [partial(self._run, command, run=run) for command in statement]
+                result.outputs.extend(self._chain(steps, list(invocation.input), bool(invocation.input)))
+        except PSFailure as failed:
+            result.outputs.extend(failed.partial)  # what was written before the failure still arrives
             result.failure = failed.info
         return result
 
     # -- dispatch -----------------------------------------------------------------------------------------
 
-    def _run(self, command: CommandCall, piped: list[Any], cancel: threading.Event) -> list[Any]:
+    def _chain(self, steps: Sequence[Callable[[list[Any], bool], list[Any]]], piped: list[Any],
+               upstream: bool) -> list[Any]:
+        """Run one pipeline's commands in turn, each on the previous one's output.
+
+        ``upstream``: whether the first command has pipeline input at all (binding depends on it). When a
+        command fails, what it wrote before failing still flows through the commands after it.
+        """
+        for index, step in enumerate(steps):
+            try:
+                piped = step(piped, upstream)
+            except PSFailure as failed:
+                if failed.partial and index + 1 < len(steps):
+                    try:
+                        failed.partial = self._chain(steps[index + 1:], failed.partial, True)
+                    except PSFailure:
+                        failed.partial = []
+                raise
+            upstream = True
+        return piped
+
+    def _script(self, text: str, run: _Run) -> list[Any]:
+        """A script without a marker: parsed whole first (a parse error runs nothing), then each statement."""
+        outputs: list[Any] = []
+        for pipeline in parse_script(text):
+            steps = [partial(self._element, element, run=run) for element in pipeline]
+            try:
+                outputs.extend(self._chain(steps, [], False))
+            except PSFailure as failed:
+                failed.partial = outputs + failed.partial
+                raise
+        return outputs
+
+    def _element(self, element: Element, piped: list[Any], upstream: bool, *, run: _Run) -> list[Any]:
+        return self._call(element.name, element.args, piped, upstream, run)
+
+    def _run(self, command: CommandCall, piped: list[Any], upstream: bool, *, run: _Run) -> list[Any]:
         if not command.is_script:
-            return self._cmdlet(command, piped, cancel)
+            return self._call(command.text.strip(), _wire_args(command.parameters), piped, upstream, run)
         marker = marker_of(command.text)
         if marker is None:
-            outputs: list[Any] = []
-            for call in _parse_one_liner(command.text):
-                outputs.extend(self._cmdlet(call, piped, cancel))
-            return outputs
+            if command.parameters:
+                raise not_served("arguments given to a script that declares no parameters (they go to $args)")
+            return self._script(command.text, run)
         kind, name = marker
         known = (kind == "probe" and name in PROBE_DATA) or (kind == "action" and name in _ACTION_PARAMETERS)
         if not known:
@@ -297,13 +300,17 @@ class LabEngine:
                     "MissingMandatoryParameter", script)
         return bound
 
-    def _cmdlet(self, call: CommandCall, piped: list[Any], cancel: threading.Event) -> list[Any]:
-        name = call.text.strip()
-        handler = self._cmdlets.get(name.lower())
-        if handler is None:
-            raise _Failed(command_not_found(name))
-        params = _positional(_lowered(call.parameters), _CMDLET_POSITIONAL.get(name.lower(), ()))
-        return handler(params, piped, cancel)
+    def _call(self, name: str, args: tuple[Arg, ...], piped: list[Any], upstream: bool,
+              run: _Run) -> list[Any]:
+        spec = find_cmdlet(name)
+        if spec is not None and spec.module == "ADSync":
+            with self.state.lock:
+                installed = self.state.service.exists  # the lab installs the module with the service
+            spec = spec if installed else None
+        if spec is None:
+            raise PSFailure(command_not_found(name))
+        params = bind(spec, args, pipeline_input=upstream)
+        return self._cmdlets[spec.name.lower()](params, piped, run)
 
     # -- probes and actions -------------------------------------------------------------------------------
 
@@ -423,7 +430,7 @@ class LabEngine:
     # -- bare cmdlets -------------------------------------------------------------------------------------
 
     def _start_sync_cycle_cmdlet(
-        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
+        self, params: dict[str, Any], piped: list[Any], run: _Run
     ) -> list[Any]:
         def refused(message: str) -> _Failed:
             return _Failed(
@@ -447,7 +454,7 @@ class LabEngine:
         return [{"Result": "Success"}]
 
     def _get_scheduler_cmdlet(
-        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
+        self, params: dict[str, Any], piped: list[Any], run: _Run
     ) -> list[Any]:
         with self.state.lock:
             error = self._adsync_error()
@@ -476,32 +483,61 @@ class LabEngine:
                 }
             ]
 
-    def _sleep_cmdlet(self, params: dict[str, Any], piped: list[Any], cancel: threading.Event) -> list[Any]:
+    def _sleep_cmdlet(self, params: dict[str, Any], piped: list[Any], run: _Run) -> list[Any]:
         seconds = float(params.get("seconds") or 0) + float(params.get("milliseconds") or 0) / 1000.0
-        cancel.wait(max(seconds, 0.0))
+        run.cancel.wait(max(seconds, 0.0))
         return []
 
-    def _invoke_expression_cmdlet(
-        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
-    ) -> list[Any]:
-        script = params.get("command")
-        if not isinstance(script, str):
-            raise _Failed(ErrorInfo(message="Cannot bind argument to parameter 'Command' because it is null.",
-                                    fully_qualified_error_id="ParameterArgumentValidationErrorNullNotAllowed",
-                                    category="InvalidData",
-                                    exception_type="System.Management.Automation.ParameterBindingException",
-                                    target="Invoke-Expression"))
-        return self._run(CommandCall(text=script, is_script=True), piped, cancel)
+    def _invoke_expression_cmdlet(self, params: dict[str, Any], piped: list[Any], run: _Run) -> list[Any]:
+        # Binding has made Command a non-null string; a probe or action passed this way is recognised too.
+        return self._run(CommandCall(text=str(params["command"]), is_script=True), [], False, run=run)
 
-    def _out_string_cmdlet(
-        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
-    ) -> list[Any]:
-        return ["" if item is None else item if isinstance(item, str) else json.dumps(item) for item in piped]
+    def _out_string_cmdlet(self, params: dict[str, Any], piped: list[Any], run: _Run) -> list[Any]:
+        """Strings and numbers as text; formatting objects into tables or lists is beyond the lab."""
+        texts: list[str] = []
+        for item in piped:
+            if item is None:
+                continue
+            if isinstance(item, dict | list):
+                raise not_served("Out-String of an object (PowerShell's table/list formatting)")
+            texts.append(display(item))
+        if params.get("stream"):
+            return [line for text in texts for line in re.split(r"\r?\n", text)]
+        return ["".join(f"{text}\r\n" for text in texts)]
 
-    def _write_output_cmdlet(
-        self, params: dict[str, Any], piped: list[Any], cancel: threading.Event
-    ) -> list[Any]:
+    def _write_output_cmdlet(self, params: dict[str, Any], piped: list[Any], run: _Run) -> list[Any]:
         if "inputobject" not in params:
             return list(piped)
-        value = params["inputobject"]
-        return list(value) if isinstance(value, list | tuple) else [value]
+        value = params["inputobject"]  # enumerated, as without -NoEnumerate
+        return [None] if value is None else list(value)
+
+    def _select_object_cmdlet(self, params: dict[str, Any], piped: list[Any], run: _Run) -> list[Any]:
+        """``-ExpandProperty Name`` / ``-Property a,b`` on objects (no wildcards or calculated properties)."""
+        expand, names = params.get("expandproperty"), params.get("property")
+        if expand is not None and names is not None:
+            raise not_served("Select-Object with both -Property and -ExpandProperty")
+        wanted = [expand] if expand is not None else list(names or [])
+        if any(not isinstance(n, str) or any(c in n for c in "*?[") for n in wanted):
+            raise not_served("wildcards or calculated properties in Select-Object")
+        outputs: list[Any] = []
+        for item in piped:
+            if not isinstance(item, dict):
+                raise not_served("Select-Object on a value that is not an object with properties")
+            keys = {key.lower(): key for key in item}
+            if expand is not None:
+                key = keys.get(expand.lower())
+                if key is None:
+                    run.errors.append(ErrorInfo(
+                        message=f'Property "{expand}" cannot be found.',
+                        fully_qualified_error_id="ExpandPropertyNotFound,"
+                        "Microsoft.PowerShell.Commands.SelectObjectCommand",
+                        category="InvalidArgument",
+                        exception_type="System.Management.Automation.PSArgumentException"))
+                    continue
+                value = item[key]
+                outputs.extend(value if isinstance(value, list) else [value])
+            elif names is None:
+                outputs.append(item)
+            else:
+                outputs.append({keys.get(n.lower(), n): item.get(keys.get(n.lower(), n)) for n in wanted})
+        return outputs

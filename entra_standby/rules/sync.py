@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+from ..errors import FactUnavailableError
 from ..facts.collection import HostFacts, PairFacts
 from ..facts.model import RunRecord
 from ._common import Reporter, aware, human_age, now_of
@@ -190,6 +191,8 @@ DELETION_REMEDIATION = (
 def deletion_threshold(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
     report = Reporter("deletion-threshold", pair, server)
     guard = server.config.deletion_threshold
+    if guard.enabled is None:  # the server did not say: unknown is not "disabled"
+        raise FactUnavailableError(server.host, "config", guard.error or "deletion threshold not readable")
     if not guard.enabled:
         yield report(
             f"{server.host}: export deletion threshold (accidental-delete prevention) is disabled",

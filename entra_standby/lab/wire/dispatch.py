@@ -19,9 +19,15 @@ from entra_standby.lab.wire.soap import (
     action_not_supported,
     internal_error,
     invalid_request,
+    resource_not_found,
     rsp,
     sub,
 )
+
+#: PowerShell session configurations are WinRM plugins addressed as ``<prefix><name>``; the lab registers
+#: only the default one (pypsrp's ``configuration_name`` default), matched case-insensitively as WinRM does.
+POWERSHELL_URI_PREFIX = "http://schemas.microsoft.com/powershell/"
+SERVED_CONFIGURATIONS = frozenset({"microsoft.powershell"})
 
 #: The MaxEnvelopeSizekb the lab advertises (WinRM's default is 500; pypsrp raises its own to 512000 bytes).
 MAX_ENVELOPE_KB = 500
@@ -66,6 +72,10 @@ class Dispatcher:
 
     # -- transfer ------------------------------------------------------------------------------------------
     def _do_create(self, request: Request, ctx: CallContext) -> Reply:
+        uri = request.resource_uri.rstrip("/")
+        if uri.lower().startswith(POWERSHELL_URI_PREFIX) and (
+                uri[len(POWERSHELL_URI_PREFIX):].lower() not in SERVED_CONFIGURATIONS):
+            raise resource_not_found(request.resource_uri)
         shell_el = self._body(request, "Shell")
         creation = shell_el.find("pwsh:creationXml", NS)
         if creation is None:

@@ -4,6 +4,11 @@ psrpcore is sans-IO and keeps one outgoing FIFO per pool; a Receive asks for one
 CommandId), so everything psrpcore produces is drained into per-target queues and each Receive is served
 from its own queue. All psrpcore access for a shell happens under that shell's condition lock; engine
 calls run in worker threads outside it.
+
+A pool runs at most ``max_runspaces`` pipelines at once (INIT_RUNSPACEPOOL / SET_MAX_RUNSPACES); later ones
+wait in arrival order until a runspace is free, as on a real server, whose pool is an ordinary RunspacePool
+built with the client's min/max (PowerShell's ServerRunspacePoolDriver) and "all requests above that number
+remain queued until runspaces become available" (RunspacePool.SetMaxRunspaces, PowerShell SDK reference).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from psrpcore import (
     CreatePipelineEvent,
     EndOfPipelineInputEvent,
     GetAvailableRunspacesEvent,
+    GetCommandMetadataEvent,
     PipelineInputEvent,
     PowerShell,
     PSRPPayload,
@@ -38,7 +44,14 @@ from psrpcore.types import PSInvocationState, PSRPMessageType, add_note_property
 
 from entra_standby.lab.engine import CommandCall, ErrorInfo, Invocation, PipelineResult, ScriptEngine
 from entra_standby.lab.wire import psvalues
-from entra_standby.lab.wire.soap import internal_error, invalid_request, shell_not_found, timed_out
+from entra_standby.lab.wire.soap import (
+    WSManFault,
+    internal_error,
+    invalid_request,
+    not_served,
+    shell_not_found,
+    timed_out,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +93,7 @@ class _LabPool(ServerRunspacePool):
         super()._process_SetMinRunspaces(event)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a pipeline is itself, whatever its state
 class Command:
     """One pipeline (WS-Man Command) of a shell."""
 
@@ -108,6 +121,7 @@ class Shell:
     cond: threading.Condition = field(default_factory=threading.Condition)
     queues: dict[uuid.UUID | None, deque[bytes]] = field(default_factory=dict)
     commands: dict[uuid.UUID, Command] = field(default_factory=dict)
+    waiting: deque[Command] = field(default_factory=deque)  # ready, but every runspace is busy
     last_used: float = field(default_factory=time.monotonic)
     closed: bool = False
 
@@ -242,6 +256,8 @@ class ShellRegistry:
                 if event is None:
                     break
                 self._on_event(shell, event)
+        except WSManFault:
+            raise  # a well-formed message the lab refuses; psrpcore's buffers are consistent
         except Exception as exc:
             # Garbage must not poison the pool for the fragments that follow: drop what was buffered.
             shell.pool._receive_buffer = bytearray()
@@ -253,6 +269,10 @@ class ShellRegistry:
 
     def _on_event(self, shell: Shell, event: Any) -> None:
         pool = shell.pool
+        if isinstance(event, GetCommandMetadataEvent):
+            # A real server answers with Get-Command's metadata (MS-PSRP 3.1.4.5); the lab cannot describe
+            # its commands' parameters faithfully, so it refuses at once rather than leave the client waiting.
+            raise not_served("the GetCommandMetadata message (MS-PSRP 2.2.2.14, pypsrp get_command_metadata)")
         if isinstance(event, CreatePipelineEvent):
             command = shell.commands.get(event.pipeline_id)
             if command is None:
@@ -271,10 +291,18 @@ class ShellRegistry:
                 command.input_done = True
                 self._maybe_start(shell, command)
         elif isinstance(event, SetMaxRunspacesEvent | SetMinRunspacesEvent | ResetRunspaceStateEvent):
-            pool.runspace_availability_response(event.ci, True)
+            # As the server's RunspacePool answers: max may not go below min, min must stay in 1..max, and a
+            # reset only applies to a single-runspace pool (ServerRunspacePoolDriver.ResetRunspaceState).
+            if isinstance(event, SetMaxRunspacesEvent):
+                accepted = event.count >= pool.min_runspaces
+            elif isinstance(event, SetMinRunspacesEvent):
+                accepted = 1 <= event.count <= pool.max_runspaces
+            else:
+                accepted = pool.max_runspaces == 1
+            pool.runspace_availability_response(event.ci, accepted)
+            self._start_waiting(shell)  # a larger pool frees runspaces at once
         elif isinstance(event, GetAvailableRunspacesEvent):
-            busy = sum(1 for c in shell.commands.values() if c.started and not c.finished)
-            pool.runspace_availability_response(event.ci, max(pool.max_runspaces - busy, 0))
+            pool.runspace_availability_response(event.ci, max(pool.max_runspaces - self._busy(shell), 0))
 
     # -- commands ------------------------------------------------------------------------------------------
     def command(self, shell: Shell, command_id_text: str | None, first_fragment: bytes) -> Command:
@@ -323,13 +351,29 @@ class ShellRegistry:
 
     @staticmethod
     def _forget(shell: Shell, command: Command) -> None:
+        if command in shell.waiting:
+            shell.waiting.remove(command)
         shell.commands.pop(command.id, None)
         shell.pool.pipeline_table.pop(command.id, None)
         shell.queues.pop(command.id, None)
 
+    @staticmethod
+    def _busy(shell: Shell) -> int:
+        return sum(1 for c in shell.commands.values() if c.started and not c.finished)
+
     def _maybe_start(self, shell: Shell, command: Command) -> None:
         if command.started or command.metadata is None or not command.input_done:
             return
+        if command not in shell.waiting:
+            shell.waiting.append(command)
+        self._start_waiting(shell)
+
+    def _start_waiting(self, shell: Shell) -> None:
+        """Start queued pipelines, oldest first, while the pool has a free runspace. Caller holds cond."""
+        while shell.waiting and self._busy(shell) < max(shell.pool.max_runspaces, 1):
+            self._start(shell, shell.waiting.popleft())
+
+    def _start(self, shell: Shell, command: Command) -> None:
         command.started = True
         # Running is not emitted: pypsrp marks the pipeline running itself, and a Receive answered with only
         # that state would cost a round trip.
@@ -341,7 +385,9 @@ class ShellRegistry:
 
     def _run(self, shell: Shell, command: Command, invocation: Invocation) -> None:
         try:
-            result = self._engine.invoke(invocation, command.cancel)
+            # A pipeline stopped while it waited for a runspace never runs (it is reported Stopped).
+            result = PipelineResult() if command.cancel.is_set() else self._engine.invoke(invocation,
+                                                                                           command.cancel)
         except Exception as exc:  # an engine bug becomes a failed pipeline, never a dead worker
             log.exception("lab engine failed on pipeline %s", command.id)
             failure = ErrorInfo(message=f"lab engine error: {type(exc).__name__}: {exc}")
@@ -350,6 +396,7 @@ class ShellRegistry:
             command.finished = True
             if shell.closed:
                 return
+            self._start_waiting(shell)  # this runspace is free again
             if command.terminated:
                 self._forget(shell, command)
                 shell.cond.notify_all()

@@ -39,6 +39,9 @@ CODE_INTERNAL = 0x80004005  # E_FAIL
 CODE_NOT_IMPLEMENTED = 0x80004001  # E_NOTIMPL: actions the lab does not implement
 CODE_INVALID = 0x80070057  # E_INVALIDARG: malformed envelope or PSRP payload
 CODE_TOO_LARGE = 0x80338034  # request larger than the configured limit
+# ERROR_WSMAN_... for a ResourceURI WinRM has no plugin for: what pypsrp users report from real servers for an
+# unregistered configuration_name (github.com/jborean93/pypsrp issues 41 and 47: Code 2150858811).
+CODE_RESOURCE_NOT_FOUND = 0x8033803B
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _DURATION = re.compile(rf"^P(?:T)?(?:(?P<h>{_NUMBER})H)?(?:(?P<m>{_NUMBER})M)?(?:(?P<s>{_NUMBER})S)?$")
@@ -74,6 +77,20 @@ def shell_not_found(shell_id: str) -> WSManFault:
 def action_not_supported(action: str) -> WSManFault:
     return WSManFault("a:ActionNotSupported", CODE_NOT_IMPLEMENTED,
                       f"The action {action or '(none)'} is not supported by the lab's WS-Management service.")
+
+
+def resource_not_found(resource_uri: str) -> WSManFault:
+    """An unknown ResourceURI (e.g. an unregistered configuration name), worded as WinRM does."""
+    return WSManFault("a:DestinationUnreachable", CODE_RESOURCE_NOT_FOUND,
+                      "The WS-Management service cannot process the request. The resource URI "
+                      f"({resource_uri}) was not found in the WS-Management catalog. The catalog contains "
+                      "the metadata that describes resources, or logical endpoints.")
+
+
+def not_served(what: str) -> WSManFault:
+    """Something a real WinRM/PowerShell server does that the lab does not (docs/scenarios.md lists them)."""
+    return WSManFault("w:UnsupportedFeature", CODE_NOT_IMPLEMENTED,
+                      f"The lab does not serve {what}; see 'What the lab serves' in docs/scenarios.md.")
 
 
 def invalid_request(detail: str) -> WSManFault:
