@@ -21,6 +21,7 @@ from entra_standby.errors import EntraStandbyError
 from entra_standby.probes import (
     ACTION_NAMES,
     CONTRACT_PARAMETERS,
+    DRILL_PROBES,
     HELPERS_REGION_BEGIN,
     HELPERS_REGION_END,
     PROBE_NAMES,
@@ -41,7 +42,8 @@ CANONICAL_HELPERS = REPO / "entra_standby" / "probes" / "helpers" / "common.ps1"
 REGION_BEGIN = HELPERS_REGION_BEGIN
 REGION_END = HELPERS_REGION_END
 
-SCRIPTS: list[Script] = [load_probe(n) for n in PROBE_NAMES] + [load_action(n) for n in ACTION_NAMES]
+SCRIPTS: list[Script] = ([load_probe(n) for n in PROBE_NAMES + DRILL_PROBES]
+                         + [load_action(n) for n in ACTION_NAMES])
 IDS = [f"{s.kind}:{s.name}" for s in SCRIPTS]
 
 # Commands that turn text into code or reach beyond the host: never in a probe.
@@ -115,7 +117,8 @@ def test_catalogue_lists_every_shipped_script_and_nothing_else() -> None:
     base = resources.files("entra_standby")
     shipped_probes = {p.name[:-4] for p in base.joinpath("probes").iterdir() if p.name.endswith(".ps1")}
     shipped_actions = {p.name[:-4] for p in base.joinpath("actions").iterdir() if p.name.endswith(".ps1")}
-    assert shipped_probes == set(PROBE_NAMES)
+    assert shipped_probes == set(PROBE_NAMES) | set(DRILL_PROBES)
+    assert not set(PROBE_NAMES) & set(DRILL_PROBES)  # drill probes never join the audit batch
     assert shipped_actions == set(ACTION_NAMES)
     assert PROBE_NAMES == (
         "scheduler",
@@ -292,7 +295,8 @@ def test_undocumented_adsync_cmdlets_are_flagged_in_the_script(script: Script) -
         assert "UNCONFIRMED" in script.text, name
 
 
-@pytest.mark.parametrize("script", [s for s in SCRIPTS if s.kind == "action"], ids=lambda s: s.name)
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if s.kind == "action" and s.name != "write-canary"],
+                         ids=lambda s: s.name)
 def test_actions_return_the_scheduler_state(script: Script) -> None:
     assert "$data = Get-EsSchedulerData" in script.text
     assert "Get-ADSyncScheduler" in command_names(script)

@@ -7,8 +7,12 @@
   - Set-ADSyncScheduler -SyncCycleEnabled (supported):
     https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler ;
     https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
-  Scheduler settings may be stored in the tenant and show up on the other server (UNCONFIRMED for SyncCycleEnabled):
-  the caller re-reads both servers.
+  Scope: tenant-wide (probe-review A4). [SCHED] (the scheduler page above): "The scheduler configuration is stored in
+  Microsoft Entra ID. If you have a staging server, any change on the primary server also affects the staging server
+  (except IsStagingModeEnabled)." Turning the cycle off on one server therefore turns it off on its partner too; this
+  action verifies the local server only, so the caller re-reads both servers.
+  Allowed while a cycle runs: the switch only stops future cycles (a running one finishes; Stop-ADSyncSyncCycle
+  would end it, [SCHED]).
   Output: one JSON envelope with "action" (docs/contracts.md section 2), data = the scheduler state (SchedulerFacts).
 #>
 [CmdletBinding()]
@@ -36,6 +40,6 @@ try {
 }
 catch {
     $envelope['data'] = $null
-    $envelope['error'] = [ordered]@{ kind = (Get-EsErrorKind -ErrorRecord $_); message = [string]$_.Exception.Message }
+    $envelope['error'] = [ordered]@{ kind = (Get-EsActionErrorKind -ErrorRecord $_); message = [string]$_.Exception.Message }
 }
 Write-EsEnvelope -Envelope $envelope -Kind 'action' -Name 'set-sync-cycle'

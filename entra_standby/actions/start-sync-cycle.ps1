@@ -7,6 +7,10 @@
   - Start-ADSyncSyncCycle [-PolicyType Unspecified|Delta|Initial] (returns right away; throws when a cycle is running):
     https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync ;
     https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
+  A busy sync engine is error kind Busy (probe-review A5): Start-ADSyncSyncCycle then writes a non-terminating
+  InvalidOperationException "Connector: ... is busy" (community, [BUSY]), which -ErrorAction Stop turns into an error;
+  the caller waits and tries again. The scheduler state is read at once, so it usually still shows
+  SyncCycleInProgress=False: the caller polls run history (Get-ADSyncRunProfileResult) for the new cycle.
   Output: one JSON envelope with "action" (docs/contracts.md section 2), data = the scheduler state (SchedulerFacts).
 #>
 [CmdletBinding()]
@@ -30,6 +34,6 @@ try {
 }
 catch {
     $envelope['data'] = $null
-    $envelope['error'] = [ordered]@{ kind = (Get-EsErrorKind -ErrorRecord $_); message = [string]$_.Exception.Message }
+    $envelope['error'] = [ordered]@{ kind = (Get-EsActionErrorKind -ErrorRecord $_); message = [string]$_.Exception.Message }
 }
 Write-EsEnvelope -Envelope $envelope -Kind 'action' -Name 'start-sync-cycle'

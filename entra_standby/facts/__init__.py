@@ -2,5 +2,7 @@
 
 from .collection import FactError, HostFacts, PairFacts
 from .model import FACT_TYPES, HOST_DOMAINS
+from .password_sync import PasswordSyncFacts, parse_password_sync_output
 
-__all__ = ["FACT_TYPES", "HOST_DOMAINS", "FactError", "HostFacts", "PairFacts"]
+__all__ = ["FACT_TYPES", "HOST_DOMAINS", "FactError", "HostFacts", "PairFacts", "PasswordSyncFacts",
+           "parse_password_sync_output"]

@@ -62,13 +62,17 @@ __all__ = [
 DOMAIN_TYPES: dict[str, type] = {**FACT_TYPES, "cloud": CloudFacts}
 """Every fact domain, host domains and ``cloud``, to its dataclass."""
 
-ERROR_KINDS = ("CommandNotFound", "AccessDenied", "NotInstalled", "Failed")
+ERROR_KINDS = ("CommandNotFound", "AccessDenied", "NotInstalled", "Failed",
+               "Busy", "Suspended", "Conflict")  # the last three: actions only (docs/contracts.md section 2)
 
 _FIXES = {
     "CommandNotFound": "run it on the Entra Connect server itself and check that the ADSync module (and, for "
                        "'connectors', RSAT ActiveDirectory) is installed",
     "AccessDenied": "make the remote account a member of ADSyncAdmins and of the local Administrators group",
     "NotInstalled": "check that Entra Connect Sync is installed on this host, or fix the inventory",
+    "Busy": "wait until no sync cycle runs (Get-ADSyncConnectorRunStatus is empty), then try again",
+    "Suspended": "close the Entra Connect wizard (or let the upgrade finish) on this server, then try again",
+    "Conflict": "someone else changed the global settings meanwhile: re-read both servers before going on",
 }
 _MALFORMED_FIX = "the probe answer does not follow docs/contracts.md; keep the evidence and report it"
 
@@ -100,6 +104,10 @@ def parse_probe_output(host: str, probe: str, raw: object, *, now: datetime | No
 
     ``now`` is the reference time for "a date in the future" (default: the current time).
     """
+    if probe == "password-sync":  # a drill probe (probes.DRILL_PROBES); its fact: facts/password_sync.py
+        from .password_sync import parse_password_sync_output
+
+        return parse_password_sync_output(host, raw, now=now)
     if probe not in FACT_TYPES:
         raise ProbeError(host, probe, f"unknown probe; expected one of {', '.join(FACT_TYPES)}")
     data = _open_envelope(host, "probe", probe, raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -33,12 +34,22 @@ class StagingLog:
         self._lock = threading.Lock()
         self._entries: list[StagingChange] = []
 
-    def record(self, state: ServerState, enabled: bool) -> StagingChange:
-        """Set ``state.staging`` to ``enabled`` and log it, atomically with respect to other servers."""
+    def record(self, state: ServerState, enabled: bool,
+               guard: Callable[[], None] | None = None) -> StagingChange:
+        """Set ``state.staging`` to ``enabled`` and log it, atomically with respect to other servers.
+
+        ``guard`` runs inside the same locks just before the write and refuses it by raising (a cycle that
+        is running, a suspended scheduler): checked and written in one step, so nothing starts in between.
+        """
         with self._lock, state.lock:
+            if guard is not None:
+                guard()
+            changed = state.staging != enabled
             state.staging = enabled
             entry = StagingChange(time.monotonic_ns(), utc_now(), state.name, enabled)
             self._entries.append(entry)
+            if changed:
+                state.staging_changed(enabled, entry.utc)
             return entry
 
     @property
@@ -65,6 +76,14 @@ class OnPremDirectory:
 
     users: dict[str, dict[str, str | None]] = field(default_factory=dict)  # keyed by lower-case UPN
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_user(self, upn: str) -> None:
+        with self.lock:
+            self.users.setdefault(upn.lower(), {})
+
+    def has_user(self, upn: str) -> bool:
+        with self.lock:
+            return upn.lower() in self.users
 
     def set_attribute(self, upn: str, attribute: str, value: str | None) -> None:
         with self.lock:

@@ -51,6 +51,9 @@ class PipelineResult:
     errors: list[ErrorInfo] = field(default_factory=list)  # non-terminating (Write-Error)
     warnings: list[str] = field(default_factory=list)
     failure: ErrorInfo | None = None
+    # Lab fault injection: the answer is lost on the wire ("drop": the Receive that would carry it is hung
+    # up; "http500": answered with a WS-Man fault; "stall": never answered) instead of being delivered.
+    transport_fault: str | None = None
 
 
 class ScriptEngine(Protocol):

@@ -22,21 +22,42 @@ from .binding import bind, display, find_cmdlet
 from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
 from .engine import CommandCall, ErrorInfo, Invocation, PipelineResult, command_not_found
-from .probes import ADSYNC_CMDLET, PROBE_DATA, PROBE_PARAMETERS, scheduler_data
+from .probes import ADSYNC_CMDLET, PROBE_DATA, PROBE_PARAMETERS, ProbeFailedError, scheduler_data
 from .ps51 import unroll_collections
 from .pslang import Arg, Element, PSFailure, not_served, parse_script
 from .state import ServerState
-from .timefmt import ps_date
+from .stepfaults import StepFaults
+from .timefmt import ps_date, utc_now
 
 _MARKER = re.compile(r"^#\s*entra-standby-(?P<kind>probe|action):\s*(?P<name>[A-Za-z0-9_-]+)\s*$")
 _ACTION_PARAMETERS: dict[str, tuple[str, ...]] = {
     "set-staging": ("enabled",),
     "set-sync-cycle": ("enabled",),
     "start-sync-cycle": ("policytype",),
+    "write-canary": ("userprincipalname", "attribute", "value"),
 }
 # A script's parameters bind positionally in the order its param() block declares them.
 _SCRIPT_PARAMETERS: dict[str, tuple[str, ...]] = {**PROBE_PARAMETERS, **_ACTION_PARAMETERS}
-_MANDATORY: dict[str, tuple[str, ...]] = {"set-staging": ("Enabled",), "set-sync-cycle": ("Enabled",)}
+_MANDATORY: dict[str, tuple[str, ...]] = {
+    "set-staging": ("Enabled",),
+    "set-sync-cycle": ("Enabled",),
+    "write-canary": ("UserPrincipalName", "Attribute", "Value"),
+}
+# ValidatePattern matches case-insensitively, as PowerShell's -match does.
+_CANARY_ATTRIBUTE = re.compile(r"^extensionAttribute([1-9]|1[0-5])$", re.IGNORECASE)
+# The refusals of actions/set-staging.ps1, word for word (the lab answers what the script would).
+SUSPENDED_MESSAGE = (
+    "refused: SchedulerSuspended is True on this server (an open Entra Connect wizard or an upgrade); "
+    "close the wizard or let the upgrade finish, then try again"
+)
+BUSY_MESSAGE = (
+    "refused: a sync cycle is running on this server (SyncCycleInProgress or a connector with RunState "
+    "Busy); wait until Get-ADSyncConnectorRunStatus is empty, then try again"
+)
+AD_UNREACHABLE_MESSAGE = (
+    "Unable to contact the server. This may be because this server does not exist, it is currently down, "
+    "or it does not have the Active Directory Web Services running."
+)
 _ADSYNC_DOWN = (
     "{cmdlet} : Unable to connect to the Synchronization Service. Some possible reasons are: "
     "1) The service is not started. 2) Your account is not a member of the required security group. "
@@ -59,6 +80,14 @@ def _positional(params: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any
 def _lowered(params: dict[str, Any]) -> dict[str, Any]:
     """Parameter names are case-insensitive in PowerShell: the engine matches them in lower case."""
     return {str(k).lower(): v for k, v in params.items()}
+
+
+class ActionRefusedError(Exception):
+    """An action refusing on purpose before it writes: ``kind`` is the envelope's error kind."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 _Failed = PSFailure  # a terminating error: the pipeline stops and its state is Failed
@@ -116,6 +145,27 @@ def marker_of(script: str) -> tuple[str, str] | None:
     return (match["kind"], match["name"]) if match else None
 
 
+def step_names(invocation: Invocation) -> set[str]:
+    """What a pipeline calls, for armed step faults: probe/action names by marker, and cmdlet names (the
+    first word of a one-line script, or of what Invoke-Expression runs), all lower case."""
+    names: set[str] = set()
+    for call in invocation.commands:
+        texts = [call.text]
+        if not call.is_script and call.text.strip().lower() == "invoke-expression":
+            script = _lowered(call.parameters).get("command", call.parameters.get("@0"))
+            texts = [script] if isinstance(script, str) else []
+        elif not call.is_script:
+            names.add(call.text.strip().lower())
+            continue
+        for text in texts:
+            marker = marker_of(text)
+            if marker is not None:
+                names.add(marker[1].lower())
+            else:
+                names.update(m.group(1).lower() for m in re.finditer(r"(?m)^\s*([A-Za-z][\w-]*)", text))
+    return names
+
+
 class LabEngine:
     """The ``ScriptEngine`` of one simulated server (thread-safe; the cycle runs in its own thread)."""
 
@@ -123,6 +173,8 @@ class LabEngine:
         self.state = state
         self.context = context
         self.cycle = SyncCycleRunner(state, context)
+        self.step_faults = StepFaults()
+        self.go_down: Callable[[], None] | None = None  # set by the lab: close this server's listeners
         # What clients sent lately, newest last: tests assert on how the harness builds its pipelines.
         self.recent_invocations: deque[Invocation] = deque(maxlen=20)
         # Keys: the names in binding.CMDLETS, which describes each one's parameters.
@@ -141,6 +193,23 @@ class LabEngine:
 
     def invoke(self, invocation: Invocation, cancel: threading.Event) -> PipelineResult:
         self.recent_invocations.append(invocation)
+        names = step_names(invocation)
+        before = self.step_faults.take(names, "before")
+        if before is not None:
+            return self._lose(before, PipelineResult())  # the call is never applied
+        result = self._invoke(invocation, cancel)
+        after = self.step_faults.take(names, "after")
+        return result if after is None else self._lose(after, result)  # applied, but the answer is lost
+
+    def _lose(self, fault: str, result: PipelineResult) -> PipelineResult:
+        if fault == "down":
+            if self.go_down is not None:
+                self.go_down()  # closes the listeners and every open connection
+            fault = "drop"
+        result.transport_fault = fault
+        return result
+
+    def _invoke(self, invocation: Invocation, cancel: threading.Event) -> PipelineResult:
         result = PipelineResult()
         run = _Run(cancel=cancel, errors=result.errors)
         statements: list[list[CommandCall]] = [[]]
@@ -260,7 +329,10 @@ class LabEngine:
                 return self._malformed(name)
             cmdlet = ADSYNC_CMDLET.get(name)
             error = self._adsync_error(cmdlet) if cmdlet else None
-            data = None if error else PROBE_DATA[name](self.state, params)
+            try:
+                data = None if error else PROBE_DATA[name](self.state, params)
+            except ProbeFailedError as failed:
+                data, error = None, {"kind": failed.kind, "message": str(failed)}
             return self._envelope("probe", name, data, error)
 
     def _envelope(self, kind: str, name: str, data: dict[str, Any] | None,
@@ -279,23 +351,60 @@ class LabEngine:
         )
 
     def _action(self, name: str, params: dict[str, Any]) -> str:
+        if name == "write-canary":
+            data, error = self._write_canary(params)
+            return self._envelope("action", name, data, error)
         with self.state.lock:
             error = self._adsync_error()
         if error is None:
             try:
                 if name == "set-staging":
-                    self.context.staging_log.record(self.state, _bool(params["enabled"]))
+                    self.context.staging_log.record(self.state, _bool(params["enabled"]),
+                                                    guard=self._staging_guard)
                 elif name == "set-sync-cycle":
+                    # Tenant-wide ([SCHED]): the pair shares this setting, and a running cycle is no
+                    # obstacle (the switch only stops future cycles).
                     with self.state.lock:
                         self.state.scheduler.sync_cycle_enabled = _bool(params["enabled"])
                 else:
                     self.cycle.start(self._policy(params))
+            except ActionRefusedError as refused:
+                error = {"kind": refused.kind, "message": str(refused)}
             except CycleAlreadyRunningError as running:
-                error = {"kind": "Failed", "message": f"Start-ADSyncSyncCycle : {running}"}
+                error = {"kind": "Busy", "message": f"Start-ADSyncSyncCycle : {running}"}
             except _Failed as failed:
                 error = {"kind": "Failed", "message": failed.info.message}
         with self.state.lock:
             return self._envelope("action", name, None if error else scheduler_data(self.state), error)
+
+    def _staging_guard(self) -> None:
+        """set-staging's refusals (actions/set-staging.ps1), checked with the write, under one lock."""
+        state = self.state
+        if state.scheduler.scheduler_suspended:
+            raise ActionRefusedError("Suspended", SUSPENDED_MESSAGE)
+        if state.sync_cycle_in_progress or state.busy_connectors:
+            raise ActionRefusedError("Busy", BUSY_MESSAGE)
+
+    def _write_canary(self, params: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+        """actions/write-canary.ps1: Set-ADUser -Replace on the user found by UPN, then read it back."""
+        upn, attribute, value = (str(params[k]) for k in ("userprincipalname", "attribute", "value"))
+        valid = _CANARY_ATTRIBUTE.match(attribute)
+        if valid is None:
+            raise _binding_error(
+                f"Cannot validate argument on parameter 'Attribute'. The argument \"{attribute}\" does not "
+                f"match the \"{_CANARY_ATTRIBUTE.pattern}\" pattern. Supply an argument that matches "
+                f"\"{_CANARY_ATTRIBUTE.pattern}\" and try the command again.",
+                "ParameterArgumentValidationError", "write-canary")
+        with self.state.lock:
+            unreachable = self.state.ad_unreachable
+        if unreachable:  # the double hop: the remote session's credentials do not reach a DC
+            return None, {"kind": "Failed", "message": AD_UNREACHABLE_MESSAGE}
+        directory = self.context.directory
+        if not directory.has_user(upn):
+            return None, {"kind": "Failed",
+                          "message": f"no AD user has userPrincipalName '{upn}' (Get-ADUser -LDAPFilter)"}
+        directory.set_attribute(upn, "extensionAttribute" + valid.group(1), value)  # AD names: any case
+        return {"user": upn, "attribute": attribute, "value": value, "written_utc": ps_date(utc_now())}, None
 
     @staticmethod
     def _policy(params: dict[str, Any]) -> str:

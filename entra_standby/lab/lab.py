@@ -7,11 +7,13 @@ stand-in (unless ``cloud=False``), applies the scenario's faults, and tears ever
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,13 +24,16 @@ import yaml
 
 from ..errors import LabError
 from .context import LabContext, OnPremDirectory, StagingChange
+from .cycle import AutoScheduler
 from .handlers import LabEngine
 from .pki import TlsMaterial, create_client_certificate, create_lab_pki
 from .scenario import Scenario, load_scenario
-from .state import ServerState
+from .state import ServerState, shared_schedule_from_spec
+from .stepfaults import FiredFault
 from .tenant import CloudApp, SimulatedTenant, TenantUser
 from .timefmt import resolve_time
 from .wire import LabCredentials, RequestCounters, TransportFaults, WSManServer
+from .wizard import LabOperator, Wizard
 
 if TYPE_CHECKING:  # the cloud stand-in (and its JWT library) is imported only when a lab starts it
     from .cloud import CloudStandIn
@@ -45,7 +50,8 @@ LAB_DRILL_SETTINGS: dict[str, Any] = {
 """The ``drill:`` block of every lab inventory."""
 
 TRANSPORT_FAULTS = ("down", "stall", "latency_ms", "http500", "drop", "auth_fail")
-STATE_FAULTS = ("adsync_stopped", "malformed_output")
+STATE_FAULTS = ("adsync_stopped", "malformed_output", "cycle_never_ends", "export_result", "ad_unreachable",
+                "password_services_down")
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,7 @@ class Lab:
         self.ca_path: Path | None = None
         self.tls: TlsMaterial | None = None
         self._cloud_server: CloudStandIn | None = None
+        self.auto_scheduler: AutoScheduler | None = None  # the scenario's lab.auto_cycle_interval_s
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -159,6 +166,7 @@ class Lab:
             if self._serve:
                 self._start_wire(scenario)
             self._apply_faults(scenario)
+            self._start_scheduler(scenario)
         except BaseException:
             self.stop()
             raise
@@ -168,6 +176,9 @@ class Lab:
         """Stop cycles, listeners and the cloud stand-in; remove the temporary directory. Idempotent."""
         if self.context is not None:
             self.context.stopping.set()
+        if self.auto_scheduler is not None:
+            self.auto_scheduler.join(timeout=5)
+            self.auto_scheduler = None
         for server in self.servers.values():
             server.engine.cycle.join(timeout=10)
             if server.wire is not None:
@@ -198,6 +209,7 @@ class Lab:
         onprem = OnPremDirectory()
         canary = scenario.tenant.get("canary_user")
         if canary:
+            onprem.add_user(canary)
             for attribute, value in (scenario.tenant.get("canary_attributes") or {}).items():
                 onprem.set_attribute(canary, attribute, value)
         self.context = LabContext(
@@ -206,11 +218,18 @@ class Lab:
             directory=onprem,
             cycle_duration_s=float(settings["cycle_duration_s"]),
         )
+        # One object for the pair: scheduler settings live in the tenant (scenario.py checks they agree).
+        shared = shared_schedule_from_spec(scenario.tenant["scheduler"])
         for name, spec in scenario.servers.items():
-            state = ServerState.from_spec(name, spec, start)
+            state = ServerState.from_spec(name, spec, start, shared)
             faults = spec["faults"]
             state.adsync_stopped = bool(faults["adsync_stopped"])
             state.malformed_output = set(faults["malformed_output"])
+            state.cycle_never_ends = bool(faults["cycle_never_ends"])
+            state.export_result = faults["export_result"]
+            state.ad_unreachable = bool(faults["ad_unreachable"])
+            state.password_services_down = bool(faults["password_services_down"])
+            state.imported_directory = onprem.snapshot()  # both servers imported the directory as it is
             state.ps51_unrolling = bool(spec["ps51_unrolling"])
             self.context.staging_log.record(state, state.staging)  # the state at lab start
             self.servers[name] = LabServer(
@@ -254,6 +273,7 @@ class Lab:
                     fix="use 127.0.0.x loopback addresses, or Lab(..., bind_address='127.0.0.1')",
                 ) from None
             server.wire = wire
+            server.engine.go_down = functools.partial(setattr, wire.faults, "down", True)
         self._start_cloud(tls)
 
     def _start_cloud(self, tls: TlsMaterial) -> None:
@@ -292,6 +312,14 @@ class Lab:
         """The running ``CloudStandIn`` (``.faults``, ``.counters``); None when started with cloud=False."""
         return self._cloud_server
 
+    def _start_scheduler(self, scenario: Scenario) -> None:
+        interval = scenario.lab.get("auto_cycle_interval_s")
+        if interval is None or self.context is None:
+            return
+        runners = [server.engine.cycle for server in self.servers.values()]
+        self.auto_scheduler = AutoScheduler(runners, float(interval), self.context.stopping)
+        self.auto_scheduler.start()
+
     def _apply_faults(self, scenario: Scenario) -> None:
         for name, spec in scenario.servers.items():
             faults = spec["faults"]
@@ -303,8 +331,13 @@ class Lab:
 
     def set_fault(self, server: str, **faults: Any) -> None:
         """Change faults of one server at run time: transport (down, stall, latency_ms, http500, drop,
-        auth_fail) and state (adsync_stopped, malformed_output). ``stall``/``http500``/``drop`` take
-        WS-Man action names (``"Receive"``, ``"*"``); ``malformed_output`` takes probe names."""
+        auth_fail) and state (adsync_stopped, malformed_output, cycle_never_ends, export_result,
+        ad_unreachable). ``stall``/``http500``/``drop`` take WS-Man action names (``"Receive"``, ``"*"``);
+        ``malformed_output`` takes probe names; ``cycle_never_ends=True`` keeps a started cycle in progress
+        (busy) until set False; ``export_result="stopped-connectivity"`` (any result string) ends every
+        Export run with it and exports nothing (None clears it); ``ad_unreachable=True`` makes write-canary
+        fail as a double hop does; ``password_services_down=True``: PHS and writeback write no evidence after
+        un-staging (no 31015/31019/654, frozen partition timestamps)."""
         target = self.server(server)
         for key, value in faults.items():
             if key == "adsync_stopped":
@@ -313,6 +346,12 @@ class Lab:
             elif key == "malformed_output":
                 with target.state.lock:
                     target.state.malformed_output = {value} if isinstance(value, str) else set(value)
+            elif key in ("cycle_never_ends", "ad_unreachable", "password_services_down"):
+                with target.state.lock:
+                    setattr(target.state, key, bool(value))
+            elif key == "export_result":
+                with target.state.lock:
+                    target.state.export_result = None if value in (None, False, "") else str(value)
             elif key in TRANSPORT_FAULTS:
                 setattr(target.faults, key, value)
             else:
@@ -327,8 +366,50 @@ class Lab:
             with target.state.lock:
                 target.state.adsync_stopped = False
                 target.state.malformed_output = set()
+                target.state.cycle_never_ends = False
+                target.state.export_result = None
+                target.state.ad_unreachable = False
+                target.state.password_services_down = False
+            target.engine.step_faults.clear()
             if target.wire is not None:
                 target.faults.clear()
+
+    def arm_fault(self, server: str, *, on: str, fault: str, when: str = "before", times: int = 1) -> None:
+        """Arm a fault on the next ``times`` calls of ``on`` on one server.
+
+        ``on``: a probe or action name (``"set-staging"``, ``"start-sync-cycle"``, ``"scheduler"``,
+        ``"run-history"``, ...), a cmdlet name (``"Start-ADSyncSyncCycle"``) or ``"*"`` (any pipeline).
+        ``fault``: ``down`` (the server goes down and stays down until ``clear_faults``/``set_fault(down=
+        False)``), ``stall`` (never answered), ``http500`` (a WS-Man fault), ``drop`` (the connection is
+        hung up). ``when="before"``: the call is not applied and the fault answers; ``"after"``: the call IS
+        applied and its answer is lost that way.
+        """
+        target = self.server(server)
+        if fault == "down" and target.wire is None:
+            raise LabError(f"{server}: the 'down' fault needs the wire (Lab(..., serve=True))")
+        try:
+            target.engine.step_faults.arm(on, fault, when, times)
+        except ValueError as error:
+            raise LabError(f"{server}: {error}", fix="see Lab.arm_fault's documentation") from None
+
+    def fired_faults(self, server: str) -> list[FiredFault]:
+        """The armed faults of one server that went off, in order: (on, fault, when)."""
+        return self.server(server).engine.step_faults.fired
+
+    def wizard(self, server: str) -> Wizard:
+        """The Entra Connect wizard on one server, for a test to play the operator (see lab/wizard.py)."""
+        target = self.server(server)
+        return Wizard(target.state, self._context(), target.engine.cycle)
+
+    def operator(self, *, hold_s: float = 0.3, start_sync: bool = False, acts: bool = True) -> LabOperator:
+        """An operator for the drill's wizard method: follows each ``instruct(server, text)`` with this lab's
+        wizard (servers named by address, lab name or computer name); see lab/wizard.py."""
+        wizards: dict[str, Callable[[], Wizard]] = {}
+        for name, target in self.servers.items():
+            factory = functools.partial(self.wizard, name)
+            for key in (name, target.address, target.state.computer_name):
+                wizards[key] = factory
+        return LabOperator(wizards, hold_s=hold_s, start_sync=start_sync, acts=acts)
 
     # -- queries ------------------------------------------------------------------------------------------
 

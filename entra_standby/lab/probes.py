@@ -7,10 +7,23 @@ spelled out here and a test compares them with ``entra_standby.facts.model``. Ca
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .state import ALL_RIGHTS, TLS_VALUES, ConnectorState, ServerState
-from .timefmt import ps_date
+from .state import ALL_RIGHTS, PHS_SOURCE, PWWB_SOURCE, TLS_VALUES, AppEvent, ConnectorState, ServerState
+from .timefmt import ps_date, utc_now
+
+PWWB_EVENT_IDS = (31015, 31016, 31019, 31034, 32002)  # reference §1.4
+PHS_EVENT_IDS = (654,)  # probe-review [PHS-TS]
+MAX_EVENTS = 200  # probes/password-sync.ps1 -MaxEvents
+
+
+class ProbeFailedError(Exception):
+    """A probe that ends with ok:false (its script caught a terminating error): kind and message."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 ADSYNC_CMDLET = {
     "scheduler": "Get-ADSyncScheduler",
@@ -273,6 +286,55 @@ def machine_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def password_sync_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    """probes/password-sync.ps1: PHS partition state, writeback and PHS heartbeat events since SinceUtc."""
+    since_text = params.get("sinceutc")
+    if since_text in (None, ""):
+        since = utc_now() - timedelta(days=1)
+    else:
+        try:
+            since = datetime.fromisoformat(str(since_text).replace("Z", "+00:00"))
+        except ValueError:
+            raise ProbeFailedError(
+                "Failed", f"SinceUtc '{since_text}' is not an ISO 8601 date and time") from None
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+
+    def events(source: str, ids: tuple[int, ...]) -> list[dict[str, Any]]:
+        chosen: list[AppEvent] = [e for e in state.events if e.source == source and e.event_id in ids
+                                  and e.time >= since]
+        return [{"id": e.event_id, "time_utc": ps_date(e.time), "provider": e.source,
+                 "message": e.message}
+                for e in sorted(chosen, key=lambda e: e.time, reverse=True)[:MAX_EVENTS]]
+
+    partitions_error = None
+    if not state.service.exists:
+        partitions_error = ("The term 'Get-ADSyncPartitionPasswordSyncState' is not recognized as the name "
+                            "of a cmdlet, function, script file, or operable program.")
+    elif state.adsync_stopped or state.service.status != "Running":
+        partitions_error = ("Get-ADSyncPartitionPasswordSyncState : Unable to connect to the "
+                            "Synchronization Service.")
+    return {
+        "since_utc": ps_date(since),
+        "partitions": [] if partitions_error else [
+            {
+                "connector_id": p.connector_id,
+                "dn": p.dn,
+                "last_successful_cycle_start_utc": ps_date(p.last_successful_start),
+                "last_successful_cycle_end_utc": ps_date(p.last_successful_end),
+                "last_cycle_start_utc": ps_date(p.last_start),
+                "last_cycle_end_utc": ps_date(p.last_end),
+                "last_cycle_status": p.last_status,
+            }
+            for p in state.password_sync
+        ],
+        "partitions_error": partitions_error,
+        "writeback_events": events(PWWB_SOURCE, PWWB_EVENT_IDS),
+        "writeback_events_error": None,
+        "phs_events": events(PHS_SOURCE, PHS_EVENT_IDS),
+        "phs_events_error": None,
+    }
+
+
 PROBE_DATA: dict[str, Callable[[ServerState, dict[str, Any]], dict[str, Any]]] = {
     "scheduler": lambda state, params: scheduler_data(state),
     "service": service_data,
@@ -284,6 +346,7 @@ PROBE_DATA: dict[str, Callable[[ServerState, dict[str, Any]], dict[str, Any]]] =
     "config": config_data,
     "pending-exports": pending_exports_data,
     "machine": machine_data,
+    "password-sync": password_sync_data,
 }
 """Probe name -> data builder (params keyed by lower-case parameter name)."""
 
@@ -291,6 +354,7 @@ PROBE_PARAMETERS: dict[str, tuple[str, ...]] = {
     "service": ("servicename",),
     "os": ("maxupdatehistory",),
     "run-history": ("numberrequested",),
+    "password-sync": ("sinceutc",),
 }
 """The ``param()`` block of each probe (lower case, in declaration order, which is also the positional
 order); passing anything else fails like PowerShell does."""

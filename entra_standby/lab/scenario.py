@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,12 +19,13 @@ from typing import Any
 import yaml
 
 from ..errors import ScenarioError
-from ..probes import PROBE_NAMES  # the lab shares only the probe names with the harness
+from ..probes import DRILL_PROBES, PROBE_NAMES  # the lab shares only the probe names with the harness
 from .state import (
     ALL_RIGHTS,
     DEFAULT_GLOBAL_SETTINGS,
     DEFAULT_SERVERS,
     RUN_PROFILES,
+    TENANT_SCHEDULER_FIELDS,
     TLS_VALUES,
     default_server_spec,
 )
@@ -165,7 +167,11 @@ _FAULTS = Obj(
         "drop": ListOf(_ACTION),
         "auth_fail": _b(),
         "adsync_stopped": _b(),
-        "malformed_output": ListOf(Leaf(str, choices=PROBE_NAMES)),
+        "malformed_output": ListOf(Leaf(str, choices=PROBE_NAMES + DRILL_PROBES)),
+        "cycle_never_ends": _b(),
+        "export_result": _s(True),
+        "ad_unreachable": _b(),
+        "password_services_down": _b(),
     }
 )
 
@@ -191,7 +197,7 @@ SERVER_SCHEMA = Obj(
                 "maintenance_enabled": _b(),
                 "scheduler_suspended": _b(),
             }
-        ),
+        ),  # the tenant-wide keys must agree on every server (better: set them under tenant.scheduler)
         "service": Obj(
             {
                 "name": _s(),
@@ -302,6 +308,17 @@ LAB_SCHEMA = Obj(
         "username": _s(),
         "domain": _s(),
         "ps51_unrolling": _b(),
+        "auto_cycle_interval_s": _n(True),
+    }
+)
+_TENANT_SCHEDULER = Obj(
+    {
+        "allowed_interval_s": _n(),
+        "customized_interval_s": _n(True),
+        "next_policy_type": Leaf(str, choices=("Delta", "Initial")),
+        "purge_interval_s": _n(),
+        "sync_cycle_enabled": _b(),
+        "maintenance_enabled": _b(),
     }
 )
 TENANT_SCHEMA = Obj(
@@ -315,6 +332,7 @@ TENANT_SCHEMA = Obj(
         "canary_user": _s(True),
         "canary_attributes": Obj({}, open=True, value=_s(True)),
         "client_id": _s(),
+        "scheduler": _TENANT_SCHEDULER,
     }
 )
 TOP_KEYS = ("name", "description", "lab", "tenant", "servers")
@@ -328,6 +346,10 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "auth_fail": False,
     "adsync_stopped": False,
     "malformed_output": [],
+    "cycle_never_ends": False,
+    "export_result": None,
+    "ad_unreachable": False,
+    "password_services_down": False,
 }
 DEFAULT_LAB: dict[str, Any] = {
     "cycle_duration_s": 2.0,
@@ -335,6 +357,7 @@ DEFAULT_LAB: dict[str, Any] = {
     "username": "auditor",
     "domain": "LAB",
     "ps51_unrolling": False,
+    "auto_cycle_interval_s": None,  # None: no automatic cycles (tests start them)
 }
 DEFAULT_TENANT: dict[str, Any] = {
     "tenant_id": "7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60",
@@ -346,6 +369,7 @@ DEFAULT_TENANT: dict[str, Any] = {
     "canary_user": "canary@contoso.com",
     "canary_attributes": {"extensionAttribute1": None},
     "client_id": "3f1c2b7a-8e9d-4c5b-a6f7-0e1d2c3b4a59",
+    "scheduler": {},  # tenant-wide scheduler settings: {} = the healthy defaults of every server
 }
 
 
@@ -522,6 +546,7 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
             server, (str(override.get("role", "standby")), f"127.0.0.{11 + index}")
         )
         base = default_server_spec(server, role, address, start)
+        base["scheduler"].update(tenant["scheduler"])  # the tenant's settings are every server's base
         base["faults"] = copy.deepcopy(DEFAULT_FAULTS)
         base["ps51_unrolling"] = None
         servers[server] = merge(SERVER_SCHEMA, base, override, f"servers.{server}")
@@ -531,6 +556,8 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
         for connector in servers[server]["connectors"].values():
             revoked = connector.pop("revoked_rights", [])
             connector["rights"] = [r for r in connector.get("rights", []) if r not in revoked]
+    _check_tenant_scheduler(servers_raw, servers)
+    tenant["scheduler"] = {k: next(iter(servers.values()))["scheduler"][k] for k in TENANT_SCHEDULER_FIELDS}
     addresses = [s["address"] for s in servers.values()]
     duplicates = sorted({a for a in addresses if addresses.count(a) > 1})
     if duplicates:
@@ -538,3 +565,18 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
     return Scenario(
         name=name, description=description, source=where, lab=lab, tenant=tenant, servers=servers, start=start
     )
+
+
+def _check_tenant_scheduler(raw: dict[str, Any], servers: dict[str, dict[str, Any]]) -> None:
+    """Scheduler settings are stored in the tenant and shared by the pair ([SCHED]: "any change on the
+    primary server also affects the staging server (except IsStagingModeEnabled)"): they cannot differ."""
+    for key in TENANT_SCHEDULER_FIELDS:
+        values = {name: spec["scheduler"][key] for name, spec in servers.items()}
+        if len(set(values.values())) <= 1:
+            continue
+        named = next((n for n, o in raw.items() if isinstance(o, dict)
+                      and key in (o.get("scheduler") or {})), next(iter(servers)))
+        shown = ", ".join(f"{name}: {json.dumps(v)}" for name, v in values.items())
+        raise _Invalid(f"servers.{named}.scheduler.{key}",
+                       f"is a tenant-wide scheduler setting shared by the pair, but differs ({shown}); set "
+                       f"it once under tenant.scheduler.{key}, or the same on every server")

@@ -439,20 +439,109 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
 
 
 @dataclass
-class Scheduler:
+class SharedSchedule:
+    """The scheduler settings stored in the tenant, one object for every server of the pair.
+
+    [SCHED] (how-to-connect-sync-feature-scheduler): "The scheduler configuration is stored in Microsoft Entra
+    ID. If you have a staging server, any change on the primary server also affects the staging server
+    (except IsStagingModeEnabled)." Writes happen under ``lock`` (taken after a server's own lock, never
+    before it).
+    """
+
     allowed_interval_s: float
     customized_interval_s: float | None
     next_policy_type: str
-    next_start: datetime | None
     purge_interval_s: float
     sync_cycle_enabled: bool
     maintenance_enabled: bool
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+
+TENANT_SCHEDULER_FIELDS = ("allowed_interval_s", "customized_interval_s", "next_policy_type",
+                           "purge_interval_s", "sync_cycle_enabled", "maintenance_enabled")
+"""Scheduler settings shared by the pair; next_start and scheduler_suspended stay per server."""
+
+
+def shared_schedule_from_spec(sched: dict[str, Any]) -> SharedSchedule:
+    custom = sched["customized_interval_s"]
+    return SharedSchedule(
+        allowed_interval_s=float(sched["allowed_interval_s"]),
+        customized_interval_s=None if custom is None else float(custom),
+        next_policy_type=str(sched["next_policy_type"]),
+        purge_interval_s=float(sched["purge_interval_s"]),
+        sync_cycle_enabled=bool(sched["sync_cycle_enabled"]),
+        maintenance_enabled=bool(sched["maintenance_enabled"]),
+    )
+
+
+@dataclass
+class Scheduler:
+    """One server's view of the scheduler: its own next start and suspension, the pair's shared settings
+    (the six properties below read and write the one ``SharedSchedule`` of the pair)."""
+
+    shared: SharedSchedule
+    next_start: datetime | None
     scheduler_suspended: bool
 
     @property
+    def allowed_interval_s(self) -> float:
+        return self.shared.allowed_interval_s
+
+    @allowed_interval_s.setter
+    def allowed_interval_s(self, value: float) -> None:
+        with self.shared.lock:
+            self.shared.allowed_interval_s = value
+
+    @property
+    def customized_interval_s(self) -> float | None:
+        return self.shared.customized_interval_s
+
+    @customized_interval_s.setter
+    def customized_interval_s(self, value: float | None) -> None:
+        with self.shared.lock:
+            self.shared.customized_interval_s = value
+
+    @property
+    def next_policy_type(self) -> str:
+        return self.shared.next_policy_type
+
+    @next_policy_type.setter
+    def next_policy_type(self, value: str) -> None:
+        with self.shared.lock:
+            self.shared.next_policy_type = value
+
+    @property
+    def purge_interval_s(self) -> float:
+        return self.shared.purge_interval_s
+
+    @purge_interval_s.setter
+    def purge_interval_s(self, value: float) -> None:
+        with self.shared.lock:
+            self.shared.purge_interval_s = value
+
+    @property
+    def sync_cycle_enabled(self) -> bool:
+        return self.shared.sync_cycle_enabled
+
+    @sync_cycle_enabled.setter
+    def sync_cycle_enabled(self, value: bool) -> None:
+        with self.shared.lock:
+            self.shared.sync_cycle_enabled = value
+
+    @property
+    def maintenance_enabled(self) -> bool:
+        return self.shared.maintenance_enabled
+
+    @maintenance_enabled.setter
+    def maintenance_enabled(self, value: bool) -> None:
+        with self.shared.lock:
+            self.shared.maintenance_enabled = value
+
+    @property
     def effective_interval_s(self) -> float:
-        custom = self.customized_interval_s
-        return custom if custom is not None and custom >= self.allowed_interval_s else self.allowed_interval_s
+        with self.shared.lock:
+            custom, allowed = self.shared.customized_interval_s, self.shared.allowed_interval_s
+        return custom if custom is not None and custom >= allowed else allowed
 
 
 @dataclass
@@ -548,6 +637,40 @@ class PendingCounts:
     deletes: int
 
 
+PWWB_SOURCE = "PasswordResetService"  # reference §1.4 (SSPR writeback troubleshooting page)
+PHS_SOURCE = "Directory Synchronization"  # probe-review [PHS-TS]: PHS heartbeat event 654
+_EVENT_TEXT = {
+    31015: "WriteBackServiceStarted: the password writeback service started and is ready to accept requests.",
+    31016: "WriteBackServiceStopped: the password writeback service stopped.",
+    31019: "ServiceBusHeartBeat: the request to the tenant's Service Bus instance succeeded.",
+    654: "Password synchronization heartbeat: the password hash synchronization agent is running.",
+}
+_MAX_EVENTS = 500  # the Application log rolls over too
+
+
+@dataclass
+class PasswordSyncPartition:
+    """One AD partition's password hash sync state (Get-ADSyncPartitionPasswordSyncState, reference §1.4)."""
+
+    connector_id: str
+    dn: str
+    last_successful_start: datetime | None
+    last_successful_end: datetime | None
+    last_start: datetime | None
+    last_end: datetime | None
+    last_status: str | None
+
+
+@dataclass(frozen=True)
+class AppEvent:
+    """One Application-log event (Get-WinEvent): PasswordResetService and Directory Synchronization."""
+
+    event_id: int
+    source: str
+    time: datetime
+    message: str
+
+
 @dataclass
 class ServerState:
     """One simulated server. Hold ``lock`` to read a consistent view or to change anything."""
@@ -581,6 +704,17 @@ class ServerState:
     ps51_unrolling: bool = False  # answer arrays as PS 5.1 unrolls them: [] -> null, [x] -> x (lab/ps51.py)
     sync_cycle_in_progress: bool = False
     busy_connectors: list[str] = field(default_factory=list)
+    password_sync: list[PasswordSyncPartition] = field(default_factory=list)
+    events: list[AppEvent] = field(default_factory=list)  # oldest first
+    # What the AD connector imported from the on-premises directory (canary attributes): exports carry this,
+    # not the directory as it is at export time.
+    imported_directory: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    cycle_never_ends: bool = False  # state fault: a started cycle stays in progress (busy) until cleared
+    export_result: str | None = None  # state fault: every Export run ends with this result, nothing exported
+    ad_unreachable: bool = False  # state fault: AD cmdlets cannot reach a DC (the double hop of write-canary)
+    # State fault: PHS and writeback do not run after un-staging (probe-review A2: whether a scripted flip
+    # starts them without the wizard is UNVERIFIED), so the password-sync probe shows no new evidence.
+    password_services_down: bool = False
     feature_errors: dict[str, str] = field(default_factory=dict)
     company_features: dict[str, bool | None] = field(default_factory=dict)
     global_settings: dict[str, str | None] = field(default_factory=dict)
@@ -589,23 +723,21 @@ class ServerState:
     # -- construction ------------------------------------------------------------------------------------
 
     @classmethod
-    def from_spec(cls, name: str, spec: dict[str, Any], start: datetime) -> ServerState:
-        """Build live state from a merged, validated spec (times may still be relative strings)."""
+    def from_spec(cls, name: str, spec: dict[str, Any], start: datetime,
+                  shared: SharedSchedule | None = None) -> ServerState:
+        """Build live state from a merged, validated spec (times may still be relative strings).
+
+        ``shared``: the pair's tenant-wide scheduler settings (one object for every server of a lab); None
+        builds a private one from this spec (a server on its own).
+        """
 
         def when(value: Any) -> datetime | None:
             return resolve_time(value, start)
 
         sched = spec["scheduler"]
         scheduler = Scheduler(
-            allowed_interval_s=float(sched["allowed_interval_s"]),
-            customized_interval_s=None
-            if sched["customized_interval_s"] is None
-            else float(sched["customized_interval_s"]),
-            next_policy_type=str(sched["next_policy_type"]),
+            shared=shared if shared is not None else shared_schedule_from_spec(sched),
             next_start=when(sched["next_start"]),
-            purge_interval_s=float(sched["purge_interval_s"]),
-            sync_cycle_enabled=bool(sched["sync_cycle_enabled"]),
-            maintenance_enabled=bool(sched["maintenance_enabled"]),
             scheduler_suspended=bool(sched["scheduler_suspended"]),
         )
         os_spec = spec["os"]
@@ -706,6 +838,12 @@ class ServerState:
             runs=[],
         )
         state.runs = _build_runs(state, spec["run_history"], when)
+        synced = None if state.staging else start - timedelta(minutes=2)
+        state.password_sync = [
+            PasswordSyncPartition(c.identifier, p.name, synced, synced, synced, synced,
+                                  "Successful" if synced else None)
+            for c in state.connectors if not c.is_entra for p in c.partitions if p.selected
+        ]
         if state.scheduler.next_start is None:
             newest = max((r.start for r in state.runs), default=start)
             interval = timedelta(seconds=state.scheduler.effective_interval_s)
@@ -716,6 +854,30 @@ class ServerState:
         return state
 
     # -- helpers used by the engine and the cycle ---------------------------------------------------------
+
+    def add_event(self, event_id: int, source: str, at: datetime) -> None:
+        self.events.append(AppEvent(event_id, source, at, _EVENT_TEXT.get(event_id, "")))
+        del self.events[:-_MAX_EVENTS]
+
+    def staging_changed(self, enabled: bool, at: datetime) -> None:
+        """Password writeback follows the staging flag ([STAGE]: leaving staging "enables password
+        writeback"; staging stops it). Called under ``lock`` when the flag really changes."""
+        if self.features.get("password_writeback") and not self.password_services_down:
+            self.add_event(31016 if enabled else 31015, PWWB_SOURCE, at)
+
+    def cycle_completed(self, began: datetime, at: datetime) -> None:
+        """PHS and the writeback heartbeat run only while un-staged ([STAGE]): on a staging server the
+        password-sync timestamps stay frozen and no heartbeat is written. Called under ``lock``."""
+        if self.staging or self.password_services_down:
+            return
+        if self.features.get("password_hash_sync"):
+            for partition in self.password_sync:
+                partition.last_start = partition.last_successful_start = began
+                partition.last_end = partition.last_successful_end = at
+                partition.last_status = "Successful"
+            self.add_event(654, PHS_SOURCE, at)
+        if self.features.get("password_writeback"):
+            self.add_event(31019, PWWB_SOURCE, at)
 
     def connector(self, name: str) -> ConnectorState | None:
         return next((c for c in self.connectors if c.name == name), None)

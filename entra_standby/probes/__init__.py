@@ -23,6 +23,7 @@ from ..errors import EntraStandbyError
 __all__ = [
     "ACTION_NAMES",
     "CONTRACT_PARAMETERS",
+    "DRILL_PROBES",
     "HELPERS_REGION_BEGIN",
     "HELPERS_REGION_END",
     "PROBE_NAMES",
@@ -54,7 +55,10 @@ PROBE_NAMES: tuple[str, ...] = (
 )
 """Every probe, in the order of docs/contracts.md section 1 (one per fact domain)."""
 
-ACTION_NAMES: tuple[str, ...] = ("set-staging", "set-sync-cycle", "start-sync-cycle")
+DRILL_PROBES: tuple[str, ...] = ("password-sync",)
+"""Probes the failover drill runs on their own (docs/contracts.md section 1), never in the audit batch."""
+
+ACTION_NAMES: tuple[str, ...] = ("set-staging", "set-sync-cycle", "start-sync-cycle", "write-canary")
 """Every action (a script that changes a server), docs/contracts.md section 2."""
 
 CONTRACT_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -68,9 +72,11 @@ CONTRACT_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
     ("probe", "config"): (),
     ("probe", "pending-exports"): (),
     ("probe", "machine"): (),
+    ("probe", "password-sync"): ("SinceUtc",),
     ("action", "set-staging"): ("Enabled",),
     ("action", "set-sync-cycle"): ("Enabled",),
     ("action", "start-sync-cycle"): ("PolicyType",),
+    ("action", "write-canary"): ("UserPrincipalName", "Attribute", "Value"),
 }
 """The parameter names the contract fixes per (kind, name); the lab recognises scripts by them."""
 
@@ -104,7 +110,7 @@ def marker_line(kind: ScriptKind, name: str) -> str:
 
 
 def load_probe(name: str) -> Script:
-    """The probe ``name`` (one of ``PROBE_NAMES``); raises ``UnknownScriptError`` for anything else."""
+    """The probe ``name`` (one of ``PROBE_NAMES`` or ``DRILL_PROBES``); ``UnknownScriptError`` otherwise."""
     return _load("probe", name)
 
 
@@ -115,7 +121,7 @@ def load_action(name: str) -> Script:
 
 @cache
 def _load(kind: ScriptKind, name: str) -> Script:
-    known = PROBE_NAMES if kind == "probe" else ACTION_NAMES
+    known = PROBE_NAMES + DRILL_PROBES if kind == "probe" else ACTION_NAMES
     if name not in known:
         raise UnknownScriptError(f"unknown {kind} '{name}'", fix=f"use one of: {', '.join(known)}")
     folder = "probes" if kind == "probe" else "actions"

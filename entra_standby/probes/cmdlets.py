@@ -32,8 +32,10 @@ KNOWN_COMMANDS: dict[str, str] = {
     "Set-ADSyncGlobalSettings": _ADSYNC + " (not listed there; community pattern, UNCONFIRMED)",
     "Get-ADSyncRule": "https://github.com/microsoft/AADConnectConfigDocumenter (not in Learn; UNCONFIRMED)",
     "Get-ADSyncConnectorStatistics": _ADSYNC + " (not listed there; community scripts, UNCONFIRMED)",
+    "Get-ADSyncPartitionPasswordSyncState": _ADSYNC + " (not listed there; community output, UNCONFIRMED)",
     # --- ActiveDirectory (RSAT) ---------------------------------------------------------------------------
     "Get-ADUser": f"{_AD}/get-aduser",
+    "Set-ADUser": f"{_AD}/set-aduser",
     # --- Windows PowerShell 5.1 built-ins -----------------------------------------------------------------
     "Import-Module": f"{_CORE}/import-module",
     "Get-Module": f"{_CORE}/get-module",
@@ -46,6 +48,7 @@ KNOWN_COMMANDS: dict[str, str] = {
     "Get-Item": f"{_MGMT}/get-item",
     "Get-ItemProperty": f"{_MGMT}/get-itemproperty",
     "Get-Service": f"{_MGMT}/get-service",
+    "Get-WinEvent": "https://learn.microsoft.com/powershell/module/microsoft.powershell.diagnostics/get-winevent",
     "Join-Path": f"{_MGMT}/join-path",
     "Split-Path": f"{_MGMT}/split-path",
     "Test-Path": f"{_MGMT}/test-path",

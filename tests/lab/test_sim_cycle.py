@@ -70,7 +70,12 @@ def test_staging_change_takes_effect_mid_cycle() -> None:
     with Lab(scenario, serve=False) as lab:
         server = lab.servers["aadc01"]
         action(server.engine, "start-sync-cycle")
-        action(server.engine, "set-staging", Enabled=True)  # before the export steps are reached
+        refused = action(server.engine, "set-staging", Enabled=True)  # the action refuses while a cycle runs
+        assert refused["ok"] is False and refused["error"]["kind"] == "Busy"
+        assert server.state.staging is False
+        # A flag written behind the action's back (Set-ADSyncGlobalSettings by hand) still stops the export.
+        assert lab.context is not None
+        lab.context.staging_log.record(server.state, True)
         server.engine.cycle.join(10)
         assert lab.tenant is not None and lab.tenant.last_exporter is None
         assert "Export" not in {r.profile for r in server.state.runs if r.start >= lab.staging_log[-1].utc}

@@ -273,6 +273,14 @@ SHIPPED = sorted((REPO / "entra_standby" / "probes").glob("*.ps1")) + sorted(
 )
 
 
+_ACTION_CALLS: dict[str, tuple[set[str], dict[str, Any]]] = {
+    "start-sync-cycle": ({"policytype"}, {}),
+    "write-canary": ({"userprincipalname", "attribute", "value"},
+                     {"UserPrincipalName": "canary@contoso.com", "Attribute": "extensionAttribute1",
+                      "Value": "x"}),
+}
+
+
 def _param_names(text: str) -> set[str]:
     block = re.search(r"^param\((.*?)^\)", text, re.S | re.M) or re.search(r"^param\((.*?)\)", text, re.M)
     return {m.lower() for m in re.findall(r"\$(\w+)", block.group(1))} if block else set()
@@ -285,11 +293,11 @@ def test_shipped_scripts_are_understood(healthy: Lab, path: Path) -> None:
     kind = "action" if path.parent.name == "actions" else "probe"
     assert text.splitlines()[0] == f"# entra-standby-{kind}: {path.stem}"
     accepted = set(PROBE_PARAMETERS.get(path.stem, frozenset()))
+    params: dict[str, Any] = {}
     if kind == "action":
-        accepted = {"policytype"} if path.stem == "start-sync-cycle" else {"enabled"}
+        accepted, params = _ACTION_CALLS.get(path.stem, ({"enabled"}, {"Enabled": True}))
     assert _param_names(text) == accepted
     engine = healthy.servers["aadc02"].engine
-    params = {"Enabled": True} if accepted == {"enabled"} else {}
     result = run_script(engine, text, **params)
     assert result.failure is None and json.loads(result.outputs[0])["ok"] is True
     engine.cycle.join(10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from entra_standby.lab.wire.soap import (
     NS,
     Request,
     action_not_supported,
+    internal_error,
     invalid_request,
     resource_not_found,
     rsp,
@@ -182,6 +184,8 @@ class Dispatcher:
                                       request.max_envelope_size, ctx.abandoned)
         if result is None:
             return None
+        if result.lost is not None:
+            return self._lost(result.lost, ctx)
         response = rsp("ReceiveResponse")
         attrs = {"Name": "stdout"}  # pypsrp only accepts the stream names it asked for
         if command_id:
@@ -194,3 +198,13 @@ class Dispatcher:
             if result.done:
                 sub(state, "rsp", "ExitCode", text="0")
         return Reply([response])
+
+    @staticmethod
+    def _lost(how: str, ctx: CallContext) -> Reply | None:
+        """The Receive that would carry a result the lab's fault injection loses (PipelineResult)."""
+        if how == "http500":
+            raise internal_error("injected fault: the answer to this pipeline was lost")
+        if how == "stall":
+            while not ctx.abandoned():  # never answered: the client gives up on its read timeout
+                time.sleep(0.1)
+        return None  # drop (and the end of a stall): hang up without an answer

@@ -106,6 +106,7 @@ class Command:
     started: bool = False
     finished: bool = False
     terminated: bool = False
+    lost: str | None = None  # the engine's PipelineResult.transport_fault: how the answer is lost
 
 
 @dataclass
@@ -129,6 +130,7 @@ class Shell:
 class ReceiveResult:
     chunks: list[bytes]
     done: bool  # the command finished and everything it produced has been handed out
+    lost: str | None = None  # the answer is lost this way (PipelineResult.transport_fault)
 
 
 def payload_budget(max_envelope_size: int) -> int:
@@ -399,6 +401,10 @@ class ShellRegistry:
                 self._forget(shell, command)
                 shell.cond.notify_all()
                 return
+            if result.transport_fault is not None:
+                command.lost = result.transport_fault
+                shell.cond.notify_all()
+                return
             try:
                 self._write_result(command, result)
             except Exception as exc:
@@ -457,6 +463,9 @@ class ShellRegistry:
                 command = shell.commands.get(command_id) if command_id else None
                 if command_id is not None and command is None:
                     raise internal_error(f"the command {str(command_id).upper()} does not exist")
+                if command is not None and command.lost is not None:
+                    self._forget(shell, command)
+                    return ReceiveResult(chunks=[], done=True, lost=command.lost)
                 queue = shell.queues.get(command_id)
                 if queue:
                     if abandoned():

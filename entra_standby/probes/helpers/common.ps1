@@ -39,6 +39,32 @@ function New-EsNotInstalledError {
         $exception, 'EntraStandby.NotInstalled', [System.Management.Automation.ErrorCategory]::NotInstalled, $null)
 }
 
+function New-EsRefusal {
+    # An ErrorRecord for an action that refuses on purpose before it writes; Get-EsActionErrorKind reports Kind
+    # (Busy, Suspended, Conflict: docs/contracts.md section 2).
+    param([string]$Kind, [string]$Message)
+    $exception = New-Object System.InvalidOperationException -ArgumentList $Message
+    return New-Object System.Management.Automation.ErrorRecord -ArgumentList @(
+        $exception, ('EntraStandby.' + $Kind), [System.Management.Automation.ErrorCategory]::InvalidOperation, ('EntraStandby.' + $Kind))
+}
+
+function Get-EsActionErrorKind {
+    # The error kind of an action: its own refusals (New-EsRefusal), a busy sync engine, else Get-EsErrorKind.
+    # Busy: Start-ADSyncSyncCycle's InvalidOperationException "Connector: ... is busy" (community, probe-review
+    # [BUSY]); "already running" covers the other wording reported for a cycle in progress (UNCONFIRMED).
+    param($ErrorRecord)
+    foreach ($marker in @([string]$ErrorRecord.FullyQualifiedErrorId, [string]$ErrorRecord.TargetObject)) {
+        foreach ($kind in @('Busy', 'Suspended', 'Conflict')) {
+            if ($marker -eq ('EntraStandby.' + $kind)) { return $kind }
+        }
+    }
+    $message = [string]$ErrorRecord.Exception.Message
+    if ($message -match 'is busy' -or $message -match 'already running') {
+        return 'Busy'
+    }
+    return Get-EsErrorKind -ErrorRecord $ErrorRecord
+}
+
 function ConvertTo-EsUtcString {
     # DateTime -> ISO 8601 UTC with seven fractional digits and Z; $null for missing or unparsable values.
     # -AssumeUtc: values that are documented as UTC but may carry DateTimeKind.Unspecified.
