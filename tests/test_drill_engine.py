@@ -200,3 +200,34 @@ def test_wizard_without_an_operator_is_refused_before_any_change(tmp_path: Path)
         assert d.actions_received() == []
         schedulers = {n: s.state.scheduler.sync_cycle_enabled for n, s in d.lab.servers.items()}
         assert schedulers == {"aadc01": True, "aadc02": True}
+
+
+def test_wizard_method_the_operator_makes_each_switch(tmp_path: Path) -> None:
+    with drill_lab(tmp_path) as d:
+        inventory = d.inventory(lambda raw: raw["pairs"][0]["drill"].update(method="wizard"))
+        operator = d.lab.operator(hold_s=0.3)
+        record = d.run("switch", inventory, operator=operator)
+        operator.join(5)
+        assert record.outcome is RunOutcome.PASSED, render_record(record)
+        assert operator.errors == []
+        told = [(server, "UNTICK" if "UNTICK 'Enable" in text else "TICK")
+                for server, text in operator.instructions]
+        assert told == [(d.host("aadc01"), "TICK"), (d.host("aadc02"), "UNTICK")], told
+        assert d.flags() == {"aadc01": True, "aadc02": False}
+        assert d.lab.max_unstaged_at_once() == 1
+
+
+def test_wizard_switch_never_made_ends_in_a_bounded_wait_and_a_clear_report(tmp_path: Path) -> None:
+    with drill_lab(tmp_path) as d:
+        def edit(raw: dict[str, Any]) -> None:
+            raw["pairs"][0]["drill"].update(method="wizard", operator_timeout=2)
+
+        operator = d.lab.operator(acts=False)
+        record = d.run("switch", d.inventory(edit), operator=operator)
+        assert record.outcome is RunOutcome.ROLLED_BACK, render_record(record)
+        assert record.refusal is not None and "was not seen within 2 s" in record.refusal
+        failed = [s for s in record.steps if s.outcome is StepOutcome.FAILED]
+        assert failed and failed[0].name == f"stage {d.host('aadc01')}"
+        assert d.flags() == {"aadc01": False, "aadc02": True}
+        schedulers = {n: s.state.scheduler.sync_cycle_enabled for n, s in d.lab.servers.items()}
+        assert schedulers == {"aadc01": True, "aadc02": True}

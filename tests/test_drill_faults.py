@@ -129,6 +129,13 @@ def test_fault_matrix_never_two_unstaged_never_a_silent_pass(tmp_path: Path) -> 
     table = collections.Counter(str(r.record.outcome) for r in results)
     print(f"\nfault matrix: {len(steps)} steps x {len(SERVERS)} servers x {len(FAULTS)} faults = "
           f"{len(results)} cases: {dict(sorted(table.items()))}")
+    for fault in FAULTS:
+        by_fault = collections.Counter(str(r.record.outcome) for r in results if r.case.fault == fault)
+        print(f"  {fault:<30} {dict(sorted(by_fault.items()))}")
+    for r in results:
+        if r.record.outcome is RunOutcome.MANUAL_ACTION:
+            first = (r.record.manual_action or "").splitlines()[0][:160]
+            print(f"  MANUAL {r.case.step} / {r.case.server} / {r.case.fault}: {first}")
     failures = {f"{r.case.step} / {r.case.server} / {r.case.fault}": _problems(r)
                 for r in results if _problems(r)}
     assert not failures, "\n".join(f"{k}: {v}" for k, v in list(failures.items())[:20])

@@ -87,6 +87,8 @@ class Engine:
         self.schedule: dict[str, bool | None] = {s.host: None for s in pair.servers}
         self.schedule_before: dict[str, bool] = {}
         self.changed = False
+        self.staging_sent: set[str] = set()  # servers this run asked to change their staging flag
+        self.rollback_notes: list[str] = []
         self._entra: dict[str, frozenset[str] | None] = {}
         self._cloud: CloudProof | None = None
 
@@ -216,6 +218,7 @@ class Engine:
         always confirmed by re-reading."""
         assert self.method is not None
         self.changed = True
+        self.staging_sent.add(server.host)
         for attempt in (1, 2):
             try:
                 self.method.set_staging(self.ops(server), enabled)
@@ -415,11 +418,20 @@ class Engine:
         try:
             with self.step(f"roll back: {active.host} active, {standby.host} staged", "rollback"):
                 views = {}
+                unreadable: list[ServerEntry] = []
                 for server in (active, standby):
                     try:
                         views[server.host] = self._read_bounded(server, "rollback: where are we")
                     except _StepFailed as exc:
-                        raise _Manual(f"{server.host} cannot be read: {exc}") from None
+                        if self.staging_sent:
+                            raise _Manual(f"{server.host} cannot be read: {exc}") from None
+                        unreadable.append(server)
+                if unreadable:
+                    # No staging flag was touched by this run, so both are still as read at the start;
+                    # only the (tenant-wide) schedule needs restoring, through whichever server answers.
+                    self._restore_schedule_only([s for s in (active, standby) if s not in unreadable],
+                                                unreadable)
+                    return
                 a_staged, s_staged = views[active.host].staged, views[standby.host].staged
                 if not a_staged and not s_staged:
                     self.say(f"  BOTH un-staged: staging {standby.host} at once")
@@ -448,6 +460,20 @@ class Engine:
         except EntraStandbyError as exc:
             raise _Manual(str(exc)) from None
 
+    def _restore_schedule_only(self, readable: list[ServerEntry], unreadable: list[ServerEntry]) -> None:
+        names = ", ".join(s.host for s in unreadable)
+        if not readable:
+            raise _Manual(f"neither server can be read ({names})")
+        if self.schedule_before:
+            try:
+                self.set_schedule(any(self.schedule_before.values()), readable)
+            except EntraStandbyError as exc:
+                raise _Manual(f"the schedule could not be restored: {exc}") from None
+        self.rollback_notes.append(
+            f"{names} could not be read during the rollback; its staging flag was not changed by this run "
+            f"(last read: {', '.join(f'{s.host} staged={self.flags.get(s.host)}' for s in unreadable)}); "
+            f"check its scheduler (Get-ADSyncScheduler on {names}) once it answers")
+
     def manual_report(self, failure: str, intended_active: ServerEntry, intended_standby: ServerEntry) -> str:
         lines = [f"MANUAL ACTION REQUIRED on pair {self.pair.name}: {failure}", "Last known state:"]
         for server in self.pair.servers:
@@ -457,6 +483,12 @@ class Engine:
             sched_text = "unknown" if sched is None else str(sched)
             lines.append(f"  {server.host} (inventory role {server.role}): staging {flag_text}, "
                          f"SyncCycleEnabled {sched_text}")
+        for server in self.pair.servers:
+            view = self.ops(server).last_view if server.host in self._ops else None
+            if view is not None and view.running:
+                lines.append(f"  {server.host} was still running when last read ({'; '.join(view.running)}): "
+                             f"if its cycle never ends, Stop-ADSyncSyncCycle on {server.host} stops it (the "
+                             "next one starts on schedule) before its flag can be changed")
         a, s = intended_active.host, intended_standby.host
         lines += [
             "Do this, in this order (never leave two servers un-staged):",
@@ -535,7 +567,7 @@ class Engine:
                                                                    active, standby)
                     return self.record
                 self.record.outcome = RunOutcome.ROLLED_BACK
-                self.record.refusal = _cause(exc)
+                self.record.refusal = "; ".join([_cause(exc), *self.rollback_notes])
                 return self.record
             self.record.outcome = RunOutcome.PASSED
             if self.kind == "drill":
