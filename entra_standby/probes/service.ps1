@@ -23,6 +23,7 @@ param(
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'service'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     $data = [ordered]@{
         name = $ServiceName; exists = $false; status = $null; start_mode = $null; delayed_auto_start = $null; account = $null
     }
