@@ -121,3 +121,9 @@ def test_v1_v2_uninstall_entries_in_both_views_and_of_this_product_only() -> Non
     for excluded in ("'*Provisioning*'", "'*Authentication Agent*'", "'*Health*'"):
         assert f"$name -notlike {excluded}" in version
     assert "Publisher -eq 'Microsoft Corporation'" in version
+
+
+def test_sv2_one_service_instance_by_its_real_name() -> None:
+    service = load_probe("service").text
+    assert "Get-CimInstance -ClassName Win32_Service -Filter $filter" in service
+    assert "$filter = \"Name='\" + ([string]$service.Name -replace \"'\", \"''\") + \"'\"" in service
