@@ -17,6 +17,7 @@ from typing import Any
 
 from entra_standby.facts.collection import FactError, HostFacts, PairFacts
 from entra_standby.facts.model import (
+    AccessFacts,
     AccountState,
     Ace,
     ConfigFacts,
@@ -39,6 +40,7 @@ from entra_standby.facts.model import (
     ServiceFacts,
     SyncRule,
     TlsFacts,
+    TokenGroup,
     UpdateEntry,
     VersionFacts,
 )
@@ -167,6 +169,18 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
     identity = f"CONTOSO\\{msol}"
     staging = role != "active"
     values: dict[str, Any] = {
+        "access": AccessFacts(
+            "CONTOSO\\svc-entra-audit",
+            "S-1-5-21-1-2-3-1112",
+            "FullLanguage",
+            True,
+            (
+                TokenGroup("BUILTIN\\Administrators", "S-1-5-32-544"),
+                TokenGroup("BUILTIN\\Remote Management Users", "S-1-5-32-580"),
+                TokenGroup(f"{name.upper()}\\ADSyncAdmins", "S-1-5-21-9-8-7-1010"),
+                TokenGroup(f"{name.upper()}\\ADSyncBrowse", "S-1-5-21-9-8-7-1012"),
+            ),
+        ),
         "scheduler": SchedulerFacts(
             1800, 1800, None, "Delta", now + timedelta(minutes=18), 604800, True, True, staging, False, False
         ),

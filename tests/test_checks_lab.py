@@ -42,6 +42,8 @@ BREAKS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "deletion-threshold": ("aadc01", ("deletion threshold (accidental-delete prevention) is disabled",)),
     "machine-identity": (None, ("share SyncMachineIdentifier 0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b",)),
     "adsynctools": ("aadc02", ("only ADSyncTools 1.5.3 installed",)),
+    "audit-access": ("aadc02", ("is in neither ADSyncAdmins nor ADSyncOperators",
+                                "net localgroup ADSyncAdmins")),
 }
 
 # What standby-drifted.yml changes on aadc02, one check each (see the comments in that file).

@@ -83,6 +83,14 @@ _TLS_ROWS = [
 
 # The example data objects of docs/contracts.md section 1 (ellipses filled in with realistic values).
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "access": {
+        "identity": "CONTOSO\\svc-audit",
+        "sid": "S-1-5-21-1004336348-1177238915-682003330-1112",
+        "language_mode": "FullLanguage",
+        "elevated": True,
+        "groups": [{"name": "BUILTIN\\Administrators", "sid": "S-1-5-32-544"},
+                   {"name": "AADC01\\ADSyncAdmins", "sid": "S-1-5-21-3623811015-3361044348-30300820-1013"}],
+    },
     "scheduler": {
         "allowed_interval_s": 1800,
         "effective_interval_s": 1800,

@@ -10,9 +10,12 @@ from functools import cache
 
 from spine_helpers import ROOT, SCENARIOS
 
+from entra_standby.facts.parse import parse_datetime
 from entra_standby.gather import RunFacts, gather
 from entra_standby.inventory import inventory_from_dict
 from entra_standby.lab import Lab
+from entra_standby.lab.probes import RUN_TIMES_AS_UTC, run_history_data, run_times_as_utc
+from entra_standby.probes import load_probe
 from entra_standby.results import CheckResult, Outcome, evaluate_check
 from entra_standby.rules import load_all
 from entra_standby.rules.base import Severity
@@ -163,3 +166,87 @@ def test_global_settings_drift_is_reported() -> None:
         "Microsoft.UserSignIn.SignOnMethod: 'PasswordHashSync' on active, 'PassThroughAuthentication'" in text
     )
     assert "DirectoryExtensionAttributes" in text
+
+
+# --- Least privilege: the audit account's rights, reported once (issue 10 point 3) ------------------------
+
+ADSYNC_CHECKS = ("sync-scheduler", "recent-imports", "config-drift", "pending-exports", "deletion-threshold")
+
+
+def test_audit_account_outside_the_adsync_groups_is_named_once_with_the_group() -> None:
+    result = verdict("audit-account-rights", "audit-access", "aadc02")
+    assert result.outcome is Outcome.FAILED, messages(result)
+    [finding] = result.findings  # one line, not one per probe
+    assert finding.severity is Severity.HIGH
+    assert "CONTOSO\\svc-entra-audit is in neither ADSyncAdmins nor ADSyncOperators" in finding.message
+    assert finding.values["group"] == "ADSyncAdmins"
+    assert "net localgroup ADSyncAdmins CONTOSO\\svc-entra-audit /add" in finding.remediation
+    # The sync service answers as if it were down, yet it runs: only audit-access tells the two apart.
+    assert verdict("audit-account-rights", "adsync-service", "aadc02").outcome is Outcome.PASSED
+    for check_id in ADSYNC_CHECKS:
+        other = verdict("audit-account-rights", check_id, "aadc02" if check_id != "config-drift" else None)
+        assert other.outcome is Outcome.ERROR, (check_id, messages(other))
+        assert "Unable to connect to the Synchronization Service" in (other.reason or ""), check_id
+        assert not other.findings
+
+
+def test_audit_account_that_is_not_local_admin_loses_only_what_needs_admin() -> None:
+    result = verdict("audit-account-rights", "audit-access", "aadc01")
+    assert result.outcome is Outcome.FAILED, messages(result)
+    [finding] = result.findings
+    assert finding.severity is Severity.MEDIUM and finding.values["group"] == "Administrators"
+    assert "is not a local administrator" in finding.message
+    run, hosts = gathered("audit-account-rights")
+    active = run.pairs[0].server(hosts["aadc01"])
+    assert active.os.update_history_error and "E_ACCESSDENIED" in active.os.update_history_error
+    reboot = verdict("audit-account-rights", "pending-reboot", "aadc01")
+    assert reboot.outcome is Outcome.ERROR and "reboot markers could not be read" in (reboot.reason or "")
+    assert verdict("audit-account-rights", "sync-scheduler", "aadc01").outcome is Outcome.PASSED
+
+
+def test_healthy_pair_audit_account_passes() -> None:
+    for server in ("aadc01", "aadc02"):
+        assert verdict("healthy-pair", "audit-access", server).outcome is Outcome.PASSED
+
+
+# --- X3: ConstrainedLanguage endpoints ---------------------------------------------------------------------
+
+
+def test_constrained_language_is_one_clear_finding_and_one_error_kind() -> None:
+    result = verdict("constrained-language", "audit-access", "aadc02")
+    assert result.outcome is Outcome.FAILED, messages(result)
+    [finding] = result.findings
+    assert "ConstrainedLanguage session" in finding.message and "FullLanguage" in finding.remediation
+    run, hosts = gathered("constrained-language")
+    host = run.pairs[0].server(hosts["aadc02"])
+    assert set(host.values) == {"access"}, sorted(host.values)
+    assert all("ConstrainedLanguage:" in e.message for e in host.errors.values()), host.errors
+    assert verdict("constrained-language", "audit-access", "aadc01").outcome is Outcome.PASSED
+
+
+# --- R1: run times of Unspecified kind on a server whose clock is not UTC ---------------------------------
+
+
+def test_fresh_runs_on_a_utc_plus_10_server_pass_recent_imports() -> None:
+    result = verdict("run-times-utc-plus-10", "recent-imports", "aadc02")
+    assert result.outcome is Outcome.PASSED, messages(result)
+    run, hosts = gathered("run-times-utc-plus-10")
+    standby = run.pairs[0].server(hosts["aadc02"])
+    newest = max(r.end for r in standby.run_history.runs if r.end is not None)
+    assert standby.collected_utc is not None
+    assert (standby.collected_utc - newest).total_seconds() < 3600  # not ten hours ago
+
+
+def test_the_lab_shifts_run_times_a_probe_reads_as_local() -> None:
+    script = load_probe("run-history").text
+    assert run_times_as_utc(script) == {"start": True, "end": True}
+    unfixed = script.replace(" -AssumeUtc", "")
+    assert run_times_as_utc(unfixed) == {"start": False, "end": False}
+    with Lab(SCENARIOS / "run-times-utc-plus-10.yml") as lab:
+        state = lab.servers["aadc02"].state
+        with state.lock:
+            right = run_history_data(state, {RUN_TIMES_AS_UTC: run_times_as_utc(script)})
+            wrong = run_history_data(state, {RUN_TIMES_AS_UTC: run_times_as_utc(unfixed)})
+    first_right, first_wrong = right["runs"][0], wrong["runs"][0]
+    shift = parse_datetime(first_right["end"]) - parse_datetime(first_wrong["end"])
+    assert shift.total_seconds() == 600 * 60

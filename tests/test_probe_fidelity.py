@@ -121,6 +121,7 @@ def test_catalogue_lists_every_shipped_script_and_nothing_else() -> None:
     assert not set(PROBE_NAMES) & set(DRILL_PROBES)  # drill probes never join the audit batch
     assert shipped_actions == set(ACTION_NAMES)
     assert PROBE_NAMES == (
+        "access",
         "scheduler",
         "service",
         "version",

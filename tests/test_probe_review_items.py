@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from test_probe_fidelity import code_without_comments_and_strings, command_names
 
-from entra_standby.probes import load_probe
+from entra_standby.probes import DRILL_PROBES, PROBE_NAMES, load_probe
 
 
 def test_m1_machine_identifier_is_normalised_to_the_d_form() -> None:
@@ -44,3 +44,86 @@ def test_c1_double_hop_is_classified_in_the_probe() -> None:
     code = code_without_comments_and_strings(load_probe("connectors"))
     assert "ImpersonationLevel" in code and "Test-EsDoubleHopFailure" in code
     assert "permissions_error_kind" in code
+
+
+ADSYNC_PROBES = ("scheduler", "run-history", "connectors", "config", "pending-exports", "password-sync")
+
+
+def _own_code(name: str) -> str:
+    """The probe's own code after the inserted helpers, without comment lines, whitespace collapsed."""
+    script = load_probe(name)
+    helpers_end = script.text.index("#endregion entra-standby common helpers")
+    own = script.text[helpers_end:].splitlines()[1:]
+    return " ".join(" ".join(line for line in own if not line.strip().startswith("#")).split())
+
+
+def test_x1_adsync_is_imported_with_the_install_folder_fallback() -> None:
+    for name in ADSYNC_PROBES:
+        script = load_probe(name)
+        assert "Import-EsADSync" in command_names(script), name
+        assert "Import-Module -Name ADSync" not in _own_code(name), name
+    helpers = load_probe("scheduler").text
+    body = helpers.split("function Import-EsADSync", 1)[1].split("\nfunction ", 1)[0]
+    assert "HKLM:\\SYSTEM\\CurrentControlSet\\Services\\ADSync\\Parameters" in body
+    assert "'Bin\\ADSync\\ADSync.psd1'" in body and "throw $byName" in body
+
+
+def test_x3_every_probe_but_access_refuses_constrained_language_first() -> None:
+    for name in PROBE_NAMES + DRILL_PROBES:
+        code = _own_code(name)
+        starts = "try { $ErrorActionPreference = 'Stop' Assert-EsFullLanguage"
+        assert (starts in code) is (name != "access"), name
+    kind = load_probe("os").text.split("function Get-EsErrorKind", 1)[1]
+    first = kind.split("$exception", 1)[0]  # the language mode is tested before any type test
+    assert "LanguageMode -ne 'FullLanguage'" in first and "return 'ConstrainedLanguage'" in first
+
+
+def test_x3_access_probe_avoids_what_constrained_language_refuses() -> None:
+    code = _own_code("access")
+    for refused in ("::", "New-Object", ".ToArray(", "Add-Type", "[System."):
+        assert refused not in code.split("Write-EsEnvelope")[0].replace("::ExecutionContext", ""), refused
+    assert "whoami.exe /groups /fo csv /nh" in code and "S-1-16-12288" in code
+
+
+def test_o1_hotfix_dates_are_read_raw_as_en_us_and_future_dates_dropped() -> None:
+    os_probe = load_probe("os").text
+    assert "$fix.InstalledOn" not in os_probe  # the culture-parsed ETS property
+    body = os_probe.split("function ConvertTo-EsHotFixDate", 1)[1].split("\n}\n", 1)[0]
+    assert "psbase.Properties['InstalledOn'].Value" in body
+    assert "GetCultureInfo('en-US')" in body and "FromFileTimeUtc" in body
+    assert "$NowUtc.AddDays(1)" in body
+
+
+def test_o5_reboot_markers_are_not_read_with_test_path() -> None:
+    os_probe = load_probe("os")
+    code = code_without_comments_and_strings(os_probe)
+    reboot = code.split("$reboot", 1)[1]
+    assert "Test-Path" not in reboot and "Test-EsKeyExists" in reboot
+    assert "reboot_error" in os_probe.text
+    exists = os_probe.text.split("function Test-EsKeyExists", 1)[1].split("\n}\n", 1)[0]
+    assert "catch [System.Management.Automation.ItemNotFoundException]" in exists
+
+
+def test_o6_update_rows_before_2000_are_skipped() -> None:
+    loop = load_probe("os").text.split("QueryHistory", 1)[1].split("$updates.Add", 1)[0]
+    assert "([datetime]$entry.Date).Year -lt 2000) { continue }" in loop
+
+
+def test_r2_only_busy_run_states_count() -> None:
+    run_history = load_probe("run-history").text
+    busy = run_history.split("$busy =", 1)[1].split("$data", 1)[0]
+    assert "[string]$_.RunState -eq 'Busy'" in busy
+
+
+def test_v1_v2_uninstall_entries_in_both_views_and_of_this_product_only() -> None:
+    version = load_probe("version").text
+    assert "HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall" in version
+    for excluded in ("'*Provisioning*'", "'*Authentication Agent*'", "'*Health*'"):
+        assert f"$name -notlike {excluded}" in version
+    assert "Publisher -eq 'Microsoft Corporation'" in version
+
+
+def test_sv2_one_service_instance_by_its_real_name() -> None:
+    service = load_probe("service").text
+    assert "Get-CimInstance -ClassName Win32_Service -Filter $filter" in service
+    assert "$filter = \"Name='\" + ([string]$service.Name -replace \"'\", \"''\") + \"'\"" in service

@@ -87,9 +87,9 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
     },
     "active-down": {
         **{(check_id, ACTIVE): errored(f"{check_id} cannot be evaluated on active-down/{ACTIVE}", UNREACHABLE)
-           for check_id in ("adsync-service", "adsynctools", "connector-account", "deletion-threshold",
-                            "dotnet", "os-supported", "patch-age", "pending-reboot", "sync-scheduler",
-                            "tls12", "version-supported")},
+           for check_id in ("adsync-service", "adsynctools", "audit-access", "connector-account",
+                            "deletion-threshold", "dotnet", "os-supported", "patch-age", "pending-reboot",
+                            "sync-scheduler", "tls12", "version-supported")},
         # The standby's checks that compare with the active cannot be evaluated either; its own ones pass.
         **{(check_id, STANDBY): errored(f"{check_id} cannot be evaluated on active-down/{STANDBY}",
                                         f"{ACTIVE}: fact '{domain}' unavailable", UNREACHABLE)
@@ -114,6 +114,22 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                                             "service ADSync start mode is Manual, not Automatic"),
         # With ADSync stopped the standby's ADSync cmdlets fail, so what needs them cannot be evaluated.
         **{(check_id, STANDBY): errored(f"{check_id} cannot be evaluated on break-adsync-service/{STANDBY}",
+                                        f"{STANDBY}: probe {probe}: Failed: {cmdlet} : {NO_SYNC_SERVICE}")
+           for check_id, probe, cmdlet in (
+               ("config-drift", "config", "Get-ADSyncRule"),
+               ("connector-account", "connectors", "Get-ADSyncConnector"),
+               ("deletion-threshold", "config", "Get-ADSyncRule"),
+               ("pending-exports", "pending-exports", "Get-ADSyncConnectorStatistics"),
+               ("recent-imports", "run-history", "Get-ADSyncRunProfileResult"),
+               ("sync-scheduler", "scheduler", "Get-ADSyncScheduler"))},
+        ("staging-flag", None): errored(f"{STANDBY}: probe scheduler: Failed: Get-ADSyncScheduler"),
+    },
+    "break-audit-access": {
+        # The sync service runs, but refuses the audit account (in no ADSync group) exactly as it would answer
+        # when stopped; audit-access is the one failure, naming the group, and the rest cannot be evaluated.
+        ("audit-access", STANDBY): failed("is in neither ADSyncAdmins nor ADSyncOperators",
+                                          "net localgroup ADSyncAdmins CONTOSO\\svc-entra-audit /add"),
+        **{(check_id, STANDBY): errored(f"{check_id} cannot be evaluated on break-audit-access/{STANDBY}",
                                         f"{STANDBY}: probe {probe}: Failed: {cmdlet} : {NO_SYNC_SERVICE}")
            for check_id, probe, cmdlet in (
                ("config-drift", "config", "Get-ADSyncRule"),

@@ -35,6 +35,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "deletion-threshold": (Severity.MEDIUM, "host"),
     "machine-identity": (Severity.HIGH, "pair"),
     "adsynctools": (Severity.LOW, "host"),
+    "audit-access": (Severity.HIGH, "host"),
 }
 
 

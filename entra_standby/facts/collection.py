@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from ..errors import FactUnavailableError
 from .model import (
+    AccessFacts,
     CloudFacts,
     ConfigFacts,
     ConnectorsFacts,
@@ -54,6 +55,10 @@ class HostFacts:
 
     def has(self, domain: str) -> bool:
         return domain in self.values
+
+    @property
+    def access(self) -> AccessFacts:
+        return self.get("access", AccessFacts)
 
     @property
     def scheduler(self) -> SchedulerFacts:

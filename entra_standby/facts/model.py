@@ -10,6 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# --- access (the preflight) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenGroup:
+    """One group of the audit account's logon token (whoami /groups): its name as Windows writes it, SID."""
+
+    name: str
+    sid: str
+
+
+@dataclass(frozen=True)
+class AccessFacts:
+    """Who the audit account is in the remote session: language mode, elevation and token groups."""
+
+    identity: str
+    sid: str
+    language_mode: str  # FullLanguage, ConstrainedLanguage, ...
+    elevated: bool | None = None  # high mandatory label; None when whoami listed no label
+    groups: tuple[TokenGroup, ...] = ()
+
+
 # --- scheduler -------------------------------------------------------------------------------------------
 
 
@@ -117,6 +139,7 @@ class OsFacts:
     update_history_error: str | None = None
     hotfixes: tuple[HotFix, ...] = ()
     reboot: RebootMarkers = field(default_factory=RebootMarkers)
+    reboot_error: str | None = None  # a marker could not be read (kind: message): the markers are unknown
 
 
 # --- run-history -----------------------------------------------------------------------------------------
@@ -325,6 +348,7 @@ class CloudFacts:
 # --- the per-domain map ----------------------------------------------------------------------------------
 
 FACT_TYPES: dict[str, type] = {
+    "access": AccessFacts,
     "scheduler": SchedulerFacts,
     "service": ServiceFacts,
     "version": VersionFacts,

@@ -62,13 +62,16 @@ __all__ = [
 DOMAIN_TYPES: dict[str, type] = {**FACT_TYPES, "cloud": CloudFacts}
 """Every fact domain, host domains and ``cloud``, to its dataclass."""
 
-ERROR_KINDS = ("CommandNotFound", "AccessDenied", "NotInstalled", "Failed",
+ERROR_KINDS = ("CommandNotFound", "AccessDenied", "NotInstalled", "Failed", "ConstrainedLanguage",
                "Busy", "Suspended", "Conflict")  # the last three: actions only (docs/contracts.md section 2)
 
 _FIXES = {
     "CommandNotFound": "run it on the Entra Connect server itself and check that the ADSync module (and, for "
                        "'connectors', RSAT ActiveDirectory) is installed",
-    "AccessDenied": "make the remote account a member of ADSyncAdmins and of the local Administrators group",
+    "AccessDenied": "make the remote account a member of ADSyncAdmins and of the local Administrators group "
+                    "(the audit-access check names what this account lacks; docs/real-server.md)",
+    "ConstrainedLanguage": "the remote endpoint runs PowerShell in ConstrainedLanguage (WDAC/AppLocker): "
+                           "let the audit account use an endpoint in FullLanguage (docs/real-server.md)",
     "NotInstalled": "check that Entra Connect Sync is installed on this host, or fix the inventory",
     "Busy": "wait until no sync cycle runs (Get-ADSyncConnectorRunStatus is empty), then try again",
     "Suspended": "close the Entra Connect wizard (or let the upgrade finish) on this server, then try again",

@@ -22,7 +22,17 @@ from .binding import bind, display, find_cmdlet
 from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
 from .engine import CommandCall, ErrorInfo, Invocation, PipelineResult, command_not_found
-from .probes import ADSYNC_CMDLET, PROBE_DATA, PROBE_PARAMETERS, ProbeFailedError, scheduler_data
+from .probes import (
+    ADSYNC_CMDLET,
+    CONSTRAINED_LANGUAGE,
+    PROBE_DATA,
+    PROBE_PARAMETERS,
+    RUN_TIMES_AS_UTC,
+    ProbeFailedError,
+    adsync_access_refused,
+    run_times_as_utc,
+    scheduler_data,
+)
 from .ps51 import unroll_collections
 from .pslang import Arg, Element, PSFailure, not_served, parse_script
 from .state import ServerState
@@ -276,6 +286,8 @@ class LabEngine:
         if not known:
             raise _Failed(command_not_found(f"{name}.ps1"))
         params = self._bind(name, _lowered(command.parameters))
+        if kind == "probe" and name == "run-history":  # what the script makes of the run times (R1)
+            params[RUN_TIMES_AS_UTC] = run_times_as_utc(command.text)
         return [self._probe(name, params) if kind == "probe" else self._action(name, params)]
 
     def _bind(self, script: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -329,6 +341,13 @@ class LabEngine:
                 return self._malformed(name)
             cmdlet = ADSYNC_CMDLET.get(name)
             error = self._adsync_error(cmdlet) if cmdlet else None
+            account = self.state.audit_account
+            if account.language_mode != "FullLanguage" and name != "access":  # access.ps1 runs there too
+                error = {"kind": "ConstrainedLanguage",
+                         "message": CONSTRAINED_LANGUAGE.format(mode=account.language_mode)}
+            elif error is None and cmdlet and adsync_access_refused(self.state, name):
+                # The sync service answers a caller outside its groups as it answers when it is down.
+                error = {"kind": "Failed", "message": _ADSYNC_DOWN.format(cmdlet=cmdlet)}
             try:
                 data = None if error else PROBE_DATA[name](self.state, params)
             except ProbeFailedError as failed:

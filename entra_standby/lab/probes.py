@@ -6,11 +6,21 @@ spelled out here and a test compares them with ``entra_standby.facts.model``. Ca
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .state import ALL_RIGHTS, PHS_SOURCE, PWWB_SOURCE, TLS_VALUES, AppEvent, ConnectorState, ServerState
+from .state import (
+    ALL_RIGHTS,
+    PHS_SOURCE,
+    PWWB_SOURCE,
+    TLS_VALUES,
+    WELL_KNOWN_GROUP_SIDS,
+    AppEvent,
+    ConnectorState,
+    ServerState,
+)
 from .timefmt import ps_date, utc_now
 
 PWWB_EVENT_IDS = (31015, 31016, 31019, 31034, 32002)  # reference §1.4
@@ -34,6 +44,60 @@ ADSYNC_CMDLET = {
 }
 """Probes whose cmdlets live in the ADSync module (and need the ADSync service running): the first cmdlet
 each one calls, which names the error when the module or the service is missing."""
+
+
+ADSYNC_ADMIN_PROBES = frozenset({"config", "connectors"})
+"""ADSync probes that read the sync configuration: refused to a caller outside ADSyncAdmins (the lab's reading
+of Microsoft's "plan for ADSyncAdmins"; whether ADSyncOperators may read it is UNCONFIRMED). The other ADSync
+probes also accept ADSyncOperators ("View of Synchronization Statistics for each run")."""
+
+CONSTRAINED_LANGUAGE = (
+    "this remote session runs in {mode} mode (WDAC/AppLocker policy or a restricted endpoint); the probes "
+    "need FullLanguage: connect to an endpoint that runs in FullLanguage for the audit account"
+)
+"""What Assert-EsFullLanguage (probes/helpers/common.ps1) throws."""
+
+WU_ACCESS_DENIED = (
+    "AccessDenied: Exception calling \"GetTotalHistoryCount\" with \"0\" argument(s): \"Access is denied. "
+    "(Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))\""
+)
+"""update_history_error for a caller that is not an administrator: [WUA] requires administrator privileges of
+a remote caller; the exact call that fails first is UNCONFIRMED."""
+
+REGISTRY_DENIED = "AccessDenied: Requested registry access is not allowed."
+"""reboot_error when a marker key may not be read (.NET's SecurityException text); which markers a non-admin
+may read is UNCONFIRMED, the lab denies them all."""
+
+
+def adsync_access_refused(state: ServerState, probe: str) -> bool:
+    """True when the audit account may not use the ADSync cmdlets this probe calls."""
+    account = state.audit_account
+    if account.member_of("ADSyncAdmins"):
+        return False
+    return probe in ADSYNC_ADMIN_PROBES or not account.member_of("ADSyncOperators")
+
+
+def access_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    """probes/access.ps1: whoami /user and /groups of the audit account (the label row becomes elevated)."""
+    account = state.audit_account
+    seed = int(hashlib.sha256(state.computer_name.encode()).hexdigest()[:8], 16)
+    machine_sid = f"S-1-5-21-{seed}-{seed % 99991}-{seed % 7919}"
+    groups = []
+    for n, group in enumerate(account.groups):
+        well_known = WELL_KNOWN_GROUP_SIDS.get(group.lower())
+        if well_known is not None:
+            groups.append({"name": f"BUILTIN\\{group}", "sid": well_known})
+        elif group.lower().startswith("adsync"):
+            groups.append({"name": f"{state.computer_name}\\{group}", "sid": f"{machine_sid}-{1010 + n}"})
+        else:
+            groups.append({"name": f"CONTOSO\\{group}", "sid": f"S-1-5-21-1004336348-1177238915-{2000 + n}"})
+    return {
+        "identity": account.identity,
+        "sid": "S-1-5-21-1004336348-1177238915-682003330-1112",
+        "language_mode": account.language_mode,
+        "elevated": account.elevated,
+        "groups": groups,
+    }
 
 
 def scheduler_data(state: ServerState) -> dict[str, Any]:
@@ -95,6 +159,8 @@ def tls_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
 
 def os_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
     o = state.os
+    admin = state.audit_account.local_admin
+    history_error = o.update_history_error if admin else WU_ACCESS_DENIED
     limit = max(int(params.get("maxupdatehistory", 200)), 0)
     updates = sorted(o.updates, key=lambda u: u.date, reverse=True)[:limit]
     return {
@@ -105,7 +171,7 @@ def os_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
         "installation_type": o.installation_type,
         "last_boot_utc": ps_date(o.last_boot),
         "updates": []
-        if o.update_history_error
+        if history_error
         else [
             {
                 "date": ps_date(u.date),
@@ -116,15 +182,40 @@ def os_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
             }
             for u in updates
         ],
-        "update_history_error": o.update_history_error,
+        "update_history_error": history_error,
         "hotfixes": [{"id": kb, "installed_on": ps_date(when)} for kb, when in o.hotfixes],
-        "reboot": dict(o.reboot),
+        "reboot": dict(o.reboot) if admin else dict.fromkeys(o.reboot, False),
+        "reboot_error": None if admin else REGISTRY_DENIED,
     }
+
+
+RUN_TIMES_AS_UTC = "run_times_as_utc"
+"""Set by the handler from the script sent: which run times the probe converts with -AssumeUtc."""
+
+
+def run_times_as_utc(script: str) -> dict[str, bool]:
+    """Whether run-history.ps1 reads StartDate / EndDate as UTC (``ConvertTo-EsUtcString ... -AssumeUtc``)."""
+    found = {"start": False, "end": False}
+    for line in script.splitlines():
+        code = line.split("#", 1)[0]
+        if "ConvertTo-EsUtcString" in code and "-AssumeUtc" in code:
+            found["start"] = found["start"] or "$run.StartDate" in code
+            found["end"] = found["end"] or "$run.EndDate" in code
+    return found
 
 
 def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
     limit = max(int(params.get("numberrequested", 100)), 0)
     runs = sorted(state.runs, key=lambda r: r.start, reverse=True)[:limit]
+    as_utc = params.get(RUN_TIMES_AS_UTC, {"start": True, "end": True})
+    # An Unspecified-kind UTC value that ToUniversalTime() takes for local time moves by minus the offset.
+    shift = timedelta(minutes=state.utc_offset_minutes)
+
+    def run_time(value: datetime | None, field: str) -> str | None:
+        if value is None or as_utc.get(field, True):
+            return ps_date(value)
+        return ps_date(value - shift)
+
     return {
         "runs": [
             {
@@ -132,8 +223,8 @@ def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, An
                 "connector": r.connector,
                 "profile": r.profile,
                 "result": r.result,
-                "start": ps_date(r.start),
-                "end": ps_date(r.end),
+                "start": run_time(r.start, "start"),
+                "end": run_time(r.end, "end"),
                 "complete": r.complete,
             }
             for r in runs
@@ -336,6 +427,7 @@ def password_sync_data(state: ServerState, params: dict[str, Any]) -> dict[str, 
 
 
 PROBE_DATA: dict[str, Callable[[ServerState, dict[str, Any]], dict[str, Any]]] = {
+    "access": access_data,
     "scheduler": lambda state, params: scheduler_data(state),
     "service": service_data,
     "version": version_data,

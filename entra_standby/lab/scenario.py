@@ -180,6 +180,7 @@ SERVER_SCHEMA = Obj(
         "role": Leaf(str, choices=("active", "standby")),
         "address": _s(),
         "computer_name": _s(),
+        "utc_offset_minutes": _i(),
         "domain": _s(True),
         "version": _s(),
         "display_version": _s(True),
@@ -286,6 +287,14 @@ SERVER_SCHEMA = Obj(
         ),
         "sync_machine_identifier": _s(True),
         "adsynctools_versions": ListOf(_s()),
+        "audit_account": Obj(
+            {
+                "identity": _s(),
+                "groups": ListOf(_s()),
+                "elevated": _b(True),
+                "language_mode": Leaf(str, choices=("FullLanguage", "ConstrainedLanguage")),
+            }
+        ),
         "run_history": Obj(
             {
                 "last_cycle": _t(),

@@ -424,6 +424,15 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
         if role == "active"
         else uuid.UUID(_guid(name, "SyncMachineIdentifier")).hex,
         "adsynctools_versions": ["2.4.0"],
+        "utc_offset_minutes": 0,  # the server's time zone (UTC+10: 600)
+        # The audit account's logon token in a remote session (probes/access.ps1): the rights the documented
+        # prerequisites ask for (docs/real-server.md): local Administrators, unfiltered, and ADSyncAdmins.
+        "audit_account": {
+            "identity": "CONTOSO\\svc-entra-audit",
+            "groups": ["Administrators", "Remote Management Users", "ADSyncAdmins", "ADSyncBrowse"],
+            "elevated": True,
+            "language_mode": "FullLanguage",
+        },
         "run_history": {
             "last_cycle": "-12m",
             "cycles": 6,
@@ -563,6 +572,32 @@ class UpdateRecord:
     hresult: int = 0
 
 
+WELL_KNOWN_GROUP_SIDS = {
+    "administrators": "S-1-5-32-544",
+    "users": "S-1-5-32-545",
+    "remote management users": "S-1-5-32-580",
+}
+"""Built-in groups by their well-known SIDs (learn.microsoft.com/windows-server/identity/ad-ds/manage/
+understand-security-identifiers); other groups get a SID made from the server's name."""
+
+
+@dataclass(frozen=True)
+class AuditAccount:
+    """The audit account as the server sees it in a remote session (whoami /user /groups)."""
+
+    identity: str
+    groups: tuple[str, ...] = ("Administrators", "Remote Management Users", "ADSyncAdmins", "ADSyncBrowse")
+    elevated: bool | None = True
+    language_mode: str = "FullLanguage"
+
+    def member_of(self, group: str) -> bool:
+        return any(g.lower() == group.lower() for g in self.groups)
+
+    @property
+    def local_admin(self) -> bool:
+        return self.member_of("Administrators") and self.elevated is not False
+
+
 @dataclass
 class OsState:
     caption: str
@@ -699,6 +734,11 @@ class ServerState:
     sync_machine_identifier: str | None
     adsynctools_versions: list[str]
     runs: list[Run]  # oldest first
+    audit_account: AuditAccount = field(default_factory=lambda: AuditAccount("CONTOSO\\svc-entra-audit"))
+    # The server clock's offset from UTC. Run times come from the sync database as UTC values whose
+    # DateTimeKind is Unspecified (probe-review R1, UNCONFIRMED): a probe that converts them without
+    # -AssumeUtc gets them shifted by this offset, as PowerShell's ToUniversalTime() would.
+    utc_offset_minutes: int = 0
     adsync_stopped: bool = False
     malformed_output: set[str] = field(default_factory=set)
     ps51_unrolling: bool = False  # answer arrays as PS 5.1 unrolls them: [] -> null, [x] -> x (lab/ps51.py)
@@ -836,6 +876,13 @@ class ServerState:
             sync_machine_identifier=spec["sync_machine_identifier"],
             adsynctools_versions=list(spec["adsynctools_versions"]),
             runs=[],
+            utc_offset_minutes=int(spec["utc_offset_minutes"]),
+            audit_account=AuditAccount(
+                identity=spec["audit_account"]["identity"],
+                groups=tuple(spec["audit_account"]["groups"]),
+                elevated=spec["audit_account"]["elevated"],
+                language_mode=spec["audit_account"]["language_mode"],
+            ),
         )
         state.runs = _build_runs(state, spec["run_history"], when)
         synced = None if state.staging else start - timedelta(minutes=2)

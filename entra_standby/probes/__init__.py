@@ -42,6 +42,7 @@ HELPERS_REGION_BEGIN = (
 HELPERS_REGION_END = "#endregion entra-standby common helpers"
 
 PROBE_NAMES: tuple[str, ...] = (
+    "access",
     "scheduler",
     "service",
     "version",
@@ -53,7 +54,8 @@ PROBE_NAMES: tuple[str, ...] = (
     "pending-exports",
     "machine",
 )
-"""Every probe, in the order of docs/contracts.md section 1 (one per fact domain)."""
+"""Every probe, in the order of docs/contracts.md section 1 (one per fact domain); ``access`` first, the
+preflight that explains the others' access errors."""
 
 DRILL_PROBES: tuple[str, ...] = ("password-sync",)
 """Probes the failover drill runs on their own (docs/contracts.md section 1), never in the audit batch."""
@@ -62,6 +64,7 @@ ACTION_NAMES: tuple[str, ...] = ("set-staging", "set-sync-cycle", "start-sync-cy
 """Every action (a script that changes a server), docs/contracts.md section 2."""
 
 CONTRACT_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("probe", "access"): (),
     ("probe", "scheduler"): (),
     ("probe", "service"): ("ServiceName",),
     ("probe", "version"): (),

@@ -22,8 +22,12 @@ KNOWN_COMMANDS: dict[str, str] = {
     "Get-ADSyncRunProfileResult": _ADSYNC,
     "Get-ADSyncConnectorRunStatus": _SCHEDULER,
     "Get-ADSyncConnector": _ADSYNC,
-    "Get-ADSyncAADPasswordSyncConfiguration": _ADSYNC + " (output shape UNCONFIRMED)",
-    "Get-ADSyncAADPasswordResetConfiguration": _ADSYNC + " (output shape UNCONFIRMED)",
+    # Not on Microsoft's ADSync reference page (probe-review X6); Microsoft's diagnostic script
+    # Get-AADCDiagData (jpazureid/aadconnect-diagnostic) calls both with these parameter names.
+    "Get-ADSyncAADPasswordSyncConfiguration":
+        "https://github.com/jpazureid/aadconnect-diagnostic (not in Learn; output shape UNCONFIRMED)",
+    "Get-ADSyncAADPasswordResetConfiguration":
+        "https://github.com/jpazureid/aadconnect-diagnostic (not in Learn; output shape UNCONFIRMED)",
     # Microsoft's PHS troubleshooting script reads the tenant's feature flags with it (not in the reference).
     "Get-ADSyncAADCompanyFeature":
         "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-password-hash-synchronization",
@@ -53,6 +57,9 @@ KNOWN_COMMANDS: dict[str, str] = {
     "Split-Path": f"{_MGMT}/split-path",
     "Test-Path": f"{_MGMT}/test-path",
     "ConvertTo-Json": f"{_UTILITY}/convertto-json",
+    "ConvertFrom-Csv": f"{_UTILITY}/convertfrom-csv",
+    # --- Windows commands ------------------------------------------------------------------------------
+    "whoami.exe": "https://learn.microsoft.com/windows-server/administration/windows-commands/whoami",
     "New-Object": f"{_UTILITY}/new-object",
     "Select-Object": f"{_UTILITY}/select-object",
     "Sort-Object": f"{_UTILITY}/sort-object",

@@ -211,10 +211,11 @@ function Get-EsDeletionThreshold {
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'config'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
     # -ErrorAction Stop on each module call as well: $ErrorActionPreference does not reach into script-module
     # functions, and a non-terminating error would drop connectors or rules while the probe still said "ok".
-    Import-Module -Name ADSync -ErrorAction Stop
+    Import-EsADSync
 
     # Undocumented, community-observed global settings (UNCONFIRMED names).
     $settings = Get-ADSyncGlobalSettings -ErrorAction Stop

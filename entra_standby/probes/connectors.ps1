@@ -150,10 +150,11 @@ function Get-EsSyncedObjects {
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'connectors'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
     # -ErrorAction Stop on each module call as well: $ErrorActionPreference does not reach into script-module
     # functions, and a non-terminating error would read as "no connectors" while the probe still said "ok".
-    Import-Module -Name ADSync -ErrorAction Stop
+    Import-EsADSync
     $adModuleError = $null
     $adModuleErrorKind = $null
     try {

@@ -65,6 +65,7 @@ function Get-EsOtherAdSyncToolsVersions {
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'machine'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     # Win32_ComputerSystem: https://learn.microsoft.com/windows/win32/cimwin32prov/win32-computersystem
     $system = Get-CimInstance -ClassName Win32_ComputerSystem -ErrorAction Stop
     $computerName = [string]$system.Name

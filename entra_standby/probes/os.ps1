@@ -12,7 +12,8 @@
     https://learn.microsoft.com/windows/win32/api/wuapi/ne-wuapi-operationresultcode
     The COM API may fail over WinRM (UNCONFIRMED): a failure sets update_history_error and the rest stays valid.
   - Get-HotFix (Win32_QuickFixEngineering; CBS updates only): https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-hotfix
-  - Pending-reboot markers: community / Scripting Guy convention (UNCONFIRMED as a Microsoft statement).
+  - Pending-reboot markers: community / Scripting Guy convention (UNCONFIRMED as a Microsoft statement). A marker
+    that cannot be read fails the probe with AccessDenied (never "no reboot pending").
   Output: one JSON envelope (docs/contracts.md section 1), data = OsFacts.
 #>
 [CmdletBinding()]
@@ -33,9 +34,48 @@ function Test-EsValueSet {
     return ($set.Count -gt 0)
 }
 
+function Test-EsKeyExists {
+    # True when the registry key exists. Test-Path returns $false for a key it may not read, so a non-admin
+    # would read "no reboot pending" (probe-review O5); Get-Item fails loudly on access denied, and only "not
+    # found" means absent (the same distinction Get-EsRegistryValue makes).
+    param([string]$Path)
+    try {
+        $key = Get-Item -LiteralPath $Path -ErrorAction Stop
+        $key.Close()
+        return $true
+    }
+    catch [System.Management.Automation.ItemNotFoundException] {
+        return $false
+    }
+}
+
+function ConvertTo-EsHotFixDate {
+    # Win32_QuickFixEngineering.InstalledOn is a string; Get-HotFix's InstalledOn property parses it with the
+    # OS culture, so on a non-US server it is blank or has day and month swapped, often a date in the future
+    # that would poison the whole os fact (probe-review O1, [KBUPD]). Production agents (AWS SSM, PRTG) re-parse
+    # the raw string as en-US M/d/yyyy; older systems store a hexadecimal FILETIME instead. A date that is still
+    # more than a day in the future after that is dropped ($null) here rather than failing the fact.
+    # Win32_QuickFixEngineering: https://learn.microsoft.com/previous-versions/windows/desktop/legacy/aa394391(v=vs.85)
+    param($HotFix, [datetime]$NowUtc)
+    $raw = $null
+    try { $raw = [string]$HotFix.psbase.Properties['InstalledOn'].Value } catch { $raw = $null }
+    if ($null -eq $raw -or $raw.Trim() -eq '') { return $null }
+    $raw = $raw.Trim()
+    $parsed = [datetime]::MinValue
+    $styles = [System.Globalization.DateTimeStyles]::AssumeUniversal -bor [System.Globalization.DateTimeStyles]::AdjustToUniversal
+    $culture = [System.Globalization.CultureInfo]::GetCultureInfo('en-US')
+    if (-not [datetime]::TryParse($raw, $culture, $styles, [ref]$parsed)) {
+        if ($raw -notmatch '^[0-9A-Fa-f]{9,16}$') { return $null }
+        try { $parsed = [datetime]::FromFileTimeUtc([Convert]::ToInt64($raw, 16)) } catch { return $null }
+    }
+    if ($parsed -gt $NowUtc.AddDays(1) -or $parsed.Year -lt 2000) { return $null }
+    return ConvertTo-EsUtcString -Value $parsed -AssumeUtc
+}
+
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'os'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     # https://learn.microsoft.com/windows/release-health/windows-server-release-info (build and UBR)
     $current = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' -ErrorAction Stop
     $build = $current.CurrentBuild
@@ -68,8 +108,13 @@ try {
         if ($count -gt 0) {
             foreach ($entry in @($searcher.QueryHistory(0, $count))) {
                 if ($null -eq $entry -or $null -eq $entry.Date) { continue }
+                # Rows with an OLE zero date (1899-12-30) carry no install time; one would make the parser refuse
+                # the whole os fact (dates before 2000), so skip them (probe-review O6, UNCONFIRMED they occur).
+                if (([datetime]$entry.Date).Year -lt 2000) { continue }
                 $updates.Add([ordered]@{
-                    date        = ConvertTo-EsUtcString -Value $entry.Date -AssumeUtc   # documented as UTC
+                    # IUpdateHistoryEntry::get_Date does not state a time zone; community code reads it as UTC
+                    # (probe-review O2): hours of error at most, against a threshold of weeks.
+                    date        = ConvertTo-EsUtcString -Value $entry.Date -AssumeUtc
                     title       = [string]$entry.Title
                     # COM enums (OperationResultCode, UpdateOperation) arrive as Int32: keep them numbers.
                     operation   = [int]$entry.Operation
@@ -91,32 +136,45 @@ try {
 
     # Get-HotFix: https://learn.microsoft.com/powershell/module/microsoft.powershell.management/get-hotfix
     $hotfixes = New-Object 'System.Collections.Generic.List[object]'
+    $nowUtc = [datetime]::UtcNow
     foreach ($fix in @(Get-HotFix -ErrorAction Stop)) {
         if ($null -eq $fix -or [string]$fix.HotFixID -eq '') { continue }
-        $installedOn = $null
-        # InstalledOn is derived from a locale-dependent string and may be empty.
-        try { $installedOn = ConvertTo-EsUtcString -Value $fix.InstalledOn } catch { $installedOn = $null }
+        $installedOn = ConvertTo-EsHotFixDate -HotFix $fix -NowUtc $nowUtc
         $hotfixes.Add([ordered]@{ id = [string]$fix.HotFixID; installed_on = $installedOn })
     }
 
     # Pending-reboot markers (community convention; each reliable on its own, PendingFileRename is a hint only).
-    $cbs = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing'
-    $sessionManager = 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager'
-    $activeName = Get-EsRegistryValue -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ActiveComputerName' -Name 'ComputerName'
-    $pendingName = Get-EsRegistryValue -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName' -Name 'ComputerName'
-    # -ne on strings is case-insensitive, as computer names are.
-    $renamePending = ($null -ne $activeName -and $null -ne $pendingName -and [string]$activeName -ne [string]$pendingName)
-    $reboot = [ordered]@{
-        cbs_reboot_pending      = [bool](Test-Path -LiteralPath (Join-Path -Path $cbs -ChildPath 'RebootPending'))
-        cbs_reboot_in_progress  = [bool](Test-Path -LiteralPath (Join-Path -Path $cbs -ChildPath 'RebootInProgress'))
-        cbs_packages_pending    = [bool](Test-Path -LiteralPath (Join-Path -Path $cbs -ChildPath 'PackagesPending'))
-        wu_reboot_required      = [bool](Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired')
-        pending_file_rename     = ((Test-EsValueSet -Path $sessionManager -Name 'PendingFileRenameOperations') -or
-                                   (Test-EsValueSet -Path $sessionManager -Name 'PendingFileRenameOperations2'))
-        computer_rename_pending = [bool]$renamePending
-        netlogon_pending        = ((Test-EsValueSet -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Netlogon' -Name 'JoinDomain') -or
-                                   (Test-EsValueSet -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Netlogon' -Name 'AvoidSpnSet'))
-        update_exe_volatile     = (Test-EsValueSet -Path 'HKLM:\SOFTWARE\Microsoft\Updates' -Name 'UpdateExeVolatile' -NonZero)
+    # A marker that cannot be read (a non-admin account, probe-review O5) leaves every marker unknown:
+    # reboot_error says why and the pending-reboot check errors instead of reading "no reboot pending".
+    $reboot = [ordered]@{}
+    $rebootError = $null
+    try {
+        $cbs = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing'
+        $sessionManager = 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager'
+        $activeName = Get-EsRegistryValue -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ActiveComputerName' -Name 'ComputerName'
+        $pendingName = Get-EsRegistryValue -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName' -Name 'ComputerName'
+        # -ne on strings is case-insensitive, as computer names are.
+        $renamePending = ($null -ne $activeName -and $null -ne $pendingName -and [string]$activeName -ne [string]$pendingName)
+        $reboot = [ordered]@{
+            cbs_reboot_pending      = Test-EsKeyExists -Path (Join-Path -Path $cbs -ChildPath 'RebootPending')
+            cbs_reboot_in_progress  = Test-EsKeyExists -Path (Join-Path -Path $cbs -ChildPath 'RebootInProgress')
+            cbs_packages_pending    = Test-EsKeyExists -Path (Join-Path -Path $cbs -ChildPath 'PackagesPending')
+            wu_reboot_required      = Test-EsKeyExists -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired'
+            pending_file_rename     = ((Test-EsValueSet -Path $sessionManager -Name 'PendingFileRenameOperations') -or
+                                       (Test-EsValueSet -Path $sessionManager -Name 'PendingFileRenameOperations2'))
+            computer_rename_pending = [bool]$renamePending
+            netlogon_pending        = ((Test-EsValueSet -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Netlogon' -Name 'JoinDomain') -or
+                                       (Test-EsValueSet -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Netlogon' -Name 'AvoidSpnSet'))
+            update_exe_volatile     = (Test-EsValueSet -Path 'HKLM:\SOFTWARE\Microsoft\Updates' -Name 'UpdateExeVolatile' -NonZero)
+        }
+    }
+    catch {
+        $rebootError = (Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+        $reboot = [ordered]@{}
+        foreach ($marker in @('cbs_reboot_pending', 'cbs_reboot_in_progress', 'cbs_packages_pending', 'wu_reboot_required',
+                              'pending_file_rename', 'computer_rename_pending', 'netlogon_pending', 'update_exe_volatile')) {
+            $reboot[$marker] = $false
+        }
     }
 
     $data = [ordered]@{
@@ -130,6 +188,7 @@ try {
         update_history_error = $updateHistoryError
         hotfixes             = $hotfixes.ToArray()
         reboot               = $reboot
+        reboot_error         = $rebootError
     }
     $envelope['data'] = $data
     $envelope['ok'] = $true

@@ -63,6 +63,7 @@ function Add-EsEventRows {
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'password-sync'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     $since = [datetime]::UtcNow.AddDays(-1)
     if (-not [string]::IsNullOrEmpty($SinceUtc)) {
         $styles = [System.Globalization.DateTimeStyles]::AdjustToUniversal -bor [System.Globalization.DateTimeStyles]::AssumeUniversal
@@ -83,7 +84,7 @@ try {
     }
     try {
         # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
-        Import-Module -Name ADSync -ErrorAction Stop
+        Import-EsADSync
         $rows = New-Object System.Collections.ArrayList
         foreach ($state in @(Get-ADSyncPartitionPasswordSyncState -ErrorAction Stop)) {
             if ($null -eq $state) { continue }

@@ -19,10 +19,11 @@ param()
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'pending-exports'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
     # -ErrorAction Stop on each module call as well: $ErrorActionPreference does not reach into script-module
     # functions, and a non-terminating error would leave a row out while the probe still said "ok".
-    Import-Module -Name ADSync -ErrorAction Stop
+    Import-EsADSync
     $rows = New-Object 'System.Collections.Generic.List[object]'
     # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
     foreach ($connector in @(Get-ADSyncConnector -ErrorAction Stop)) {

@@ -23,10 +23,11 @@ param(
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'run-history'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
     # -ErrorAction Stop on each module call as well: $ErrorActionPreference does not reach into script-module
     # functions, and a non-terminating error would read as "no runs" while the probe still said "ok".
-    Import-Module -Name ADSync -ErrorAction Stop
+    Import-EsADSync
     # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
     $results = @(Get-ADSyncRunProfileResult -NumberRequested $NumberRequested -ErrorAction Stop)
     $runs = New-Object 'System.Collections.Generic.List[object]'
@@ -38,14 +39,22 @@ try {
             connector      = [string]$run.ConnectorName
             profile        = [string]$run.RunProfileName
             result         = [string]$run.Result
-            start          = ConvertTo-EsUtcString -Value $run.StartDate
-            end            = ConvertTo-EsUtcString -Value $run.EndDate
+            # Run times are UTC (MIIS run history: learn.microsoft.com/previous-versions/windows/desktop/forefront-2010/
+            # ms697824; community code compares them with [DateTime]::UtcNow). Read from SQL they may carry
+            # DateTimeKind.Unspecified, which ToUniversalTime() would take for local time and shift by the server's
+            # UTC offset (probe-review R1; the Kind is UNCONFIRMED): -AssumeUtc, harmless when the Kind is Utc.
+            start          = ConvertTo-EsUtcString -Value $run.StartDate -AssumeUtc
+            end            = ConvertTo-EsUtcString -Value $run.EndDate -AssumeUtc
             complete       = [bool]$run.IsRunComplete
         })
     }
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
     # @() around the call: one busy connector would otherwise be a bare string and none $null, not an array.
-    $busy = @(Get-EsSortedStrings -Value @(Get-ADSyncConnectorRunStatus -ErrorAction Stop | ForEach-Object { $_.ConnectorName }))
+    # Empty when idle ([SCHED]); community code also tests RunState -eq 'Busy', so a row that carries another
+    # RunState is not counted as busy, and a row without the property still is (probe-review R2).
+    $busy = @(Get-EsSortedStrings -Value @(Get-ADSyncConnectorRunStatus -ErrorAction Stop |
+        Where-Object { $null -eq $_.PSObject.Properties['RunState'] -or [string]$_.RunState -eq 'Busy' } |
+        ForEach-Object { $_.ConnectorName }))
     $data = [ordered]@{ runs = $runs.ToArray(); busy_connectors = $busy }
     $envelope['data'] = $data
     $envelope['ok'] = $true

@@ -17,9 +17,10 @@ param()
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'scheduler'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     # ADSync module ships with Entra Connect and runs on the sync server itself:
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server
-    Import-Module -Name ADSync -ErrorAction Stop
+    Import-EsADSync
     $data = Get-EsSchedulerData
     $envelope['data'] = $data
     $envelope['ok'] = $true

@@ -23,6 +23,7 @@ param(
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'service'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     $data = [ordered]@{
         name = $ServiceName; exists = $false; status = $null; start_mode = $null; delayed_auto_start = $null; account = $null
     }
@@ -42,9 +43,10 @@ try {
         $data['exists'] = $true
         $data['status'] = [string]$service.Status
         # Win32_Service: https://learn.microsoft.com/windows/win32/cimwin32prov/win32-service
-        # Filtered in the pipeline, not in a WQL string, so the parameter never becomes query text.
-        # -eq on strings is case-insensitive, like service names.
-        $cim = Get-CimInstance -ClassName Win32_Service -ErrorAction Stop | Where-Object { $_.Name -eq $service.Name } | Select-Object -First 1
+        # One instance by WQL filter, not every service on the host (probe-review SV2). The name is the one
+        # Get-Service returned (the real service name, not the parameter), with quotes doubled for WQL.
+        $filter = "Name='" + ([string]$service.Name -replace "'", "''") + "'"
+        $cim = Get-CimInstance -ClassName Win32_Service -Filter $filter -ErrorAction Stop | Select-Object -First 1
         if ($null -ne $cim) {
             $data['start_mode'] = [string]$cim.StartMode
             $data['account'] = [string]$cim.StartName

@@ -40,6 +40,7 @@ function ConvertTo-EsRegistryNumber {
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'tls'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     if (-not [Environment]::Is64BitProcess) {
         throw ('the remote session is a 32-bit process, where the registry redirector would read the WOW6432Node ' +
             'values twice; connect to the 64-bit Microsoft.PowerShell endpoint')

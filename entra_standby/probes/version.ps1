@@ -22,6 +22,7 @@ param()
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'version'
 try {
     $ErrorActionPreference = 'Stop'
+    Assert-EsFullLanguage
     $binary = $null
     # Service ImagePath: "C:\Program Files\Microsoft Azure AD Sync\Bin\miiserver.exe" (quoted).
     $rawImagePath = Get-EsRegistryValue -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\ADSync' -Name 'ImagePath'
@@ -48,14 +49,26 @@ try {
     }
 
     $displayVersion = $null
-    # Uninstall entries (64-bit view): https://learn.microsoft.com/windows/win32/msi/uninstall-registry-key
-    $entries = @(Get-ChildItem -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall' -ErrorAction SilentlyContinue |
+    # Uninstall entries: https://learn.microsoft.com/windows/win32/msi/uninstall-registry-key ; both views, since
+    # where the bundle registers (64-bit or WOW6432Node) is UNCONFIRMED (probe-review V2). Only Microsoft's own
+    # entries, and not the other products named "Microsoft Entra Connect ..." that may share the server: the
+    # cloud sync provisioning agent, the PTA authentication agent, Connect Health (probe-review V1, names UNCONFIRMED).
+    $uninstallKeys = @('HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall',
+                       'HKLM:\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall')
+    $entries = @($uninstallKeys | ForEach-Object { Get-ChildItem -LiteralPath $_ -ErrorAction SilentlyContinue } |
         ForEach-Object { Get-ItemProperty -LiteralPath $_.PSPath -ErrorAction SilentlyContinue } |
         Where-Object {
             $name = [string]$_.DisplayName
             ($name -like 'Microsoft Azure AD Connect' -or $name -like 'Microsoft Entra Connect*') -and
-            $name -notlike '*Health*' -and $name -notlike '*synchronization services*'
+            $name -notlike '*Health*' -and $name -notlike '*synchronization services*' -and
+            $name -notlike '*Provisioning*' -and $name -notlike '*Authentication Agent*' -and
+            ([string]$_.Publisher -eq '' -or [string]$_.Publisher -eq 'Microsoft Corporation')
         })
+    # An entry whose InstallLocation holds the service's binary first: it is the product that runs.
+    $entries = @($entries | Where-Object { $null -ne $installPath -and [string]$_.InstallLocation -ne '' -and
+                     $binary -like ([string]$_.InstallLocation).TrimEnd('\') + '*' }) +
+               @($entries | Where-Object { -not ($null -ne $installPath -and [string]$_.InstallLocation -ne '' -and
+                     $binary -like ([string]$_.InstallLocation).TrimEnd('\') + '*') })
     foreach ($entry in $entries) {
         if ([string]$entry.DisplayVersion -ne '') {
             $displayVersion = [string]$entry.DisplayVersion

@@ -142,9 +142,16 @@ def _grant_command(grant: Grant, conn: Connector, obj: ObjectPermissions) -> str
     return f"{cmdlet} {ident}{scoped}"
 
 
+TOKEN_GROUPS_LIMIT = (
+    "if the right is granted through a domain-local group of another domain, this check cannot see it "
+    "(the account's tokenGroups hold its own domain's and universal groups only): confirm with dsacls"
+)
+"""probe-review C4: a false "lacks" in multi-domain forests, so every "lacks" says it."""
+
+
 def _remediation(missing: list[Grant], conn: Connector, obj: ObjectPermissions) -> str:
     commands = sorted({_grant_command(g, conn, obj) for g in missing})
-    return f"{ADSYNCCONFIG}; " + "; ".join(commands)
+    return f"{ADSYNCCONFIG}; " + "; ".join(commands) + f" ({TOKEN_GROUPS_LIMIT})"
 
 
 def _objects(conn: Connector, scope: str) -> list[ObjectPermissions]:

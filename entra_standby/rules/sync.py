@@ -80,6 +80,20 @@ RUNS_REMEDIATION = (
 )
 
 
+SUCCESS_EQUIVALENT = frozenset({"success", "completed-no-objects"})
+"""Results that need no action: nothing to import is not a failure (probe-review R3; [OPS])."""
+
+
+def _with_warnings(result: str) -> bool:
+    """completed-*-warnings: the run completed; [OPS] has warnings looked at only after errors."""
+    low = result.lower()
+    return low.startswith("completed-") and low.endswith("-warnings")
+
+
+def _completed_ok(result: str) -> bool:
+    return result.lower() in SUCCESS_EQUIVALENT or _with_warnings(result)
+
+
 def _finished(runs: tuple[RunRecord, ...], connector: str, fragment: str) -> list[RunRecord]:
     """Completed runs of one kind on one connector, newest first (in-progress runs have no verdict yet)."""
     done = [
@@ -131,7 +145,7 @@ def recent_imports(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
             latest = done[0]
             ended = aware(latest.end or latest.start)
             age = now - ended
-            last_ok = next((r for r in done if r.result.lower() == "success"), None)
+            last_ok = next((r for r in done if _completed_ok(r.result)), None)
             ok_ended = aware(last_ok.end or last_ok.start) if last_ok else None
             if ok_ended is None or now - ok_ended > stale:
                 since = (
@@ -148,7 +162,7 @@ def recent_imports(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
                     last_success=ok_ended.isoformat() if ok_ended else None,
                     stale_run_critical_days=stale_days,
                 )
-            if latest.result.lower() != "success":
+            if not _completed_ok(latest.result):
                 yield report(
                     f"{server.host}: connector '{connector}': latest {latest.profile} ended "
                     f"{ended:%Y-%m-%d %H:%M}Z with {latest.result}",
@@ -159,7 +173,20 @@ def recent_imports(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
                     end=ended.isoformat(),
                     run_history_id=latest.run_history_id,
                 )
-            elif age > max_age and ok_ended is not None and now - ok_ended <= stale:
+                continue
+            if _with_warnings(latest.result):
+                yield report(
+                    f"{server.host}: connector '{connector}': latest {latest.profile} ended "
+                    f"{ended:%Y-%m-%d %H:%M}Z with {latest.result} (completed; look at the warnings)",
+                    severity=Severity.LOW,
+                    connector=connector,
+                    kind=kind,
+                    profile=latest.profile,
+                    result=latest.result,
+                    end=ended.isoformat(),
+                    run_history_id=latest.run_history_id,
+                )
+            if age > max_age and ok_ended is not None and now - ok_ended <= stale:
                 yield report(
                     f"{server.host}: connector '{connector}': latest {latest.profile} ended "
                     f"{human_age(age.total_seconds())} ago (limit {human_age(max_age.total_seconds())})",

@@ -291,6 +291,10 @@ REBOOT_REMEDIATION = "restart the server in a maintenance window (Restart-Comput
 )
 def pending_reboot(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
     report = Reporter("pending-reboot", pair, server)
+    if server.os.reboot_error:
+        # An unreadable marker is not an absent one (probe-review O5): no verdict rather than a false pass.
+        raise FactUnavailableError(server.host, "os",
+                                   f"reboot markers could not be read: {server.os.reboot_error}")
     markers: RebootMarkers = server.os.reboot
     with_renames = threshold_bool(pair, "reboot_counts_file_rename")
     for marker, where in REBOOT_MARKERS.items():

@@ -2,8 +2,14 @@
 # no side effect, so every script carries all of them and calls the ones it needs.
 
 function Get-EsErrorKind {
-    # Maps an ErrorRecord onto the contract's error kinds: CommandNotFound, AccessDenied, NotInstalled, Failed.
+    # Maps an ErrorRecord onto the contract's error kinds: CommandNotFound, AccessDenied, NotInstalled, Failed,
+    # ConstrainedLanguage.
     param($ErrorRecord)
+    # Checked first: in ConstrainedLanguage (WDAC/AppLocker-hardened servers, probe-review X3) the type tests
+    # below may fail themselves, and every failure there has this one cause.
+    if ([string]$ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
+        return 'ConstrainedLanguage'
+    }
     $exception = $ErrorRecord.Exception
     $category = [string]$ErrorRecord.CategoryInfo.Category
     $errorId = [string]$ErrorRecord.FullyQualifiedErrorId
@@ -29,6 +35,37 @@ function Get-EsErrorKind {
         $depth++
     }
     return 'Failed'
+}
+
+function Assert-EsFullLanguage {
+    # The probes call .NET and COM methods (RegistryKey.GetValue, IUpdateSearcher, SHA256) that a session in
+    # ConstrainedLanguage refuses one by one, or, where a probe tolerates a failure, silently turns into a
+    # missing value (probe-review X3). So a probe refuses to start there, with one reason that names the cause.
+    # about_Language_Modes: https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_language_modes
+    $mode = [string]$ExecutionContext.SessionState.LanguageMode
+    if ($mode -ne 'FullLanguage') {
+        throw ('this remote session runs in ' + $mode + ' mode (WDAC/AppLocker policy or a restricted endpoint); ' +
+               'the probes need FullLanguage: connect to an endpoint that runs in FullLanguage for the audit account')
+    }
+}
+
+function Import-EsADSync {
+    # Import-Module ADSync by name is what Microsoft documents (how-to-connect-sync-feature-scheduler), but a
+    # session whose environment predates the install, or an install on another drive, may not find it on
+    # PSModulePath (probe-review X1). Microsoft's own scripts then resolve the install folder from the service's
+    # Parameters\Path value and import Bin\ADSync\ADSync.psd1 from there (probe-review [MSFT-SCRIPT], [GIST]).
+    # Import-Module: https://learn.microsoft.com/powershell/module/microsoft.powershell.core/import-module
+    try {
+        Import-Module -Name ADSync -ErrorAction Stop
+    }
+    catch {
+        $byName = $_
+        $folder = Get-EsRegistryValue -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\ADSync\Parameters' -Name 'Path'
+        if ([string]$folder -eq '') { throw $byName }
+        $manifest = Join-Path -Path ([string]$folder) -ChildPath 'Bin\ADSync\ADSync.psd1'
+        if (-not (Test-Path -LiteralPath $manifest)) { throw $byName }
+        Import-Module -Name $manifest -ErrorAction Stop
+    }
 }
 
 function New-EsNotInstalledError {
