@@ -45,8 +45,9 @@ function Get-EsGlobalSettingValues {
 $envelope = New-EsEnvelope -Kind 'action' -Name 'set-staging'
 try {
     $ErrorActionPreference = 'Stop'
-    # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
-    Import-Module -Name ADSync -ErrorAction Stop
+    # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module;
+    # Import-EsADSync falls back to the install folder, probe-review X1)
+    Import-EsADSync
     $before = Get-EsSchedulerData
     if ($before['scheduler_suspended'] -eq $true) {
         throw (New-EsRefusal -Kind 'Suspended' -Message ('refused: SchedulerSuspended is True on this server (an open Entra Connect wizard or an upgrade); ' +

@@ -27,7 +27,7 @@ $envelope = New-EsEnvelope -Kind 'action' -Name 'set-sync-cycle'
 try {
     $ErrorActionPreference = 'Stop'
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
-    Import-Module -Name ADSync -ErrorAction Stop
+    Import-EsADSync
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler
     # -ErrorAction Stop: a non-terminating failure must not go on to report success.
     $null = Set-ADSyncScheduler -SyncCycleEnabled $Enabled -ErrorAction Stop

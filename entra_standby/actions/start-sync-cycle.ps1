@@ -25,7 +25,7 @@ $envelope = New-EsEnvelope -Kind 'action' -Name 'start-sync-cycle'
 try {
     $ErrorActionPreference = 'Stop'
     # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
-    Import-Module -Name ADSync -ErrorAction Stop
+    Import-EsADSync
     # https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
     $null = Start-ADSyncSyncCycle -PolicyType $PolicyType -ErrorAction Stop
     $data = Get-EsSchedulerData
