@@ -218,12 +218,14 @@ class PairTracker:
         if self.no_exporter_since is None:
             self.no_exporter_since = (pair.now_utc or datetime.now(UTC)).isoformat(timespec="seconds")
         servers = _names(s.host for s in pair.servers)
+        every = "both" if len(pair.servers) == 2 else "all"
         if self.no_exporter_polls == 1:
             return Condition("no_exporter", "warning",
-                             f"nobody exports: {servers} are all in staging mode (critical if the next poll "
-                             "still sees it; a switch stages the active before it un-stages the standby)")
+                             f"nobody exports: {servers} are {every} in staging mode (critical if the next "
+                             "poll still sees it; a switch stages the active before it un-stages the "
+                             "standby)")
         return Condition("no_exporter", "critical",
-                         f"nobody exports: {servers} have all been in staging mode for "
+                         f"nobody exports: {servers} have {every} been in staging mode for "
                          f"{self.no_exporter_polls} polls (since {self.no_exporter_since}): no change "
                          "reaches Entra ID. Un-stage the server that should export (Entra Connect wizard > "
                          "Configure staging mode > disable, start sync)")
