@@ -15,9 +15,12 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST
+__all__ = ["CONTENT_TYPE", "MetricsServer"]
 
-__all__ = ["MetricsServer"]
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The classic text format, which every Prometheus 2.x and node_exporter reads (prometheus_client's
+``generate_latest`` writes it; its ``CONTENT_TYPE_LATEST`` now names format 1.0.0, which older servers
+refuse)."""
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
-            self._send(200, CONTENT_TYPE_LATEST, self.server.metrics())
+            self._send(200, CONTENT_TYPE, self.server.metrics())
         elif path == "/healthz":
             healthy, text = self.server.health()
             self._send(200 if healthy else 503, "text/plain; charset=utf-8", (text + "\n").encode())

@@ -93,15 +93,17 @@ class Watcher:
         try:
             poll = poll_pair(state.entry, gate=self.gate, deadline_s=state.deadline_s,
                              session_factory=self._session_factory)
-            previous = {c.name for c in state.view.conditions} if state.view else set()
+            previous: set[str] = {c.name for c in state.view.conditions} if state.view else set()
             conditions = state.tracker.update(poll.pair)
             view = view_of(poll, conditions)
         finally:
             state.poll_started = None
             state.last_finished = time.monotonic()
-        for cond in conditions:
-            if cond.name not in previous or cond.severity == "critical":
-                log.warning("%s: %s: %s", state.entry.name, cond.name, cond.message)
+        now = {c.name: c for c in conditions}
+        for name in sorted(set(now) - previous):  # logged when they appear and clear, not on every poll
+            log.warning("%s: %s: %s", state.entry.name, name, now[name].message)
+        for name in sorted(previous - set(now)):
+            log.info("%s: %s cleared", state.entry.name, name)
         state.view, state.polls, state.last_error = view, state.polls + 1, None
         if self._on_view is not None:
             self._on_view(view)
