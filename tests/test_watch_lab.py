@@ -260,3 +260,21 @@ def test_a_hung_host_never_holds_another_pairs_metrics(tmp_path: Path) -> None:
     # never two sessions to one host at once, although polls of the branch pair came every ~2 s
     assert _CountingSession.most.get("127.0.0.22") == 1, _CountingSession.most
     assert all(n == 1 for n in _CountingSession.most.values()), _CountingSession.most
+
+
+def test_the_previous_active_back_unstaged_after_a_failover_is_named(tmp_path: Path) -> None:
+    with Lab(SCENARIOS / "healthy-pair.yml") as lab:
+        inventory = load_inventory(lab.write_inventory(tmp_path / "inv.yml"))
+        watcher = Watcher(inventory, interval_s=60, deadline_s=20)
+        assert watcher.poll_once("healthy-pair").conditions == ()
+        lab.set_fault("aadc01", down=True)  # the active dies ...
+        lab.wizard("aadc02").configure_staging(False, start_sync=False)  # ... and the standby takes over
+        after_failover = watcher.poll_once("healthy-pair")
+        assert after_failover.unstaged == 1 and not after_failover.server("127.0.0.11").reachable
+        lab.set_fault("aadc01", down=False)  # the old active comes back, still out of staging mode
+        back = watcher.poll_once("healthy-pair")
+    assert back.unstaged == 2
+    conditions = {c.name: c for c in back.conditions}
+    assert set(conditions) == {"returned_active", "split_brain"}
+    assert conditions["returned_active"].message.startswith(
+        "127.0.0.11, the previous active, came back un-staged after the failover to 127.0.0.12")
