@@ -176,6 +176,11 @@ def _check(args: argparse.Namespace) -> int:
     except EntraStandbyError as exc:
         _out(f"ENTRA-STANDBY UNKNOWN - {' '.join(str(exc).split())}")
         return 3
+    if args.checkmk_local:
+        from .watch.nagios import checkmk_local_output
+
+        _out(checkmk_local_output(views))
+        return 0  # a Checkmk local check carries its state in the line; the agent ignores the exit code
     state, text = plugin_output(views, verbose=args.verbose)
     _out(text)
     return int(state)
@@ -212,5 +217,7 @@ def register_watch_commands(subparsers: Any) -> None:
                        help="remember the pair between runs (needed to name transitions: nobody exporting on "
                             "two runs in a row, the previous active back un-staged after a failover)")
     check.add_argument("-v", "--verbose", action="store_true", help="one more line per problem (long output)")
+    check.add_argument("--checkmk-local", action="store_true",
+                       help="print Checkmk local-check lines (one service per pair), not the plugin line")
     check.error = _unknown_usage(check)
     check.set_defaults(func=_check)

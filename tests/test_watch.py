@@ -34,7 +34,7 @@ from entra_standby.watch import (
     watched_check_ids,
 )
 from entra_standby.watch.metrics import WatchCollector, metrics_text, registry_for, write_textfile
-from entra_standby.watch.nagios import State, plugin_output, state_of
+from entra_standby.watch.nagios import State, checkmk_local_output, plugin_output, state_of
 from entra_standby.watch.server import MetricsServer
 
 
@@ -254,3 +254,15 @@ def test_check_usage_errors_are_nagios_unknown(tmp_path: Path, capsys: pytest.Ca
     assert main(["check", "--inventory", str(tmp_path / "none.yml")]) == 3
     out = capsys.readouterr().out
     assert out.startswith("ENTRA-STANDBY UNKNOWN - ") and "file not found" in out and out.count("\n") == 1
+
+
+def test_checkmk_local_lines_carry_state_service_and_metrics() -> None:
+    split = staged(healthy_pair(), "aadc02", False)
+    views = [view_of(poll_of(healthy_pair()), []), view_of(poll_of(split), PairTracker().update(split))]
+    lines = checkmk_local_output(views, now=NOW).splitlines()
+    assert lines[0].startswith('0 "Entra standby contoso-prod" contoso_prod_unstaged=1;;1:1;0;2|')
+    assert lines[0].endswith(" ready, aadc01 exports")
+    status, _, rest = lines[1].partition(" ")
+    assert status == "2" and "SPLIT BRAIN" in rest and "contoso_prod_unstaged=2;" in rest
+    metrics = rest.split('" ', 1)[1].split(" ", 1)[0]
+    assert all("=" in m and " " not in m and "'" not in m for m in metrics.split("|"))

@@ -25,7 +25,7 @@ from ..results import Outcome
 from ..rules import Severity
 from .status import PairView
 
-__all__ = ["State", "plugin_output", "state_of"]
+__all__ = ["State", "checkmk_local_output", "plugin_output", "state_of"]
 
 
 class State(enum.IntEnum):
@@ -123,3 +123,30 @@ def plugin_output(views: Sequence[PairView], *, verbose: bool = False,
 
 def _rank(state: State) -> int:
     return {State.OK: 0, State.WARNING: 1, State.UNKNOWN: 2, State.CRITICAL: 3}[state]
+
+
+def _metric_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "_." else "_" for c in text)
+
+
+def checkmk_local_output(views: Sequence[PairView], *, now: datetime | None = None) -> str:
+    """Checkmk's local-check format: one service per pair, ``STATUS "NAME" METRICS TEXT`` (metric names
+    without spaces or quotes, ``|`` between metrics). The agent runs it from its local/ directory."""
+    moment = now or datetime.now(UTC)
+    lines = []
+    for view in views:
+        problems = _problems(view)
+        if problems:
+            text = sorted(problems, key=lambda p: -_rank(p[0]))[0][1]
+        else:
+            exporter = next((s.host for s in view.servers if s.staging_enabled is False), "?")
+            text = f"{view.verdict}, {exporter} exports"
+        metrics = []
+        for item in _perfdata(view, moment):
+            label, _, rest = item.partition("=")
+            number, _, thresholds = rest.partition(";")
+            name = _metric_name(label.strip("'"))
+            metrics.append(f"{name}={number.rstrip('s')};{thresholds}")
+        joined = "|".join(metrics) or "-"
+        lines.append(f'{int(state_of(view))} "Entra standby {view.name}" {joined} {text}')
+    return "\n".join(lines)
