@@ -81,9 +81,10 @@ def healthy_lab(tmp_path: Path) -> Iterator[tuple[Lab, Path]]:
 def watch_process(healthy_lab: tuple[Lab, Path]) -> Iterator[str]:
     """``entra-standby watch`` on the healthy lab, polling every second; yields its base URL."""
     _, inventory = healthy_lab
+    textfile = inventory.parent / "watch.prom"
     proc = subprocess.Popen([*_cli(), "watch", "--inventory", str(inventory), "--listen", "127.0.0.1:0",
-                             "--interval", "1"], cwd=REPO, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             "--interval", "1", "--prometheus-textfile", str(textfile)],
+                            cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stderr is not None
         line = proc.stdout.readline()
@@ -95,6 +96,10 @@ def watch_process(healthy_lab: tuple[Lab, Path]) -> Iterator[str]:
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         assert "stopping" in out
+        # the watcher also kept node_exporter's textfile up to date, whole files only
+        families = {f.name for f in text_string_to_metric_families(textfile.read_text())}
+        assert "entra_standby_pair_verdict" in families
+        assert sorted(p.name for p in textfile.parent.iterdir() if "watch.prom" in p.name) == ["watch.prom"]
         password = yaml.safe_load(inventory.read_text())["pairs"][0]["connection"]["password"]
         assert password not in out and password not in err
 
