@@ -156,14 +156,14 @@ def test_watch_follows_split_brain_and_back_within_a_poll(healthy_lab: tuple[Lab
     assert capsys.readouterr().out.startswith("ENTRA-STANDBY OK - healthy-pair: ready, 127.0.0.11 exports")
 
 
-@pytest.mark.parametrize(("scenario", "code", "words"), [
-    ("healthy-pair", 0, ["ENTRA-STANDBY OK", "ready"]),
-    ("split-brain", 2, ["ENTRA-STANDBY CRITICAL", "SPLIT BRAIN", "127.0.0.11", "127.0.0.12"]),
-    ("active-down", 2, ["ENTRA-STANDBY CRITICAL", "127.0.0.11 (active) not polled", "refused"]),
-    ("cloud-stale", 2, ["ENTRA-STANDBY CRITICAL", "6.0 h ago"]),
+@pytest.mark.parametrize(("scenario", "code", "unstaged", "words"), [
+    ("healthy-pair", 0, 1, ["ENTRA-STANDBY OK", "ready"]),
+    ("split-brain", 2, 2, ["ENTRA-STANDBY CRITICAL", "SPLIT BRAIN", "127.0.0.11", "127.0.0.12"]),
+    ("active-down", 2, 0, ["ENTRA-STANDBY CRITICAL", "127.0.0.11 (active) not polled", "refused"]),
+    ("cloud-stale", 2, 1, ["ENTRA-STANDBY CRITICAL", "6.0 h ago"]),
 ])
-def test_check_exit_codes_on_the_lab_scenarios(tmp_path: Path, scenario: str, code: int, words: list[str],
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_exit_codes_on_the_lab_scenarios(tmp_path: Path, scenario: str, code: int, unstaged: int,
+                                               words: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     # In-process (the command's own main()): the subprocess round trip is proven by the split-brain test.
     with Lab(SCENARIOS / f"{scenario}.yml") as lab:
         inventory = lab.write_inventory(tmp_path / "inv.yml")
@@ -174,9 +174,10 @@ def test_check_exit_codes_on_the_lab_scenarios(tmp_path: Path, scenario: str, co
     assert returned == code, out
     status, _, perf = out.splitlines()[0].partition(" | ")
     assert out.count("\n") == 1 and all(w in status for w in words), out
-    assert f"'{scenario} unstaged'=" in perf
-    samples = {f.name for f in text_string_to_metric_families(textfile.read_text())}
-    assert "entra_standby_pair_unstaged_servers" in samples
+    assert f"'{scenario} unstaged'={unstaged};" in perf
+    families = text_string_to_metric_families(textfile.read_text())
+    samples = {f.name: [s.value for s in f.samples] for f in families}
+    assert samples["entra_standby_pair_unstaged_servers"] == [unstaged]
 
 
 def test_a_poll_costs_no_more_requests_than_the_audit(healthy_lab: tuple[Lab, Path]) -> None:
