@@ -266,3 +266,19 @@ def test_checkmk_local_lines_carry_state_service_and_metrics() -> None:
     assert status == "2" and "SPLIT BRAIN" in rest and "contoso_prod_unstaged=2;" in rest
     metrics = rest.split('" ', 1)[1].split(" ", 1)[0]
     assert all("=" in m and " " not in m and "'" not in m for m in metrics.split("|"))
+
+
+def test_the_watch_package_uses_gather_and_results_never_the_lab_or_pytest() -> None:
+    """architecture.md: watch/ may use gather and results; production code never imports the lab."""
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / "entra_standby" / "watch"
+    imported: set[str] = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.lstrip("."))
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert {"gather", "results"} <= imported
+    assert not {m for m in imported if m.split(".")[0] in ("lab", "plugin", "pytest", "pypsrp", "remoting")}
