@@ -65,10 +65,12 @@ class Watcher:
             state.thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling; waits at most ``timeout`` in all (a poll stuck on a hung host is a daemon thread)."""
         self._stop.set()
+        until = time.monotonic() + timeout
         for state in self._pairs.values():
             if state.thread is not None:
-                state.thread.join(timeout)
+                state.thread.join(max(0.0, until - time.monotonic()))
 
     def views(self) -> list[PairView | None]:
         return [state.view for state in self._pairs.values()]
