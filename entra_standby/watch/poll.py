@@ -117,12 +117,15 @@ def _in_thread(name: str, fn: Callable[[], T], done: Callable[[], None]) -> conc
     future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def run() -> None:
+        # ``done`` (freeing the host's slot) comes before the result: whoever sees the result may poll again.
         try:
-            future.set_result(fn())
+            result = fn()
         except BaseException as exc:  # handed to the waiting poll, which reports it for this host only
-            future.set_exception(exc)
-        finally:
             done()
+            future.set_exception(exc)
+            return
+        done()
+        future.set_result(result)
 
     threading.Thread(target=run, name=name, daemon=True).start()
     return future
