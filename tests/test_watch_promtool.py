@@ -6,6 +6,7 @@ runs, unpacks it into .venv/bin). Without it these tests skip on a developer's m
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -49,6 +50,9 @@ def _rendered() -> str:
     down = healthy
     for domain in WATCH_PROBES:
         down = drop(down, "aadc01", domain, "aadc01: unreachable")
+    failed = tuple(dataclasses.replace(r, result="stopped-server-down")  # ages of +Inf in the output
+                   for r in down.server("aadc02").run_history.runs)
+    down = change(down, "aadc02", "run-history", runs=failed)
     views = []
     for pair, name in ((split, "split"), (down, "down")):
         pair = type(pair)(name, pair.servers, now_utc=NOW)
