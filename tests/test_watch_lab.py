@@ -286,3 +286,32 @@ def test_the_previous_active_back_unstaged_after_a_failover_is_named(tmp_path: P
     assert set(conditions) == {"returned_active", "split_brain"}
     assert conditions["returned_active"].message.startswith(
         "127.0.0.11, the previous active, came back un-staged after the failover to 127.0.0.12")
+
+
+def test_check_of_two_pairs_with_hung_hosts_takes_one_deadline(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = {"name": "branch-pair", "servers": {"aadc01": {"address": "127.0.0.31"},
+                                                   "aadc02": {"address": "127.0.0.32"}}}
+    with Lab(SCENARIOS / "healthy-pair.yml") as main_lab, Lab(scenario) as branch_lab:
+        pairs = [*main_lab.inventory_dict()["pairs"], *branch_lab.inventory_dict()["pairs"]]
+        for pair in pairs:
+            pair["connection"]["read_timeout"] = 30
+        path = tmp_path / "two.yml"
+        path.write_text(yaml.safe_dump({"pairs": pairs}))
+        path.chmod(0o600)
+        main_lab.set_fault("aadc02", stall=["*"])  # one hung host in each pair
+        branch_lab.set_fault("aadc01", stall=["*"])
+        started = time.monotonic()
+        try:
+            code = main(["check", "--inventory", str(path), "--deadline", "4"])
+        finally:
+            took = time.monotonic() - started
+            main_lab.clear_faults()
+            branch_lab.clear_faults()
+    out = capsys.readouterr().out
+    assert code == 2, out
+    deadline = "no answer within the poll deadline of 4 s"
+    assert f"branch-pair: 127.0.0.31 (active) not polled: 127.0.0.31: {deadline}" in out
+    assert f"healthy-pair: 127.0.0.12 (standby) not polled: 127.0.0.12: {deadline}" in out
+    # both pairs polled at once: one 4 s deadline, not one per pair (8 s), nor the hosts' 30 s read timeout
+    assert took < 7.5, took
