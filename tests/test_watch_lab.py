@@ -255,8 +255,8 @@ def test_a_hung_host_never_holds_another_pairs_metrics(tmp_path: Path) -> None:
         finally:
             watcher.stop()
             branch_lab.clear_faults()
-    # the healthy pair kept its own rhythm while the branch pair's host hung
-    assert len(healthy_seen) >= 3, healthy_seen
+    # the healthy pair kept polling while the branch pair's host hung (for the whole window: 30 s timeout)
+    assert len(healthy_seen) >= 2, healthy_seen
     assert views["healthy-pair"].verdict is Verdict.READY
     # the branch pair answered at its deadline (2 s), not after the host's 30 s read timeout
     assert branch_first is not None and branch_first < 10, branch_first
