@@ -282,3 +282,40 @@ def test_the_watch_package_uses_gather_and_results_never_the_lab_or_pytest() -> 
                 imported.update(alias.name for alias in node.names)
     assert {"gather", "results"} <= imported
     assert not {m for m in imported if m.split(".")[0] in ("lab", "plugin", "pytest", "pypsrp", "remoting")}
+
+
+def test_watcher_health_follows_its_pollers() -> None:
+    import time
+
+    from entra_standby.errors import UnreachableError
+    from entra_standby.inventory import ServerEntry, inventory_from_dict
+    from entra_standby.watch.watcher import Watcher
+
+    connection = {"username": "LAB\\auditor", "password": "x", "cert_validation": False}
+    inventory = inventory_from_dict({"pairs": [
+        {"name": name, "connection": connection,
+         "servers": [{"host": f"127.0.0.{n}1", "role": "active"},
+                     {"host": f"127.0.0.{n}2", "role": "standby"}]}
+        for n, name in ((4, "a"), (5, "b"))]}, path=Path("inline.yml"))
+
+    def refused(server: ServerEntry) -> object:  # as a host whose WinRM port refuses: no session at all
+        raise UnreachableError(server.host, "unreachable: connection refused")
+
+    watcher = Watcher(inventory, interval_s=0.2, deadline_s=5, session_factory=refused)
+    healthy, text = watcher.health()
+    assert not healthy and "a: poller not running" in text
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not watcher.health()[0]:
+            assert time.monotonic() < deadline, watcher.health()[1]
+            time.sleep(0.05)
+        healthy, text = watcher.health()
+        assert text.startswith("ok\n") and "a: ok (" in text and "verdict unknown" in text
+        views = [v for v in watcher.views() if v is not None]
+        assert [v.name for v in views] == ["a", "b"]
+        assert all(v.verdict is Verdict.UNKNOWN and v.unknown_flags == 2 for v in views)
+        assert "connection refused" in (views[0].server("127.0.0.41").error or "")
+    finally:
+        watcher.stop()
+    assert all(not t.is_alive() for t in [s.thread for s in watcher._pairs.values()] if t is not None)
