@@ -170,7 +170,9 @@ def _check(args: argparse.Namespace) -> int:
                     pair, gate=gate, deadline_s=args.deadline or default_deadline(pair)), inventory.pairs))
             views = []
             for pair, poll in zip(inventory.pairs, polls, strict=True):
-                tracker = PairTracker.from_dict(saved.get(pair.name))
+                # Without a state file there is no earlier poll: nobody exporting is critical at once.
+                tracker = (PairTracker.from_dict(saved.get(pair.name)) if args.state_file is not None
+                           else PairTracker(no_exporter_critical_after=1))
                 views.append(view_of(poll, tracker.update(poll.pair)))
                 saved[pair.name] = tracker.to_dict()
             if args.state_file is not None:

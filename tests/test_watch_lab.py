@@ -315,3 +315,22 @@ def test_check_of_two_pairs_with_hung_hosts_takes_one_deadline(tmp_path: Path,
     assert f"healthy-pair: 127.0.0.12 (standby) not polled: 127.0.0.12: {deadline}" in out
     # both pairs polled at once: one 4 s deadline, not one per pair (8 s), nor the hosts' 30 s read timeout
     assert took < 7.5, took
+
+
+def test_check_state_file_makes_nobody_exporting_critical_on_the_second_run(
+        healthy_lab: tuple[Lab, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab, inventory = healthy_lab
+    state = tmp_path / "check-state.json"
+    command = ["check", "--inventory", str(inventory), "--state-file", str(state)]
+    assert main(command) == 0
+    lab.wizard("aadc01").configure_staging(True, start_sync=False)  # the active is staged: nobody exports
+    assert main(command) == 1  # first sighting: a switch passes through this state
+    first = capsys.readouterr().out.splitlines()[-1]
+    assert first.startswith("ENTRA-STANDBY WARNING - healthy-pair: nobody exports")
+    assert main(command) == 2  # still so on the next run
+    second = capsys.readouterr().out.splitlines()[-1]
+    assert second.startswith("ENTRA-STANDBY CRITICAL - healthy-pair: nobody exports")
+    assert "for 2 polls" in second
+    assert main(["check", "--inventory", str(inventory)]) == 2  # without memory: critical at once
+    alone = capsys.readouterr().out.splitlines()[-1]
+    assert "are both in staging mode: no change reaches Entra ID" in alone

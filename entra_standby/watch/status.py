@@ -162,7 +162,10 @@ class PairTracker:
     (new exporter, previous exporter) and how many polls in a row saw nobody export.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, no_exporter_critical_after: int = 2) -> None:
+        """``no_exporter_critical_after``: the poll (counted in a row) on which nobody exporting turns
+        critical; 1 for a one-shot check without memory (the monitor's own retries confirm it)."""
+        self.no_exporter_critical_after = no_exporter_critical_after
         self.flags: dict[str, bool] = {}
         self.last_exporter: str | None = None
         self.takeover: tuple[str, str] | None = None  # (new exporter, the one it took over from)
@@ -219,16 +222,18 @@ class PairTracker:
             self.no_exporter_since = (pair.now_utc or datetime.now(UTC)).isoformat(timespec="seconds")
         servers = _names(s.host for s in pair.servers)
         every = "both" if len(pair.servers) == 2 else "all"
-        if self.no_exporter_polls == 1:
+        if self.no_exporter_polls < self.no_exporter_critical_after:
             return Condition("no_exporter", "warning",
                              f"nobody exports: {servers} are {every} in staging mode (critical if the next "
                              "poll still sees it; a switch stages the active before it un-stages the "
                              "standby)")
+        polls = self.no_exporter_polls
+        how_long = (f"have {every} been in staging mode for {polls} polls (since {self.no_exporter_since})"
+                    if polls > 1 else f"are {every} in staging mode")
         return Condition("no_exporter", "critical",
-                         f"nobody exports: {servers} have {every} been in staging mode for "
-                         f"{self.no_exporter_polls} polls (since {self.no_exporter_since}): no change "
-                         "reaches Entra ID. Un-stage the server that should export (Entra Connect wizard > "
-                         "Configure staging mode > disable, start sync)")
+                         f"nobody exports: {servers} {how_long}: no change reaches Entra ID. Un-stage "
+                         "the server that should export (Entra Connect wizard > Configure staging mode > "
+                         "disable, start sync)")
 
     # --- persistence (the one-shot check's --state-file) ---------------------------------------------------
 
