@@ -126,7 +126,13 @@ def register_drill(subparsers: Any) -> None:
     register_drill_commands(subparsers)
 
 
-COMMANDS: list[Callable[[Any], None]] = [register_lab, register_probe, register_drill]
+def register_watch(subparsers: Any) -> None:
+    from .cli_watch import register_watch_commands
+
+    register_watch_commands(subparsers)
+
+
+COMMANDS: list[Callable[[Any], None]] = [register_lab, register_probe, register_drill, register_watch]
 """Each adds its sub-parser(s); keep the order stable, it is the order of --help."""
 
 
