@@ -227,7 +227,7 @@ class AuditRun:
             return [f"entra-standby TARGET: REPLAY of evidence {self.replay_dir} (no network) - collected "
                     f"{meta.get('collected_utc')} from inventory {meta.get('inventory')} "
                     f"[{meta.get('source')}], tool {meta.get('tool_version')}",
-                    f"entra-standby pairs: {self._layout_text()}"]
+                    f"entra-standby pairs: {self._layout_text()}", *self.notices]
         if self.inventory_path:
             if self.lab is not None:
                 scenario = self.inventory.lab_scenario.name if self.inventory else "?"
@@ -345,28 +345,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
                                   args: list[str]) -> None:
-    """Undo pytest taking ``--inventory FILE``'s value for a test path when it chose the root directory
-    (it reads the command line before this plugin's options are known): an inventory outside the
-    repository must not move the rootdir, nor drop the project's pytest configuration."""
+    """Choose the root directory as if the audit were run from the project: pytest reads the command line
+    before this plugin's options are known, so it takes ``--inventory FILE``'s value for a test path, and an
+    inventory outside the repository moved the rootdir (dropping the project's configuration). With no
+    test path at all, the audit runs the readiness checks (``_audit_defaults``): root them at their
+    project too, whatever the working directory."""
     try:
         from _pytest.config.findpaths import determine_setup
 
         namespace = parser.parse_known_args(args, namespace=copy.copy(early_config.option))
         if not getattr(namespace, "entra_inventory", None) and not getattr(namespace, "entra_replay", None):
             return
+        paths = list(namespace.file_or_dir)
+        checks = _checks_dir()
+        if not paths and checks is not None:
+            paths = [str(checks)]
+            # load the checks' conftests as initial ones (the project's conftest declares pytest_plugins)
+            early_config.known_args_namespace.file_or_dir = list(paths)
         rootpath, inipath, inicfg, _ignored = determine_setup(
-            inifile=namespace.inifilename, override_ini=namespace.override_ini,
-            args=namespace.file_or_dir, rootdir_cmd_arg=namespace.rootdir or None,
-            invocation_dir=early_config.invocation_params.dir)
+            inifile=namespace.inifilename, override_ini=namespace.override_ini, args=paths,
+            rootdir_cmd_arg=namespace.rootdir or None, invocation_dir=early_config.invocation_params.dir)
         if rootpath == early_config.rootpath:
             return
+        old_cut = str(early_config.inipath.parent if early_config.inipath else early_config.rootpath)
         early_config._rootpath = rootpath
         early_config._inipath = inipath
         early_config._inicfg = inicfg
         early_config._inicache.clear()
-        if early_config.known_args_namespace.confcutdir is not None:
+        if early_config.known_args_namespace.confcutdir == old_cut:  # pytest's default, not the user's
             early_config.known_args_namespace.confcutdir = str(inipath.parent if inipath else rootpath)
-    except Exception as exc:  # private pytest API: if it moves, keep pytest's own choice and say so
+    except Exception as exc:  # private pytest API: if it moves, keep pytest's own choice
         log.debug("rootdir correction skipped: %s", exc)
 
 
@@ -557,9 +565,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"evidence written to {run.evidence_dir}")
     for line in lines:
         terminalreporter.write_line(f"host not audited: {line}", red=True)
-    for notice in run.notices:
-        if notice.startswith("entra-standby reports:") or "EXPIRED on" in notice:
-            terminalreporter.write_line(notice, yellow="EXPIRED" in notice)
+    for notice in run.notices:  # again at the end: -q hides the header, and these change the reading
+        terminalreporter.write_line(notice, yellow="EXPIRED" in notice or "ignored" in notice)
     if run.exit_code is not None:
         terminalreporter.write_line(f"exit code {run.exit_code}: {exitcodes.MEANING.get(run.exit_code, '')}")
 
