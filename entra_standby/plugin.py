@@ -82,6 +82,7 @@ class AuditRun:
         self.replay_meta: dict[str, Any] | None = None
         self.layout: list[tuple[str, list[tuple[str, str]]]] = []  # pair -> [(host, role)]
         self.names: dict[str, str] = {}  # host -> display name (the inventory's ``name``)
+        self.all_pairs: dict[str, list[str]] = {}  # every pair of the inventory -> its hosts (for waivers)
         self.fail_on = Severity[str(config.getoption("entra_fail_on")).upper()]
         self.waivers_path: str | None = config.getoption("entra_waivers")
         self.policy = Policy(fail_on=self.fail_on, today=dt.datetime.now(dt.UTC).date())
@@ -121,10 +122,9 @@ class AuditRun:
         from .waivers import load_waiver_file, parse_waivers
 
         checks = {cid: spec.scope for cid, spec in load_all().items()}
-        layout = {pair: [h for host, _ in servers for h in {host, self.names.get(host, host)}]
-                  for pair, servers in self.layout}
-        if self.inventory is not None and self.pair_filter:
-            layout = None  # type: ignore[assignment]  # waivers may name pairs --pair left out
+        # every pair of the inventory, not only --pair's: a waiver file serves runs of other pairs too
+        layout = {pair: [h for host in hosts for h in dict.fromkeys((host, self.names.get(host, host)))]
+                  for pair, hosts in self.all_pairs.items()}
         found = []
         if self.inventory is not None and self.inventory.raw_waivers is not None:
             found += parse_waivers(self.inventory.raw_waivers, label=str(self.inventory_path), key="waivers",
@@ -157,6 +157,7 @@ class AuditRun:
                        if not self.pair_filter or p["name"] in self.pair_filter]
         self.names = {s["host"]: s.get("name") or s["host"] for p in meta.get("pairs", [])
                       for s in p.get("servers", [])}
+        self.all_pairs = {p["name"]: [s["host"] for s in p.get("servers", [])] for p in meta.get("pairs", [])}
 
     def _start_inventory(self, path: str) -> None:
         from .inventory import load_inventory, with_lab_pairs
@@ -168,6 +169,7 @@ class AuditRun:
         self.inventory = inventory.select(self.pair_filter)
         self.layout = [(p.name, [(s.host, s.role) for s in p.servers]) for p in self.inventory.pairs]
         self.names = {s.host: s.display for p in inventory.pairs for s in p.servers}
+        self.all_pairs = {p.name: [s.host for s in p.servers] for p in inventory.pairs}
 
     def stop(self) -> None:
         lab, self.lab = self.lab, None
