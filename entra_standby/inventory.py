@@ -279,16 +279,17 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
             skey = f"{key}.servers[{j}]"
             server = v.mapping(server_raw, skey, {"host", "role", "connection", "name"}, what="a server")
             host = v.string(v.required(server, "host", skey), f"{skey}.host")
-            display = v.string(server["name"], f"{skey}.name") if server.get("name") is not None else None
-            for label_ in {host, display} - {None}:
-                if str(label_).lower() in seen_names and seen_names[str(label_).lower()] != skey:
-                    v.fail(f"{skey}.name" if label_ == display else f"{skey}.host",
-                           f"server name '{label_}' is used twice", "give every server a unique name")
-                seen_names[str(label_).lower()] = skey
             if host.lower() in seen_hosts:
                 v.fail(f"{skey}.host", f"duplicate host '{host}' (also {seen_hosts[host.lower()]})",
                        "list every server once, in one pair")
             seen_hosts[host.lower()] = f"{skey}.host"
+            display = v.string(server["name"], f"{skey}.name") if server.get("name") is not None else None
+            for label_, where in ((host, "host"), (display, "name")):
+                if label_ is not None and seen_names.get(label_.lower(), skey) != skey:
+                    v.fail(f"{skey}.{where}", f"'{label_}' is already the name or host of "
+                           f"{seen_names[label_.lower()]}", "give every server a unique name")
+                if label_ is not None:
+                    seen_names[label_.lower()] = skey
             role = v.choice(v.required(server, "role", skey), f"{skey}.role", ROLES)
             merged = {**pair_conn, **v.connection_block(server.get("connection", {}), f"{skey}.connection")}
             servers.append(ServerEntry(host=host, role=role, connection=v.settings(merged, host, skey),

@@ -460,6 +460,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 f"(they are this project's own tests): run `pytest {_checks_dir() or 'checks/'} "
                 f"--inventory ...`, or give no test path")
         return
+    if config.option.collectonly:
+        _mark_checks(items)  # listing the checks needs no target and no secrets
+        return
     for item in items:
         names = getattr(item, "fixturenames", ())
         in_checks = "checks" in item.path.parts and bool({"pair", "server", "drill_run"} & set(names))
@@ -578,7 +581,8 @@ def _write_verdict(terminalreporter: Any, run: AuditRun) -> None:
 
     terminalreporter.section("entra-standby verdict", bold=True)
     verbose = terminalreporter.config.get_verbosity() > 0
-    for line in terminal_lines(_verdicts(run), run.fail_on, verbose=verbose):
+    width = int(getattr(getattr(terminalreporter, "_tw", None), "fullwidth", 120) or 120)
+    for line in terminal_lines(_verdicts(run), run.fail_on, verbose=verbose, width=width):
         markup = {line.colour: True} if line.colour else {}
         if line.bold:
             markup["bold"] = True

@@ -14,7 +14,7 @@ from .rules import Severity
 
 __all__ = ["PairVerdict", "Styled", "markdown", "pair_verdicts", "terminal_lines"]
 
-_HEADLINE_MAX = 150  # keeps a finding on one line of a wide terminal; the reports carry every word
+_PREFIX = 43  # "  CRITICAL    aadc02   connector-account   ": what precedes a headline
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,16 @@ _COLOUR = {Readiness.READY: "green", Readiness.NOT_READY: "red", Readiness.UNKNO
 
 
 def terminal_lines(verdicts: Sequence[PairVerdict], fail_on: Severity, *,
-                   verbose: bool = False) -> list[Styled]:
-    """The end-of-run screen: verdicts, failures worst first with their fix, the scorecard."""
+                   verbose: bool = False, width: int = 120) -> list[Styled]:
+    """The end-of-run screen: verdicts, failures worst first with their fix, the scorecard. A finding and
+    its fix are cut to one line of ``width`` columns; failure sections and reports carry every word."""
     lines: list[Styled] = []
+    room = max(40, width - _PREFIX)
+
+    def cut(text: str, reserve: int = 0) -> str:
+        limit = room - reserve
+        return text if len(text) <= limit else text[:limit - 3] + "..."
+
     width = max((len(v.pair) for v in verdicts), default=4)
     for v in verdicts:
         lines.append(Styled(f"{v.pair:<{width}}  {v.readiness!s:<9}  {v.why}", _COLOUR[v.readiness], True))
@@ -86,23 +93,18 @@ def terminal_lines(verdicts: Sequence[PairVerdict], fail_on: Severity, *,
                  Status.ERROR: "ERROR"}[j.status]
         colour = "red" if j.status is Status.FAIL else "yellow"
         where = f"{j.pair} {j.where}" if multi else j.where
-        lines.append(Styled(f"  {label:<11} {where:<8} {j.check_id:<19} {_cut(j.headline())}", colour,
+        lines.append(Styled(f"  {label:<11} {where:<8} {j.check_id:<19} {cut(j.headline())}", colour,
                             j.blocking))
         if j.status is Status.ERROR:
             continue
         more = f" (+{len(j.fixes) - 1} more)" if len(j.fixes) > 1 else ""
-        lines.append(Styled(f"  {'':<11} fix: {_cut(j.fixes[0] if j.fixes else '', len(more))}{more}"))
+        lines.append(Styled(f"  {'':<11} fix: {cut(j.fixes[0] if j.fixes else '', len(more))}{more}"))
         if j.waiver_expired and j.reason:
-            lines.append(Styled(f"  {'':<11} {j.reason}", "yellow"))
+            lines.append(Styled(f"  {'':<11} {cut(j.reason)}", "yellow"))
     for v in verdicts:
         lines.append(Styled(""))
         lines.extend(_scorecard(v, verbose))
     return lines
-
-
-def _cut(text: str, reserve: int = 0) -> str:
-    limit = _HEADLINE_MAX - reserve
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _cell(j: Judged | None) -> str:

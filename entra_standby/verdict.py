@@ -63,7 +63,7 @@ def format_judged(judged: Judged) -> str:
     findings = judged.result.findings
     count = f"{len(findings)} finding" + ("s" if len(findings) != 1 else "")
     where = f" on {judged.server}" if judged.server else ""
-    lines = [f"{judged.check_id}{where}: {count}"]
+    lines = [f"{judged.check_id}: {count}{where}"]
     shared = len({f.remediation for f in findings}) == 1
     for finding, line in zip(findings, judged.lines, strict=True):
         lines.append(line)

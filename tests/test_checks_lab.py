@@ -132,7 +132,8 @@ def test_standby_drifted_failures_name_the_standby_and_its_values(drifted: Audit
     standby = drifted.addresses["aadc02"]
     for check_id in DRIFTED - {"machine-identity"}:
         message = drifted.case(check_id, "aadc02").message
-        assert f"{check_id} on aadc02: " in message and "values: {" in message and "remediation: " in message
+        assert f"{check_id}: " in message and " on aadc02\n" in message and "values: {" in message
+        assert "remediation: " in message
         assert f"{standby}: " not in message.split("values:")[0], (check_id, message)  # host stated once
     assert "2.5.79.0 is older than the active" in drifted.case("version-parity", "aadc02").message
     assert "1200 pending deletes" in drifted.case("pending-exports", "aadc02").message

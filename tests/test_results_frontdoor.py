@@ -157,3 +157,25 @@ def test_lab_serve_prints_this_interpreters_pytest(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=30)
     assert lines[-1].strip() == f"run the checks:  {sys.executable} -m pytest --inventory {inventory}", lines
+
+
+def test_collect_only_lists_the_checks_without_a_target_or_secrets() -> None:
+    result = run_checks("--co", "-m", "critical", env={"ENTRA_AUDIT_PASSWORD": ""})
+    assert result.returncode == 0, result.output
+    listed = {line.split("::")[1] for line in result.stdout.splitlines() if "::" in line}
+    critical = {f"test_{cid.replace('-', '_')}" for cid, s in load_all().items()
+                if str(s.severity) == "critical"}
+    assert listed == critical, result.output
+
+
+def test_the_wheel_ships_the_checks_where_the_plugin_looks_for_them() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert config["package-dir"]["entra_standby.checks"] == "checks"
+    assert "entra_standby.checks" in config["packages"]
+    assert set(config["package-data"]["entra_standby.checks"]) == {"*.py", "drills/*.py"}
+    # every package of the source tree is listed (an explicit list must not drop a new subpackage)
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "entra_standby").rglob("__init__.py")}
+    assert found <= set(config["packages"]), found - set(config["packages"])
