@@ -511,11 +511,16 @@ def _other_failures(session: pytest.Session) -> bool:
 
 
 def _verdicts(run: AuditRun) -> Any:
+    from .rules import load_all
     from .summary import pair_verdicts
 
     layout = [(pair, [(run.names.get(host, host), role) for host, role in servers])
               for pair, servers in run.layout]
-    return pair_verdicts(list(run.judged.values()), layout, run._facts_error)
+    catalogue = {pair: sum(1 if spec.scope == "pair" else
+                           sum(1 for _, role in servers if spec.scope == "host" or role == "standby")
+                           for spec in load_all().values())
+                 for pair, servers in run.layout}
+    return pair_verdicts(list(run.judged.values()), layout, run._facts_error, catalogue)
 
 
 def _write_reports(run: AuditRun, config: pytest.Config) -> None:
@@ -581,7 +586,8 @@ def _write_verdict(terminalreporter: Any, run: AuditRun) -> None:
 
     terminalreporter.section("entra-standby verdict", bold=True)
     verbose = terminalreporter.config.get_verbosity() > 0
-    width = int(getattr(getattr(terminalreporter, "_tw", None), "fullwidth", 120) or 120)
+    # CI logs report 80 columns but are wide; cutting findings to 40 characters there would hide them
+    width = max(120, int(getattr(getattr(terminalreporter, "_tw", None), "fullwidth", 120) or 120))
     for line in terminal_lines(_verdicts(run), run.fail_on, verbose=verbose, width=width):
         markup = {line.colour: True} if line.colour else {}
         if line.bold:

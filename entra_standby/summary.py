@@ -6,7 +6,7 @@ Both are rendered from judged results (``results.Judged``) alone, never from pyt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .results import Judged, Readiness, Status, by_severity, readiness
@@ -40,14 +40,19 @@ class Styled:
 
 def pair_verdicts(judged: Sequence[Judged],
                   layout: Sequence[tuple[str, Sequence[tuple[str, str]]]],
-                  not_audited: str | None = None) -> list[PairVerdict]:
-    """One verdict per pair of ``layout`` (pair, [(display name, role)]), in layout order."""
+                  not_audited: str | None = None,
+                  catalogue: Mapping[str, int] | None = None) -> list[PairVerdict]:
+    """One verdict per pair of ``layout`` (pair, [(display name, role)]), in layout order. ``catalogue``
+    (pair -> how many results the full catalogue gives) marks a verdict made from a selection (-k, -m)."""
     verdicts = []
     for pair, servers in layout:
         mine = tuple(j for j in judged if j.pair == pair)
         state, why = readiness(mine)
         if not mine and not_audited:
             why = f"not audited: {not_audited}"
+        full = (catalogue or {}).get(pair, 0)
+        if mine and len(mine) < full:
+            why += f" - PARTIAL: {len(mine)} of {full} results (-k/-m/--deselect selected them)"
         verdicts.append(PairVerdict(pair, state, why, tuple(servers), mine))
     return verdicts
 

@@ -216,3 +216,23 @@ def test_results_json_has_every_result() -> None:
     assert version["host"] == "127.0.0.12" and version["server"] == "aadc02"
     assert version["findings"][0]["values"]
     json.dumps(doc)
+
+
+def test_inventory_names_servers_and_keeps_waivers_for_validation() -> None:
+    from entra_standby.errors import InventoryError
+    from entra_standby.inventory import inventory_from_dict
+
+    def raw(name2: str) -> dict[str, Any]:
+        conn = {"username": "u", "password": "pw"}
+        return {"pairs": [{"name": "p", "connection": conn, "servers": [
+            {"host": "127.0.0.11", "role": "active", "name": "aadc01"},
+            {"host": "127.0.0.12", "role": "standby", "name": name2}]}],
+            "waivers": [waiver()]}
+
+    inventory = inventory_from_dict(raw("aadc02"), path="inv.yml")
+    assert [s.display for s in inventory.pairs[0].servers] == ["aadc01", "aadc02"]
+    assert inventory.raw_waivers == [waiver()]
+    with pytest.raises(InventoryError) as caught:
+        inventory_from_dict(raw("aadc01"), path="inv.yml")
+    assert "pairs[0].servers[1].name: 'aadc01' is already the name or host of pairs[0].servers[0]" in str(
+        caught.value)
