@@ -5,6 +5,10 @@ The pytest plugin, the failover drill's preflight and readiness reports all ask 
 alone. A check *errors* when a fact it needs could not be gathered (the host was unreachable, a probe
 failed), is *skipped* when it does not apply (a cloud check on a pair without a ``cloud:`` block), and
 *fails* with every finding otherwise.
+
+``judge`` then applies the run's ``Policy`` (the ``--fail-on`` gate, the waivers, servers' display names) and
+gives the ``Status`` every consumer reports: FAIL, error, warn (findings below the gate), waived, pass,
+skip; ``readiness`` turns a pair's judged results into READY / NOT READY / UNKNOWN (docs/results.md).
 """
 
 from __future__ import annotations
