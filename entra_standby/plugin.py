@@ -105,6 +105,8 @@ class AuditRun:
                                     "evidence without connecting anywhere")
         if self.replay_dir and self.evidence_dir:
             raise pytest.UsageError("--evidence cannot be combined with --replay (the evidence exists)")
+        if self.waivers_path and not self.has_target:  # silently ignoring a waiver file would mislead
+            raise pytest.UsageError("--waivers applies to an audit: add --inventory FILE or --replay DIR")
         try:
             if self.replay_dir:
                 self._start_replay(self.replay_dir)

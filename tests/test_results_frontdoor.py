@@ -94,6 +94,11 @@ def test_a_broken_waiver_file_stops_the_run_before_any_connection(tmp_path: Path
     assert "did you mean 'version-parity'" in lines[0] and "host not audited" not in result.output
 
 
+def test_waivers_without_an_audit_target_is_refused(tmp_path: Path) -> None:
+    result = run_checks(f"--waivers={tmp_path / 'w.yml'}", "--co")
+    assert result.returncode == 4 and "--waivers applies to an audit" in result.stderr, result.output
+
+
 def test_readiness_report_validates_and_counts_the_same_as_the_run(tmp_path: Path) -> None:
     out = tmp_path / "report"
     summary = tmp_path / "summary.md"
