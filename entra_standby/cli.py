@@ -8,6 +8,7 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
@@ -70,7 +71,11 @@ def _describe(lab: Any, inventory: Path) -> None:
             f"  cloud:     {lab.cloud.graph_url}  tenant {lab.cloud.tenant_id}  client {lab.cloud.client_id}"
         )
     _out(f"  inventory: {inventory}")
-    _out(f"run the checks:  pytest checks/ --inventory {inventory}")
+    # This interpreter's pytest: a bare `pytest` may be another installation's, without this plugin.
+    python = shlex.quote(sys.executable)
+    _out(f"run the checks:  {python} -m pytest --inventory {shlex.quote(str(inventory))}")
+    _out("  (from any directory: with no test path the plugin runs the readiness checks; the run is "
+         "announced as TARGET: LAB)")
 
 
 def register_lab(subparsers: Any) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,10 @@ _SCRUBBED = "********"
 # --- writing ---------------------------------------------------------------------------------------------
 
 
-def write_evidence(directory: str | os.PathLike[str], run: RunFacts, *, secrets: Iterable[str] = ()) -> Path:
-    """Write ``run`` under ``directory`` (created if needed); returns the path of ``run.json``."""
+def write_evidence(directory: str | os.PathLike[str], run: RunFacts, *, secrets: Iterable[str] = (),
+                   names: Mapping[str, str] | None = None) -> Path:
+    """Write ``run`` under ``directory`` (created if needed); returns the path of ``run.json``. ``names``
+    (address -> the inventory's display name) is kept so a replay names servers as the live run did."""
     from .facts.parse import fact_to_data
 
     root = Path(directory)
@@ -68,6 +70,8 @@ def write_evidence(directory: str | os.PathLike[str], run: RunFacts, *, secrets:
                 _write_json(file, doc, hidden)
                 servers_meta.append({"host": server.host, "role": server.role,
                                      "file": file.relative_to(root).as_posix()})
+                if names and names.get(server.host, server.host) != server.host:
+                    servers_meta[-1]["name"] = names[server.host]
             cloud_file = None
             if pair.cloud_configured:
                 cloud_path = pair_dir / "cloud.json"

@@ -119,6 +119,11 @@ class ServerEntry:
     host: str
     role: str  # active | standby
     connection: ConnectionSettings
+    name: str | None = None  # display name in test ids and reports (default: host); the lab's aadc01
+
+    @property
+    def display(self) -> str:
+        return self.name or self.host
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class Inventory:
     pairs: tuple[PairEntry, ...]
     lab_scenario: Path | None = None
     raw_defaults: dict[str, Any] = field(default_factory=dict, repr=False)  # to apply over a lab's pairs
+    raw_waivers: Any = field(default=None, repr=False)  # ``waivers:``, validated by entra_standby.waivers
 
     @property
     def name(self) -> str:
@@ -216,14 +222,15 @@ def with_lab_pairs(inventory: Inventory, lab_inventory: Mapping[str, Any]) -> In
     raw = {"defaults": defaults, "pairs": lab_inventory.get("pairs")}
     label = f"{inventory.path} (lab {inventory.lab_scenario.name if inventory.lab_scenario else ''})"
     loaded = inventory_from_dict(raw, path=inventory.path, label=label)
-    return replace(loaded, lab_scenario=inventory.lab_scenario, raw_defaults=inventory.raw_defaults)
+    return replace(loaded, lab_scenario=inventory.lab_scenario, raw_defaults=inventory.raw_defaults,
+                   raw_waivers=inventory.raw_waivers)
 
 
 def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | None = None) -> Inventory:
     """Validate an already-parsed inventory (``path`` anchors relative paths in it)."""
     file = Path(path)
     v = _Validator(label or str(path), file.parent)
-    top = v.mapping(raw, "", {"defaults", "pairs", "lab"}, what="the inventory")
+    top = v.mapping(raw, "", {"defaults", "pairs", "lab", "waivers"}, what="the inventory")
     lab_scenario: Path | None = None
     if "lab" in top:
         lab_value = v.string(top["lab"], "lab")
@@ -243,7 +250,8 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
                                                 key="defaults.maintenance_windows")
 
     if lab_scenario is not None:
-        return Inventory(path=file, pairs=(), lab_scenario=lab_scenario, raw_defaults=dict(defaults))
+        return Inventory(path=file, pairs=(), lab_scenario=lab_scenario, raw_defaults=dict(defaults),
+                         raw_waivers=top.get("waivers"))
     if "pairs" not in top:
         v.fail("pairs", "no pairs defined", "add a 'pairs:' list (see inventory/example.yml)")
     pairs_list = v.sequence(top["pairs"], "pairs")
@@ -253,6 +261,7 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
     pairs: list[PairEntry] = []
     seen_pairs: dict[str, str] = {}
     seen_hosts: dict[str, str] = {}
+    seen_names: dict[str, str] = {}  # names and hosts share one namespace: test ids and waivers use both
     for i, pair_raw in enumerate(pairs_list):
         key = f"pairs[{i}]"
         pair = v.mapping(pair_raw, key, {"name", "servers", "connection", "thresholds", "cloud", "drill",
@@ -268,15 +277,23 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
         servers: list[ServerEntry] = []
         for j, server_raw in enumerate(servers_list):
             skey = f"{key}.servers[{j}]"
-            server = v.mapping(server_raw, skey, {"host", "role", "connection"}, what="a server")
+            server = v.mapping(server_raw, skey, {"host", "role", "connection", "name"}, what="a server")
             host = v.string(v.required(server, "host", skey), f"{skey}.host")
             if host.lower() in seen_hosts:
                 v.fail(f"{skey}.host", f"duplicate host '{host}' (also {seen_hosts[host.lower()]})",
                        "list every server once, in one pair")
             seen_hosts[host.lower()] = f"{skey}.host"
+            display = v.string(server["name"], f"{skey}.name") if server.get("name") is not None else None
+            for label_, where in ((host, "host"), (display, "name")):
+                if label_ is not None and seen_names.get(label_.lower(), skey) != skey:
+                    v.fail(f"{skey}.{where}", f"'{label_}' is already the name or host of "
+                           f"{seen_names[label_.lower()]}", "give every server a unique name")
+                if label_ is not None:
+                    seen_names[label_.lower()] = skey
             role = v.choice(v.required(server, "role", skey), f"{skey}.role", ROLES)
             merged = {**pair_conn, **v.connection_block(server.get("connection", {}), f"{skey}.connection")}
-            servers.append(ServerEntry(host=host, role=role, connection=v.settings(merged, host, skey)))
+            servers.append(ServerEntry(host=host, role=role, connection=v.settings(merged, host, skey),
+                                       name=display))
         roles = [s.role for s in servers]
         if roles.count("active") != 1:
             v.fail(f"{key}.servers", f"pair '{name}' has {roles.count('active')} servers with role active",
@@ -287,7 +304,8 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
         pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds,
                                cloud=v.cloud(pair, key),
                                drill=v.drill(pair, key, default_drill, default_windows)))
-    return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults))
+    return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults),
+                     raw_waivers=top.get("waivers"))
 
 
 # --- validation ------------------------------------------------------------------------------------------

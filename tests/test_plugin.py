@@ -11,7 +11,8 @@ from spine_helpers import ROOT, SCENARIOS, Case, junit_cases, lab_inventory_file
 from entra_standby.lab import Lab
 from entra_standby.rules import load_all
 
-ACTIVE, STANDBY = "127.0.0.11", "127.0.0.12"  # the lab's servers (fixtures/scenarios: aadc01, aadc02)
+ACTIVE, STANDBY = "127.0.0.11", "127.0.0.12"  # the lab's servers' addresses (evidence files, errors)
+A01, A02 = "aadc01", "aadc02"  # their names in the scenarios: test ids and findings use these
 
 
 def check_id_of(case_name: str) -> str:
@@ -23,8 +24,8 @@ def expected_ids(pair: str, check_id: str) -> set[str]:
     if scope == "pair":
         return {pair}
     if scope == "standby":
-        return {f"{pair}/{STANDBY}"}
-    return {f"{pair}/{ACTIVE}", f"{pair}/{STANDBY}"}
+        return {f"{pair}/{A02}"}
+    return {f"{pair}/{A01}", f"{pair}/{A02}"}
 
 
 def test_healthy_lab_passes_with_readable_junit_names(tmp_path: Path) -> None:
@@ -53,7 +54,7 @@ def test_healthy_lab_passes_with_readable_junit_names(tmp_path: Path) -> None:
 def test_header_names_the_lab_target_loudly() -> None:
     result = run_checks("checks/test_staging_flag.py", "--inventory", "inventory/lab.yml", "-v", paths=())
     assert "entra-standby TARGET: LAB" in result.stdout
-    assert f"healthy-pair = {ACTIVE} (active), {STANDBY} (standby)" in result.stdout
+    assert f"healthy-pair = {A01} ({ACTIVE}, active), {A02} ({STANDBY}, standby)" in result.stdout
     assert result.returncode == 0, result.output
 
 
@@ -66,8 +67,9 @@ def test_split_brain_fails_naming_both_servers(tmp_path: Path) -> None:
     case = junit_cases(junit)["test_staging_flag[split-brain]"]
     assert case.outcome == "failed"
     assert "split brain" in case.message
-    assert f"{ACTIVE} (active): UN-STAGED" in case.message
-    assert f"{STANDBY} (standby): UN-STAGED" in case.message
+    assert f"{A01} (active): UN-STAGED" in case.message
+    assert f"{A02} (standby): UN-STAGED" in case.message
+    assert ACTIVE not in case.message.split("values:")[0]  # servers by name; addresses stay in values
     assert "[critical]" in case.message and "remediation: " in case.message
     assert "stage the active" in case.message
     assert "Traceback" not in result.output
@@ -81,8 +83,8 @@ def test_down_host_errors_fast_while_the_other_host_is_audited(tmp_path: Path) -
     assert host_doc["host_error"]["kind"] == "unreachable"
     assert host_doc["elapsed_s"] < 10, host_doc  # the host gave up in seconds, not pypsrp's minutes
     cases = junit_cases(junit)
-    on_active = {n: c for n, c in cases.items() if f"/{ACTIVE}]" in n}
-    on_standby = {n: c for n, c in cases.items() if f"/{STANDBY}]" in n}
+    on_active = {n: c for n, c in cases.items() if f"/{A01}]" in n}
+    on_standby = {n: c for n, c in cases.items() if f"/{A02}]" in n}
     assert on_active and on_standby
     for name, case in on_active.items():
         assert case.outcome == "error", (name, case)  # a setup error, not a failure
@@ -152,9 +154,9 @@ def test_stalled_standby_errors_in_under_ten_seconds(tmp_path: Path) -> None:
     assert host_doc["host_error"]["kind"] == "unreachable" and "stalled" in host_doc["host_error"]["message"]
     assert host_doc["elapsed_s"] < 10, host_doc
     cases = junit_cases(junit)
-    stalled = [c for n, c in cases.items() if f"/{STANDBY}]" in n]
+    stalled = [c for n, c in cases.items() if f"/{A02}]" in n]
     assert stalled and all(c.outcome == "error" and "stalled" in c.message for c in stalled), result.output
-    assert all(c.outcome == "passed" for n, c in cases.items() if f"/{ACTIVE}]" in n), result.output
+    assert all(c.outcome == "passed" for n, c in cases.items() if f"/{A01}]" in n), result.output
 
 
 def test_secrets_never_reach_output_junit_or_evidence(tmp_path: Path) -> None:
@@ -169,9 +171,10 @@ def test_secrets_never_reach_output_junit_or_evidence(tmp_path: Path) -> None:
         lab.set_fault("aadc02", auth_fail=True)
         result = run_checks("--inventory", str(inventory), f"--junitxml={junit}", f"--evidence={evidence}",
                             "-rA", "-v", "--log-level=DEBUG")
-    assert "entra-standby TARGET: LIVE servers of inventory" in result.stdout
+    # written by the lab (its marker line) and every host on loopback: announced as a lab, not LIVE
+    assert "entra-standby TARGET: LAB - inventory" in result.stdout and "TARGET: LIVE" not in result.stdout
     cases = junit_cases(junit)
-    failed_auth = [c for n, c in cases.items() if f"/{STANDBY}]" in n]
+    failed_auth = [c for n, c in cases.items() if f"/{A02}]" in n]
     assert failed_auth
     assert all(c.outcome == "error" and "authentication failed" in c.message for c in failed_auth)
     assert client_secret and (tmp_path / "live.yml").read_text(encoding="utf-8").count(client_secret) == 1
@@ -196,8 +199,8 @@ def test_own_tests_get_the_fixtures_and_unknown_check_ids_error(tmp_path: Path) 
     result = run_checks(str(own), "--inventory", str(lab_yml), f"--junitxml={junit}", paths=())
     cases = junit_cases(junit)
     assert outcomes(cases) == {
-        f"test_every_server_answers[healthy-pair/{ACTIVE}]": "passed",
-        f"test_every_server_answers[healthy-pair/{STANDBY}]": "passed",
+        f"test_every_server_answers[healthy-pair/{A01}]": "passed",
+        f"test_every_server_answers[healthy-pair/{A02}]": "passed",
         "test_typo[healthy-pair]": "error",
     }, result.output
     assert "unknown check id 'no-such-check'" in cases["test_typo[healthy-pair]"].message

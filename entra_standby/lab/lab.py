@@ -448,6 +448,7 @@ class Lab:
             "name": self.scenario.name,
             "servers": [
                 {
+                    "name": s.name,  # test ids and reports say aadc02; the address stays in host
                     "host": s.address if self._bind_address is None else self._bind_address,
                     "role": s.role,
                     "connection": {"port": s.https_port},
