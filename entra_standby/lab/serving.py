@@ -9,9 +9,24 @@ import ipaddress
 import socketserver
 import ssl
 import threading
+from http.server import ThreadingHTTPServer
 
 from ..errors import LabError
 from .pki import TlsMaterial
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` that binds without a name lookup.
+
+    ``HTTPServer.server_bind`` sets ``server_name`` from ``socket.getfqdn(host)``: a reverse-DNS query to the
+    machine's resolver on every start, traffic beyond loopback that the lab must never send.
+    """
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
 
 
 def require_loopback(address: str, what: str) -> str:

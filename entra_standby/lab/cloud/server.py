@@ -14,13 +14,13 @@ import re
 import socket
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ...errors import LabError
 from ..pki import TlsMaterial
-from ..serving import require_loopback, serve_in_background, shut_down, tls_server_context
+from ..serving import LoopbackHTTPServer, require_loopback, serve_in_background, shut_down, tls_server_context
 from ..tenant import SimulatedTenant
 from .faults import CloudCounters, CloudFault, CloudFaults, RequestRecord
 from .graph import ORGANIZATION_ROLES, USER_ROLES, GraphApi, path_class
@@ -32,7 +32,7 @@ _TOKEN = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$")
 _MAX_BODY = 1 << 20
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LoopbackHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 

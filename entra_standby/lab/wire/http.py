@@ -17,10 +17,10 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from entra_standby.lab.serving import serve_in_background, shut_down
+from entra_standby.lab.serving import LoopbackHTTPServer, serve_in_background, shut_down
 from entra_standby.lab.wire import crypto
 from entra_standby.lab.wire.auth import ConnectionAuth
 from entra_standby.lab.wire.dispatch import CallContext
@@ -50,7 +50,7 @@ class Transport:
     cbt: bytes | None
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LoopbackHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
