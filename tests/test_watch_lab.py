@@ -218,10 +218,18 @@ class _CountingSession(HostSession):
                 self.open_now[self.host] -= 1
 
 
+def _rename_servers(pair: dict[str, Any], prefix: str) -> None:
+    """Two labs name their servers alike; an inventory needs every server name once."""
+    for server in pair["servers"]:
+        if server.get("name"):
+            server["name"] = prefix + server["name"]
+
+
 def _two_pairs(first: Lab, second: Lab, path: Path) -> Inventory:
     slow = second.inventory_dict()["pairs"][0]
     # a stalled host would hold an unbounded poll 30 s (the read timeout), far beyond the 2 s deadline
     slow["connection"]["read_timeout"] = 30
+    _rename_servers(slow, "branch-")
     return inventory_from_dict({"pairs": [*first.inventory_dict()["pairs"], slow]}, path=path)
 
 
@@ -294,6 +302,7 @@ def test_check_of_two_pairs_with_hung_hosts_takes_one_deadline(tmp_path: Path,
                                                    "aadc02": {"address": "127.0.0.32"}}}
     with Lab(SCENARIOS / "healthy-pair.yml") as main_lab, Lab(scenario) as branch_lab:
         pairs = [*main_lab.inventory_dict()["pairs"], *branch_lab.inventory_dict()["pairs"]]
+        _rename_servers(pairs[1], "branch-")
         for pair in pairs:
             pair["connection"]["read_timeout"] = 30
         path = tmp_path / "two.yml"
