@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import EntraStandbyError
+from .errors import DirectoryError
 
 UNIVERSAL, APPLICATION, CONTEXT = 0x00, 0x40, 0x80
 CONSTRUCTED = 0x20
 BOOLEAN, INTEGER, OCTET_STRING, ENUMERATED, SEQUENCE, SET = 0x01, 0x02, 0x04, 0x0A, 0x30, 0x31
 
 
-class BerError(EntraStandbyError):
+class BerError(DirectoryError):
     """Bytes from the server that are not the BER LDAP uses."""
 
 

@@ -110,7 +110,7 @@ def parse_directory_block(raw: Any, *, path: str, key: str, base_dir: Path) -> D
         fail("domain", f"'{domain}' is not a DNS domain name", "write the AD DNS domain, e.g. contoso.com")
     servers_raw = raw.get("servers")
     if servers_raw is None:
-        servers: tuple[str, ...] = (domain,)
+        servers: tuple[str, ...] = (domain.lower(),)
     elif isinstance(servers_raw, list) and servers_raw and all(isinstance(s, str) and s.strip()
                                                                 for s in servers_raw):
         servers = tuple(s.strip() for s in servers_raw)
