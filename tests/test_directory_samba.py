@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import sambadc
@@ -18,6 +19,10 @@ from entra_standby.directory.config import DirectoryConfig
 from entra_standby.directory.errors import DirectoryError
 from entra_standby.directory.facts import DirectoryFacts
 from entra_standby.directory.read import read_directory
+from entra_standby.gather import gather
+from entra_standby.inventory import inventory_from_dict
+from entra_standby.lab import Lab
+from entra_standby.rules import Finding, evaluate
 from entra_standby.rules.accounts import SELF, USERS, Grant, covers
 from entra_standby.rules.guids import FEATURE_GRANTS, guid_name
 
@@ -159,3 +164,55 @@ def test_a_deny_takes_away_what_a_group_allows(read_all: DirectoryFacts) -> None
     got = verdicts(read_all, "denied")
     assert got["Replicating Directory Changes"] and not got["Replicating Directory Changes All"]
     assert got["Reset Password"]
+
+
+# --- end to end: the lab's sync servers name the accounts, the Samba DC holds them ------------------------
+
+
+def lab_scenario(active: str, standby: str, **standby_connector: object) -> dict[str, object]:
+    def connector(user: str) -> dict[str, object]:
+        return {"account_user": user, "account_domain": "CONTOSO", "forest": DOMAIN, "domain_root": BASE_DN,
+                "partitions": {"DC=contoso,DC=com": {"inclusions": []},
+                               BASE_DN: {"selected": True, "inclusions": [OU]}}}
+
+    return {"name": "samba-directory", "description": "connector accounts read from the Samba DC",
+            "servers": {"aadc01": {"connectors": {"contoso.com": connector(active)}},
+                        "aadc02": {"connectors": {"contoso.com": {**connector(standby),
+                                                                  **standby_connector}}}}}
+
+
+def audit(dc: RunningDC, tmp_path: Path, scenario: dict[str, object], **directory: object) -> list[Finding]:
+    """connector-account on the standby, with the pair's directory: block pointing at the Samba DC."""
+    with Lab(scenario, cloud=False) as lab:
+        raw = lab.inventory_dict()
+        raw["pairs"][0]["directory"] = {"domain": DOMAIN, "servers": [dc.ip], "auth": "ntlm",
+                                        "username": "CONTOSO\\auditor", "password": PASSWORD, **directory}
+        inventory = inventory_from_dict(raw, path=tmp_path / "inventory.yml")
+        facts = gather(inventory, probes=("connectors", "config"))
+    (pair,) = facts.pairs
+    assert pair.directory_configured
+    standby = next(s for s in pair.servers if s.role == "standby")
+    return evaluate("connector-account", pair, standby)
+
+
+def test_the_check_passes_on_rights_read_over_ldap_despite_a_double_hop(dc: RunningDC,
+                                                                         tmp_path: Path) -> None:
+    # The standby's probe could not read AD (double hop): without a directory block that is a finding.
+    findings = audit(dc, tmp_path, lab_scenario("MSOL_full", "MSOL_group", permissions_error="Unable to "
+                     "contact the server", permissions_error_kind="double-hop"))
+    assert findings == []
+
+
+def test_the_check_fails_on_grants_that_do_not_apply(dc: RunningDC, tmp_path: Path) -> None:
+    findings = audit(dc, tmp_path, lab_scenario("MSOL_full", "MSOL_scoped"))
+    text = "\n".join(f.message for f in findings)
+    assert "lacks ExtendedRight Replicating Directory Changes" in text and f"on {BASE_DN}" in text
+    assert "Reset Password" in text and f"on {OU}" in text
+    assert all("CONTOSO\\MSOL_scoped" in f.message for f in findings)
+
+
+def test_an_unreadable_directory_is_a_finding_not_a_pass(dc: RunningDC, tmp_path: Path) -> None:
+    findings = audit(dc, tmp_path, lab_scenario("MSOL_full", "MSOL_full"), password="Wrong-Pa55word!")
+    assert findings and all("LDAP read from this host failed" in f.message for f in findings)
+    assert all("Wrong-Pa55word!" not in f.message for f in findings)
+    assert findings[0].remediation is not None and "directory: block" in findings[0].remediation
