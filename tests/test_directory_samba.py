@@ -216,3 +216,38 @@ def test_an_unreadable_directory_is_a_finding_not_a_pass(dc: RunningDC, tmp_path
     assert findings and all("LDAP read from this host failed" in f.message for f in findings)
     assert all("Wrong-Pa55word!" not in f.message for f in findings)
     assert findings[0].remediation is not None and "directory: block" in findings[0].remediation
+
+
+# --- Kerberos (the 'kerberos' extra: gssapi) against Samba's KDC ------------------------------------------
+
+
+@pytest.fixture
+def kerberos(dc: RunningDC) -> None:
+    try:
+        import gssapi  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the Kerberos tests: scripts/test installs the kerberos extra")
+        pytest.skip("the kerberos extra (gssapi) is not installed")
+
+
+def kerberos_config(dc: RunningDC, **changes: object) -> DirectoryConfig:
+    return ntlm(dc, auth="kerberos", krb5_config=dc.krb5_conf, **changes)
+
+
+def test_kerberos_signed_and_sealed_on_389(dc: RunningDC, kerberos: None) -> None:
+    facts = read_directory(kerberos_config(dc), [("MSOL_group", "CONTOSO")], OBJECTS)
+    assert all(verdicts(facts, "group").values())
+
+
+def test_kerberos_over_ldaps(dc: RunningDC, kerberos: None) -> None:
+    config = kerberos_config(dc, transport="ldaps", port=636, ca_bundle=dc.ca_file,
+                             tls_server_name="DC1.contoso.test")
+    facts = read_directory(config, [("MSOL_scoped", "CONTOSO")], OBJECTS)
+    assert not any(verdicts(facts, "scoped").values())
+
+
+def test_kerberos_with_an_unknown_spn_says_which_setting(dc: RunningDC, kerberos: None) -> None:
+    with pytest.raises(DirectoryError) as caught:
+        read_directory(kerberos_config(dc, spn_host="nosuchdc.contoso.test"), [("MSOL_full", None)], OBJECTS)
+    assert caught.value.kind == "auth" and "spn_host" in str(caught.value)

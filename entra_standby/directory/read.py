@@ -92,7 +92,10 @@ def _bind(conn: ldap.LdapConnection, config: DirectoryConfig, server: str) -> No
 
     if config.krb5_config is not None:
         os.environ["KRB5_CONFIG"] = str(config.krb5_config)  # MIT krb5 reads it per context
-    req = spnego.ContextReq.default if not conn.tls else spnego.ContextReq.mutual_auth
+    # On 389 every message is signed and sealed; inside TLS the DC refuses a sign/seal layer, and MIT
+    # Kerberos asserts it unless told not to (GSS_KRB5_CRED_NO_CI_FLAGS_X, pyspnego's no_integrity).
+    req = (spnego.ContextReq.default if not conn.tls
+           else spnego.ContextReq.mutual_auth | spnego.ContextReq.no_integrity)
     protocol = "ntlm" if config.auth == "ntlm" else "kerberos"
     if protocol == "kerberos" and not _kerberos_available():
         raise DirectoryError("auth kerberos needs the Kerberos extra",

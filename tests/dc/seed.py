@@ -90,3 +90,7 @@ expired = dn_of("MSOL_expired")
 db.modify(ldb.Message.from_dict(db, {"dn": str(expired), "pwdLastSet": "0"}, ldb.FLAG_MOD_REPLACE))
 # Passwords never expire domain-wide: the cache is built once and must read the same months later.
 db.modify(ldb.Message.from_dict(db, {"dn": root, "maxPwdAge": NEVER}, ldb.FLAG_MOD_REPLACE))
+# The DC's LDAP SPNs (provision leaves them to samba_spnupdate, which is off here): Kerberos binds need them.
+dc_dn = str(db.search(root, scope=ldb.SCOPE_SUBTREE, expression="(sAMAccountName=DC1$)")[0].dn)
+spns = ["ldap/dc1.contoso.test", "ldap/dc1.contoso.test/contoso.test", "ldap/dc1.contoso.test/CONTOSO"]
+db.modify(ldb.Message.from_dict(db, {"dn": dc_dn, "servicePrincipalName": spns}, ldb.FLAG_MOD_ADD))
