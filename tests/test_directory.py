@@ -3,20 +3,25 @@ tests/test_directory_samba.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
 import textwrap
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from factbuilders import ad_connector, healthy_pair, run
 
 from entra_standby.directory import ber
 from entra_standby.directory.config import DIRECTORY_DEFAULTS, KNOWN_KEYS
 from entra_standby.directory.errors import DirectoryError
+from entra_standby.directory.facts import DirectoryAccount, DirectoryFacts
 from entra_standby.directory.sd import dacl
 from entra_standby.errors import InventoryError
 from entra_standby.inventory import load_inventory
+from entra_standby.rules import Finding
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "Dir-Secret-Pa55!"
@@ -178,3 +183,40 @@ def test_a_descriptor_without_dacl_and_a_truncated_one() -> None:
     assert dacl(struct.pack("<BBHIIII", 1, 0, 0x8000, 0, 0, 0, 0)) == ()
     with pytest.raises(DirectoryError):
         dacl(descriptor(ace(0, 0, 0x20, "S-1-5-21-1-2-3-4"))[:-3])
+
+
+# --- connector-account with directory facts (pure: the Samba DC end-to-end is in test_directory_samba) ------
+
+
+def _directory_pair(*, no_aces: bool = False, expired: bool = False,
+                    error: str | None = None) -> list[Finding]:
+    """connector-account on aadc02 of the healthy pair, its accounts' facts read "over LDAP"."""
+    pair = healthy_pair()
+    accounts = []
+    for host in ("aadc01", "aadc02"):
+        conn = ad_connector(pair, host)
+        permissions = conn.permissions
+        expires = None
+        if host == "aadc02":
+            if no_aces:  # the DC shows the same objects, none with an ACE for the standby's account
+                permissions = tuple(dataclasses.replace(o, aces=()) for o in permissions)
+            if expired and pair.now_utc is not None:
+                expires = pair.now_utc - timedelta(days=1)
+        accounts.append(DirectoryAccount(conn.account_user or "", conn.account_domain, account=conn.account,
+                                         permissions=permissions, account_expires_utc=expires,
+                                         error=error if host == "aadc02" else None))
+    pair = dataclasses.replace(pair, directory=DirectoryFacts("dc01", tuple(accounts)),
+                               directory_configured=True)
+    return run("connector-account", pair, "aadc02")
+
+
+def test_directory_facts_replace_the_probes() -> None:
+    assert _directory_pair() == []
+    findings = _directory_pair(no_aces=True)
+    assert findings and all("lacks" in f.message for f in findings)
+
+
+def test_an_expired_account_and_an_unreadable_one() -> None:
+    assert [f.message for f in _directory_pair(expired=True) if "expired on" in f.message]
+    (finding,) = _directory_pair(error="the account's domain fabrikam is not the directory block's domain")
+    assert "LDAP read from this host failed" in finding.message and "fabrikam" in finding.message
