@@ -39,7 +39,7 @@ ACCOUNT_REMEDIATION = (
 DOUBLE_HOP_REMEDIATION = (
     "allow the second hop for this server: Kerberos resource-based constrained delegation from the sync "
     "server to the domain controllers, or connect with CredSSP (inventory connection auth: credssp); or give "
-    "the pair a directory: block (inventory/example.yml) so this host reads the accounts over LDAP instead"
+    "the pair a directory: block so the tool host reads the accounts over LDAP instead (docs/directory.md)"
 )
 DIRECTORY_REMEDIATION = (
     "fix the pair's directory: block (a DC that answers on its port, the reader's credentials, the CA for "
