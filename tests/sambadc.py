@@ -49,6 +49,11 @@ class RunningDC:
         return self.run_dir / "private" / "tls" / "ca.pem"
 
     @property
+    def keytab(self) -> Path:
+        """Keys of the lab's WinRM services (HTTP, WSMAN, host / aadc0N.contoso.test, 127.0.0.1N): seed.py."""
+        return self.run_dir / "private" / "http.keytab"
+
+    @property
     def krb5_conf(self) -> Path:
         return self.run_dir / "krb5.conf"
 
@@ -189,7 +194,9 @@ def _krb5_conf(run_dir: Path) -> None:
     (run_dir / "krb5.conf").write_text(
         f"[libdefaults]\n default_realm = {REALM}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"
         f" dns_canonicalize_hostname = false\n rdns = false\n\n[realms]\n {REALM} = {{\n  kdc = {IP}\n }}\n\n"
-        f"[domain_realm]\n .{DOMAIN} = {REALM}\n {DOMAIN} = {REALM}\n", encoding="utf-8")
+        f"[domain_realm]\n .{DOMAIN} = {REALM}\n {DOMAIN} = {REALM}\n"
+        # the lab's WinRM servers, reached by address (host/127.0.0.1N in tests/dc/seed.py)
+        f" 127.0.0.11 = {REALM}\n 127.0.0.12 = {REALM}\n", encoding="utf-8")
 
 
 def acquire() -> RunningDC:

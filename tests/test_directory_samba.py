@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import sambadc
+import yaml
 from sambadc import BASE_DN, DC_HOST, DOMAIN, PASSWORD, RunningDC
+from spine_helpers import SCENARIOS
 
 from entra_standby.directory import ldap
 from entra_standby.directory.config import DirectoryConfig
@@ -251,3 +253,35 @@ def test_kerberos_with_an_unknown_spn_says_which_setting(dc: RunningDC, kerberos
     with pytest.raises(DirectoryError) as caught:
         read_directory(kerberos_config(dc, spn_host="nosuchdc.contoso.test"), [("MSOL_full", None)], OBJECTS)
     assert caught.value.kind == "auth" and "spn_host" in str(caught.value)
+
+
+# --- Kerberos to WinRM: the lab's servers accept tickets from Samba's KDC ----------------------------------
+
+
+def test_the_audit_runs_with_kerberos_to_winrm(dc: RunningDC, kerberos: None, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lab's acceptor is pyspnego's Negotiate acceptor: with a keytab (KRB5_KTNAME) it takes Kerberos.
+    # The lab's domain is the realm, so the ticket's client principal is the lab's user.
+    monkeypatch.setenv("KRB5_CONFIG", str(dc.krb5_conf))
+    monkeypatch.setenv("KRB5_KTNAME", f"FILE:{dc.keytab}")
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'ccache'}")
+    scenario = yaml.safe_load((SCENARIOS / "healthy-pair.yml").read_text(encoding="utf-8"))
+    scenario.setdefault("lab", {})["domain"] = "CONTOSO.TEST"
+    with Lab(scenario, cloud=False) as lab:
+        raw = lab.inventory_dict()
+        raw["pairs"][0]["connection"].update(auth="kerberos", username="auditor@CONTOSO.TEST",
+                                             password=PASSWORD)
+        assert [s["host"] for s in raw["pairs"][0]["servers"]] == ["127.0.0.11", "127.0.0.12"]  # the SPNs
+        inventory = inventory_from_dict(raw, path=tmp_path / "inventory.yml")
+        assert inventory.pairs[0].servers[0].connection.auth == "kerberos"
+        facts = gather(inventory, probes=("service", "scheduler", "connectors"))
+        (pair,) = facts.pairs
+        assert all(not s.errors for s in pair.servers), [s.errors for s in pair.servers]
+        assert pair.server("127.0.0.12").scheduler.staging_mode_enabled
+        # A wrong password is refused by the KDC: every host fails, naming Kerberos pre-authentication.
+        # (remoting.py files it as kind "remoting", not "auth": Krb5Error is not translated there yet.)
+        raw["pairs"][0]["connection"]["password"] = "Wrong-Pa55word!"
+        wrong = gather(inventory_from_dict(raw, path=tmp_path / "inventory.yml"), probes=("service",))
+        errors = [e for s in wrong.pairs[0].servers for e in s.errors.values()]
+        assert len(errors) == 2 and all("Preauthentication failed" in e.message for e in errors), errors
+        assert all("Wrong-Pa55word!" not in e.message for e in errors)

@@ -7,9 +7,12 @@ nTSecurityDescriptor is readable with the SD flags control asking for the DACL o
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ..facts.model import AccountState, Ace, ObjectPermissions
@@ -90,8 +93,6 @@ def _bind(conn: ldap.LdapConnection, config: DirectoryConfig, server: str) -> No
         return
     import spnego
 
-    if config.krb5_config is not None:
-        os.environ["KRB5_CONFIG"] = str(config.krb5_config)  # MIT krb5 reads it per context
     # On 389 every message is signed and sealed; inside TLS the DC refuses a sign/seal layer, and MIT
     # Kerberos asserts it unless told not to (GSS_KRB5_CRED_NO_CI_FLAGS_X, pyspnego's no_integrity).
     req = (spnego.ContextReq.default if not conn.tls
@@ -102,12 +103,36 @@ def _bind(conn: ldap.LdapConnection, config: DirectoryConfig, server: str) -> No
                              fix="pip install 'entra-standby[kerberos]' (needs libkrb5-dev to build)",
                              kind="auth")
     try:
-        context: Any = spnego.client(_principal(config), config.password, hostname=config.spn_host or server,
-                                     service="ldap", protocol=protocol, context_req=req)
-        conn.bind_sasl(context, who)
+        with _krb5_config(config.krb5_config):
+            context: Any = spnego.client(_principal(config), config.password,
+                                         hostname=config.spn_host or server, service="ldap",
+                                         protocol=protocol, context_req=req)
+            conn.bind_sasl(context, who)
     except spnego.exceptions.SpnegoError as exc:
         raise DirectoryError(f"{server}: {protocol} authentication as {who} failed: {_spnego_reason(exc)}",
                              fix=_spnego_fix(protocol, exc), kind="auth") from None
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _krb5_config(path: Path | None) -> Iterator[None]:
+    """KRB5_CONFIG = ``path`` while the bind runs (MIT krb5 reads it when a context starts), then as it was:
+    the process's other Kerberos users (WinRM) keep theirs. Binds with a config of their own take turns."""
+    if path is None:
+        yield
+        return
+    with _ENV_LOCK:
+        before = os.environ.get("KRB5_CONFIG")
+        os.environ["KRB5_CONFIG"] = str(path)
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("KRB5_CONFIG", None)
+            else:
+                os.environ["KRB5_CONFIG"] = before
 
 
 def _kerberos_available() -> bool:

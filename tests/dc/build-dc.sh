@@ -41,3 +41,11 @@ mkdir -p "$dir/run" "$dir/log" "$dir/usershares"
 
 # Users, OUs, groups and ACEs the tests read (one samba-python process on sam.ldb: no server needed).
 /usr/bin/python3 "$here/seed.py" "$dir/etc/smb.conf"
+
+# Their keytab, for the lab's Kerberos acceptor (KRB5_KTNAME).
+for service in HTTP WSMAN host; do
+    for host in aadc01.contoso.test aadc02.contoso.test 127.0.0.11 127.0.0.12; do
+        samba-tool domain exportkeytab "$dir/private/http.keytab" --principal="$service/$host" \
+            -s "$dir/etc/smb.conf" >/dev/null
+    done
+done

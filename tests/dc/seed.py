@@ -94,3 +94,14 @@ db.modify(ldb.Message.from_dict(db, {"dn": root, "maxPwdAge": NEVER}, ldb.FLAG_M
 dc_dn = str(db.search(root, scope=ldb.SCOPE_SUBTREE, expression="(sAMAccountName=DC1$)")[0].dn)
 spns = ["ldap/dc1.contoso.test", "ldap/dc1.contoso.test/contoso.test", "ldap/dc1.contoso.test/CONTOSO"]
 db.modify(ldb.Message.from_dict(db, {"dn": dc_dn, "servicePrincipalName": spns}, ldb.FLAG_MOD_ADD))
+# The lab's WinRM servers as Kerberos services: one service account holds their HTTP/ SPNs; AES keys need
+# msDS-SupportedEncryptionTypes set before the password (else the keytab is RC4-only; samba-dc.md section 4).
+db.newuser("svc-winrm", PASSWORD)
+winrm = dn_of("svc-winrm")
+# The lab's hosts are addresses (healthy-pair: 127.0.0.11 and .12); pypsrp as the audit builds it asks for
+# host/<address> (pyspnego's default service; measured with KRB5_TRACE), WSMAN/<host> is Windows' own SPN.
+spns = [f"{service}/{host}" for service in ("HTTP", "WSMAN", "host")
+        for host in ("aadc01.contoso.test", "aadc02.contoso.test", "127.0.0.11", "127.0.0.12")]
+db.modify(ldb.Message.from_dict(db, {"dn": winrm, "msDS-SupportedEncryptionTypes": "24",
+                                     "servicePrincipalName": spns}, ldb.FLAG_MOD_REPLACE))
+db.setpassword("(sAMAccountName=svc-winrm)", PASSWORD + "-winrm")
