@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from ..facts.collection import HostFacts, PairFacts
 from ..facts.model import Ace, Connector, ObjectPermissions
-from ._common import Reporter, no_active_finding
+from ._common import Reporter, no_active_finding, now_of
 from .base import Finding, Severity, check
 from .drift import feature_error, feature_state
 from .guids import (
@@ -194,11 +193,12 @@ def with_directory(pair: PairFacts, conn: Connector) -> Connector:
                    permissions_error_kind=None)
 
 
-def _account_expired(report: Reporter, pair: PairFacts, host: str, conn: Connector) -> Iterator[Finding]:
+def _account_expired(report: Reporter, pair: PairFacts, server: HostFacts,
+                     conn: Connector) -> Iterator[Finding]:
     entry = pair.directory.account(conn.account_user, conn.account_domain) if pair.directory else None
     expires = entry.account_expires_utc if entry is not None else None
-    now = pair.now_utc or datetime.now(UTC)
-    if expires is not None and expires <= now:
+    if expires is not None and expires <= now_of(pair, server):
+        host = server.host
         who = account_name(conn)
         yield report(
             f"{host}: AD connector '{conn.name}' account {who} expired on {expires:%Y-%m-%d %H:%M} UTC",
@@ -267,7 +267,7 @@ def connector_account(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
         if conn.type.upper() != "AD":
             continue
         yield from _account_state(report, server.host, conn)
-        yield from _account_expired(report, pair, server.host, conn)
+        yield from _account_expired(report, pair, server, conn)
         who = account_name(conn)
         if conn.permissions_error and conn.permissions_error_kind == "double-hop":
             yield report(
