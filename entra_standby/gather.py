@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .directory.facts import DirectoryFacts
 from .errors import EntraStandbyError, HostError
 from .facts.collection import FactError, HostFacts, PairFacts
 from .facts.model import HOST_DOMAINS, CloudFacts
@@ -76,14 +77,22 @@ def gather(inventory: Inventory, *, probes: Sequence[str] | None = None, source:
                         for p, s in jobs}
         cloud_futures = {p.name: pool.submit(gather_pair_cloud, p) for p in cloud_pairs}
         host_results = {key: f.result() for key, f in host_futures.items()}
+        # The directory reads need the servers' facts: which account each AD connector uses, which OUs.
+        directory_futures = {p.name: pool.submit(gather_pair_directory, p,
+                                                 [host_results[(p.name, s.host)][1] for s in p.servers])
+                             for p in inventory.pairs if p.directory is not None}
         cloud_results = {name: f.result() for name, f in cloud_futures.items()}
+        directory_results = {name: f.result() for name, f in directory_futures.items()}
 
     pairs: list[PairFacts] = []
     for p in inventory.pairs:
         servers = tuple(host_results[(p.name, s.host)][1] for s in p.servers)
         cloud, cloud_error = cloud_results.get(p.name, (None, None))
+        directory, directory_error = directory_results.get(p.name, (None, None))
         pairs.append(PairFacts(name=p.name, servers=servers, thresholds=dict(p.thresholds), cloud=cloud,
-                               cloud_error=cloud_error, cloud_configured=p.cloud_configured, now_utc=started))
+                               cloud_error=cloud_error, cloud_configured=p.cloud_configured, now_utc=started,
+                               directory=directory, directory_error=directory_error,
+                               directory_configured=p.directory is not None))
     return RunFacts(collected_utc=started, pairs=tuple(pairs),
                     hosts={key: result[0] for key, result in host_results.items()},
                     inventory_name=inventory.name, source=source, tool_version=__version__)
@@ -140,6 +149,16 @@ def parse_outputs(host: str, domains: Sequence[str],
                                            f"{host}: probe {domain}: output could not be parsed "
                                            f"({type(exc).__name__}: {exc})")
     return values, errors
+
+
+def gather_pair_directory(pair: PairEntry,
+                          servers: Sequence[HostFacts]) -> tuple[DirectoryFacts | None, FactError | None]:
+    """The pair's connector accounts read over LDAP (``directory:`` block), or why not. Never raises."""
+    from .directory.gather import gather_directory
+
+    if pair.directory is None:
+        return None, None
+    return gather_directory(pair.directory, servers)
 
 
 def gather_pair_cloud(pair: PairEntry) -> tuple[CloudFacts | None, FactError | None]:

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import yaml
 
 from .cloud.config import CloudConfig, parse_cloud_block
+from .directory.config import DirectoryConfig, parse_directory_block
 from .drill.settings import (
     DrillSettings,
     MaintenanceWindow,
@@ -133,6 +134,7 @@ class PairEntry:
     thresholds: dict[str, Any] = field(default_factory=dict)
     cloud: CloudConfig | None = None  # the pair's ``cloud:`` block, if any
     drill: DrillSettings = field(default_factory=DrillSettings)  # ``drill:`` + ``maintenance_windows:``
+    directory: DirectoryConfig | None = None  # the pair's ``directory:`` block (AD reads over LDAP), if any
 
     @property
     def cloud_configured(self) -> bool:
@@ -265,7 +267,7 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
     for i, pair_raw in enumerate(pairs_list):
         key = f"pairs[{i}]"
         pair = v.mapping(pair_raw, key, {"name", "servers", "connection", "thresholds", "cloud", "drill",
-                                         "maintenance_windows"}, what="a pair")
+                                         "maintenance_windows", "directory"}, what="a pair")
         name = v.string(v.required(pair, "name", key), f"{key}.name")
         if name in seen_pairs:
             v.fail(f"{key}.name", f"duplicate pair name '{name}' (also {seen_pairs[name]})",
@@ -303,7 +305,8 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
                    "add the staging server as 'role: standby'")
         pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds,
                                cloud=v.cloud(pair, key),
-                               drill=v.drill(pair, key, default_drill, default_windows)))
+                               drill=v.drill(pair, key, default_drill, default_windows),
+                               directory=v.directory(pair, key)))
     return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults),
                      raw_waivers=top.get("waivers"))
 
@@ -506,6 +509,12 @@ class _Validator:
         if not isinstance(raw, Mapping):
             self.fail(f"{key}.cloud", f"expected a mapping, got {_kind(raw)}", "see inventory/example.yml")
         return parse_cloud_block(dict(raw), path=self.label, key=f"{key}.cloud", base_dir=self.base_dir)
+
+    def directory(self, pair: dict[str, Any], key: str) -> DirectoryConfig | None:
+        if pair.get("directory") is None:
+            return None
+        return parse_directory_block(pair["directory"], path=self.label, key=f"{key}.directory",
+                                     base_dir=self.base_dir)
 
 
 def _suggest(word: str, options: list[str]) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import FactUnavailableError
 from .model import (
@@ -21,6 +21,9 @@ from .model import (
     TlsFacts,
     VersionFacts,
 )
+
+if TYPE_CHECKING:  # directory.facts builds on facts.model: a run-time import here would be circular
+    from ..directory.facts import DirectoryFacts
 
 T = TypeVar("T")
 
@@ -112,6 +115,10 @@ class PairFacts:
     cloud_error: FactError | None = None
     cloud_configured: bool = False
     now_utc: datetime | None = None  # evaluation time; replay uses the evidence's collection time
+    # The pair's ``directory:`` block read over LDAP (connector accounts' state and rights), or why not.
+    directory: DirectoryFacts | None = None
+    directory_error: FactError | None = None
+    directory_configured: bool = False
 
     @property
     def active(self) -> HostFacts | None:

@@ -7,11 +7,11 @@ active's account do not follow (reference §6.4). The standby looks healthy whil
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..facts.collection import HostFacts, PairFacts
 from ..facts.model import Ace, Connector, ObjectPermissions
-from ._common import Reporter, no_active_finding
+from ._common import Reporter, no_active_finding, now_of
 from .base import Finding, Severity, check
 from .drift import feature_error, feature_state
 from .guids import (
@@ -37,9 +37,12 @@ ACCOUNT_REMEDIATION = (
 )
 DOUBLE_HOP_REMEDIATION = (
     "allow the second hop for this server: Kerberos resource-based constrained delegation from the sync "
-    "server to the domain controllers, or connect with CredSSP (inventory connection auth: credssp); or run "
-    "the directory reads from the tool host instead of the sync server (not yet available: a later release "
-    "reads the ACLs from the tool host)"
+    "server to the domain controllers, or connect with CredSSP (inventory connection auth: credssp); or give "
+    "the pair a directory: block so the tool host reads the accounts over LDAP instead (docs/directory.md)"
+)
+DIRECTORY_REMEDIATION = (
+    "fix the pair's directory: block (a DC that answers on its port, the reader's credentials, the CA for "
+    "ldaps), then re-run; any domain user can read the rights"
 )
 _READ_RIGHTS = frozenset({"ReadProperty", "GenericRead", "ListChildren", "ListObject", "ReadControl"})
 
@@ -178,6 +181,40 @@ def required_grants(servers: Iterable[HostFacts]) -> dict[str, tuple[RequiredGra
     return need
 
 
+def with_directory(pair: PairFacts, conn: Connector) -> Connector:
+    """The connector with its account state and rights as read over LDAP (the pair's ``directory:`` block),
+    replacing what the sync server's probe read inside its session; unchanged without a block."""
+    if not pair.directory_configured or conn.type.upper() != "AD":
+        return conn
+    if pair.directory is None:
+        why = pair.directory_error.message if pair.directory_error else "not read"
+        return replace(conn, permissions=(), permissions_error=f"LDAP read from this host failed: {why}",
+                       permissions_error_kind="directory")
+    entry = pair.directory.account(conn.account_user, conn.account_domain)
+    if entry is None or entry.error:
+        reason = (entry.error if entry is not None else None) or "the account was not read"
+        return replace(conn, account=entry.account if entry and entry.account else conn.account,
+                       permissions=(), permissions_error=f"LDAP read from this host failed: {reason}",
+                       permissions_error_kind="directory")
+    return replace(conn, account=entry.account, permissions=entry.permissions, permissions_error=None,
+                   permissions_error_kind=None)
+
+
+def _account_expired(report: Reporter, pair: PairFacts, server: HostFacts,
+                     conn: Connector) -> Iterator[Finding]:
+    entry = pair.directory.account(conn.account_user, conn.account_domain) if pair.directory else None
+    expires = entry.account_expires_utc if entry is not None else None
+    if expires is not None and expires <= now_of(pair, server):
+        host = server.host
+        who = account_name(conn)
+        yield report(
+            f"{host}: AD connector '{conn.name}' account {who} expired on {expires:%Y-%m-%d %H:%M} UTC",
+            connector=conn.name, account=who, account_expires_utc=expires.isoformat(),
+            remediation=f"Clear-ADAccountExpiration -Identity '{conn.account_user}' (a sync account must "
+            "not expire)",
+        )
+
+
 def _account_state(report: Reporter, host: str, conn: Connector) -> Iterator[Finding]:
     who = account_name(conn)
     acct = conn.account
@@ -231,11 +268,13 @@ def connector_account(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
         yield no_active_finding(report, pair, server)
     compare_with = [server] + ([active] if active is not None else [])
     need = required_grants(compare_with)
-    theirs = {c.name.lower(): c for c in active.connectors.connectors} if active is not None else {}
-    for conn in server.connectors.connectors:
+    theirs = ({c.name.lower(): with_directory(pair, c) for c in active.connectors.connectors}
+              if active is not None else {})
+    for conn in (with_directory(pair, c) for c in server.connectors.connectors):
         if conn.type.upper() != "AD":
             continue
         yield from _account_state(report, server.host, conn)
+        yield from _account_expired(report, pair, server, conn)
         who = account_name(conn)
         if conn.permissions_error and conn.permissions_error_kind == "double-hop":
             yield report(
@@ -258,7 +297,8 @@ def connector_account(pair: PairFacts, server: HostFacts) -> Iterator[Finding]:
                 connector=conn.name,
                 account=who,
                 permissions_error=conn.permissions_error,
-                remediation="read the ACLs from a host that reaches a DC without a double hop (or allow "
+                remediation=DIRECTORY_REMEDIATION if conn.permissions_error_kind == "directory" else
+                "read the ACLs from a host that reaches a DC without a double hop (or allow "
                 "Kerberos delegation), then re-run",
             )
             continue
