@@ -56,6 +56,12 @@ class UnreachableError(HostError):
     kind = "unreachable"
 
 
+class HostDeadlineError(UnreachableError):
+    """The host did not finish within its total deadline (connect + every request + every probe)."""
+
+    kind = "deadline"
+
+
 class AuthenticationFailedError(HostError):
     """The host rejected the credentials (or the TLS/channel binding)."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -58,6 +59,11 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
     "read_timeout": 6,  # seconds per HTTP request; bounds how long a stalled host can hold the run
     "operation_timeout": 4,  # WS-Man long-poll; must be below read_timeout
     "connect_timeout": 3,
+    # total seconds for one host in an audit (connect + every request + every probe): a host that trickles
+    # bytes errors after this, and never delays another host's verdict beyond it.
+    "host_timeout": 120,
+    # seconds one probe may run without printing before it is stopped alone (the others keep their facts)
+    "probe_timeout": 60,
     "message_encryption": "auto",
     "negotiate_send_cbt": True,
     "retries": 2,  # extra attempts on transient connection errors (refused, reset, 503)
@@ -65,6 +71,8 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
 """Connection settings used when neither ``defaults.connection``, the pair nor the server sets one."""
 
 _SECRET_KEYS = ("password_env", "password_file", "password")
+MAX_REQUEST_TIMEOUT_S = 600.0  # read/connect timeouts: beyond this a stalled host just looks hung
+MAX_HOST_TIMEOUT_S = 3600.0  # one host's total deadline and one probe's budget
 
 
 class Secret:
@@ -103,6 +111,8 @@ class ConnectionSettings:
     read_timeout: float = 6
     operation_timeout: int = 4
     connect_timeout: float = 3
+    host_timeout: float = 120
+    probe_timeout: float = 60
     message_encryption: str = "auto"
     negotiate_send_cbt: bool = True
     retries: int = 2
@@ -345,12 +355,13 @@ class _Validator:
             self.fail(key, f"{value} is out of range", f"use a number {bound}")
         return int(value)
 
-    def number(self, value: Any, key: str) -> float:
+    def number(self, value: Any, key: str, *, high: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(key, f"expected a number of seconds, got {_kind(value)}",
                       "write a number without quotes")
-        if value <= 0:
-            self.fail(key, f"{value} is not positive", "use a number of seconds greater than 0")
+        if not math.isfinite(value) or value <= 0 or value > high:
+            self.fail(key, f"{_kind(value)} is out of range",
+                      f"use a number of seconds greater than 0 and at most {high:g}")
         return float(value)
 
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
@@ -386,9 +397,11 @@ class _Validator:
             elif name == "username":
                 out[name] = self.string(item, here)
             elif name in ("read_timeout", "connect_timeout"):
-                out[name] = self.number(item, here)
+                out[name] = self.number(item, here, high=MAX_REQUEST_TIMEOUT_S)
+            elif name in ("host_timeout", "probe_timeout"):
+                out[name] = self.number(item, here, high=MAX_HOST_TIMEOUT_S)
             elif name == "operation_timeout":
-                out[name] = self.integer(item, here, low=1)
+                out[name] = self.integer(item, here, low=1, high=int(MAX_REQUEST_TIMEOUT_S) - 1)
             elif name == "retries":
                 out[name] = self.integer(item, here, low=0, high=10)
             else:  # a secret source
