@@ -14,6 +14,7 @@ so an abandoned one can neither delay the other hosts' verdicts nor keep the pro
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 import time
@@ -227,6 +228,11 @@ def parse_outputs(host: str, domains: Sequence[str],
         elif isinstance(out, HostError):
             errors[domain] = FactError(domain, out.kind, str(out))
         else:
+            duplicate = _duplicate_json_key(out)
+            if duplicate is not None:
+                message = f"{host}: probe {domain}: the JSON output has the key '{duplicate}' twice"
+                errors[domain] = FactError(domain, "probe", f"{message} (which one is true?)")
+                continue
             try:
                 values[domain] = parse_probe_output(host, domain, out)
             except EntraStandbyError as exc:
@@ -236,6 +242,25 @@ def parse_outputs(host: str, domains: Sequence[str],
                                            f"{host}: probe {domain}: output could not be parsed "
                                            f"({type(exc).__name__}: {exc})")
     return values, errors
+
+
+def _duplicate_json_key(text: str) -> str | None:
+    """The first key that appears twice in one JSON object of ``text`` (``json`` keeps the last silently,
+    so ``staging_mode_enabled: true, false`` would read as false); None if none does or it is not JSON
+    (the parser then says what is wrong with it)."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if not found and len(set(keys)) != len(keys):
+            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
+        return dict(items)
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return " ".join(found[0].split())[:60] if found else None
 
 
 def gather_pair_cloud(pair: PairEntry) -> tuple[CloudFacts | None, FactError | None]:

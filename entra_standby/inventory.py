@@ -19,8 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
 from .cloud.config import CloudConfig, parse_cloud_block
 from .drill.settings import (
     DrillSettings,
@@ -29,8 +27,10 @@ from .drill.settings import (
     parse_drill_block,
     parse_maintenance_windows,
 )
-from .errors import InventoryError
+from .errors import FileKeyError, InventoryError, env_name_for_message, env_problem, is_env_name
 from .rules.thresholds import DEFAULT_THRESHOLDS
+from .rules.versions import parse_version
+from .yamlload import load_yaml_file, read_text_file
 
 __all__ = [
     "AUTH_METHODS",
@@ -71,8 +71,13 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
 """Connection settings used when neither ``defaults.connection``, the pair nor the server sets one."""
 
 _SECRET_KEYS = ("password_env", "password_file", "password")
+MAX_SECRET_FILE_BYTES = 64 * 1024  # a password file holds one line; anything larger is the wrong file
 MAX_REQUEST_TIMEOUT_S = 600.0  # read/connect timeouts: beyond this a stalled host just looks hung
 MAX_HOST_TIMEOUT_S = 3600.0  # one host's total deadline and one probe's budget
+
+
+class _SecretFileError(FileKeyError):
+    """Internal: a password file problem, re-raised as an ``InventoryError`` at its key."""
 
 
 class Secret:
@@ -192,21 +197,10 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     """
     file = Path(path)
     label = str(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not file.exists() and not file.is_symlink():
         raise InventoryError("file not found", path=label,
-                             fix="pass an existing file to --inventory (try inventory/lab.yml)") from None
-    except OSError as exc:
-        raise InventoryError(f"cannot read file: {exc.strerror}", path=label) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InventoryError(f"not valid YAML: {problem}", path=label, key=where,
-                             fix="check indentation and quoting at that position") from None
+                             fix="pass an existing file to --inventory (try inventory/lab.yml)")
+    raw = load_yaml_file(file, label=label, error=InventoryError)
     return inventory_from_dict(raw, path=file, label=label)
 
 
@@ -301,6 +295,17 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
 
 
 # --- validation ------------------------------------------------------------------------------------------
+
+_THRESHOLD_MAX = 1e9
+# What each threshold accepts (rules/thresholds.py reads them; keys not listed are whole numbers >= 0).
+_THRESHOLD_KINDS = {
+    "min_version": "version",
+    "allow_standby_newer_version": "bool",
+    "reboot_counts_file_rename": "bool",
+    "max_run_age_minutes": "minutes-or-null",
+    "cloud_sync_max_age_minutes": "minutes-or-null",
+}
+
 
 class _Validator:
     def __init__(self, label: str, base_dir: Path) -> None:
@@ -425,26 +430,36 @@ class _Validator:
 
     def secret(self, name: str, value: Any, key: str) -> Secret:
         if name == "password_env":
-            var = self.string(value, key)
-            secret = os.environ.get(var)
+            var = self.string(value, key, secret=True)
+            secret = os.environ.get(var) if is_env_name(var) else None
             if secret is None or secret == "":
-                self.fail(key, f"environment variable {var} is not set",
-                          f"export {var} before running (e.g. from the CI secret store) or use password_file")
+                shown = env_name_for_message(var) or "the variable"
+                self.fail(key, env_problem(var),
+                          f"export {shown} before running (e.g. from the CI secret store), "
+                          "or use password_file")
             return Secret(str(secret))
         if name == "password_file":
             raw_path = Path(os.path.expanduser(self.string(value, key)))
             secret_path = raw_path if raw_path.is_absolute() else self.base_dir / raw_path
-            try:
-                text = secret_path.read_text(encoding="utf-8").strip("\r\n")
-            except OSError:
-                self.fail(key, f"password file '{value}' cannot be read (looked for {secret_path})",
-                          "create the file (readable only by you) or fix the path")
-            if not text:
-                self.fail(key, f"password file '{value}' is empty",
-                          "write the password on the file's first line")
-            return Secret(text)
+            return Secret(self.password_file(secret_path, str(value), key))
         # inline: checked against the host once the connection is merged (see settings()).
         return Secret(self.string(value, key, secret=True))
+
+    def password_file(self, path: Path, shown: str, key: str) -> str:
+        """The first line of a password file, read with a bound; the secret itself is never quoted."""
+        try:
+            text = read_text_file(path, label=shown, error=_SecretFileError, max_bytes=MAX_SECRET_FILE_BYTES,
+                                  what="password file", secret=True)
+        except _SecretFileError as exc:
+            self.fail(key, f"{exc.reason} (looked for {path})",
+                      exc.fix or "create the file (readable only by you) or fix the path")
+        lines = text.splitlines()
+        first = lines[0] if lines else ""
+        if not first.strip():
+            self.fail(key, f"password file '{shown}' has no password on its first line"
+                           + (" (only spaces)" if first else ""),
+                      "write the password on the file's first line")
+        return first
 
     def settings(self, merged: dict[str, Any], host: str, key: str) -> ConnectionSettings:
         values = {**CONNECTION_DEFAULTS, **merged}
@@ -471,17 +486,35 @@ class _Validator:
         return ConnectionSettings(**values)
 
     def thresholds(self, value: Any, key: str) -> dict[str, Any]:
-        known = dict(DEFAULT_THRESHOLDS)
-        block = self.mapping(value, key, set(known), what="a mapping of threshold: value")
+        """Every threshold typed and ranged here, at load, so a bad value is one line naming its key instead
+        of a check's error later (see ``_THRESHOLD_KINDS`` for what each key accepts)."""
+        block = self.mapping(value, key, set(DEFAULT_THRESHOLDS), what="a mapping of threshold: value")
         for name, item in block.items():
-            default = known[name]
-            if default is not None and not isinstance(default, bool) and isinstance(default, int | float):
-                if isinstance(item, bool) or not isinstance(item, int | float):
-                    self.fail(f"{key}.{name}", f"expected a number, got {_kind(item)}",
-                              f"write a number (default {default})")
-            elif isinstance(default, bool) and not isinstance(item, bool):
-                self.fail(f"{key}.{name}", f"expected true or false, got {_kind(item)}",
-                          f"write true or false (default {str(default).lower()})")
+            here, default = f"{key}.{name}", DEFAULT_THRESHOLDS[name]
+            kind = _THRESHOLD_KINDS.get(name, "whole")
+            if kind == "bool":
+                if not isinstance(item, bool):
+                    self.fail(here, f"expected true or false, got {_kind(item)}",
+                              f"write true or false (default {str(default).lower()})")
+            elif kind == "version":
+                if not isinstance(item, str) or parse_version(item) is None:
+                    self.fail(here, f"expected a version such as 2.5.79.0, got {_kind(item)}",
+                              f"write four dotted numbers in quotes (default '{default}')")
+            elif item is None and kind == "minutes-or-null":
+                continue
+            elif isinstance(item, bool) or not isinstance(item, int | float):
+                self.fail(here, f"expected a number, got {_kind(item)}",
+                          f"write a number (default {default})")
+            elif not math.isfinite(item) or item > _THRESHOLD_MAX:
+                self.fail(here, f"{_kind(item)} is out of range",
+                          f"use a finite number up to {_THRESHOLD_MAX:g} (default {default})")
+            elif kind == "whole" and (item < 0 or int(item) != item):
+                self.fail(here, f"expected a whole number >= 0, got {_kind(item)}",
+                          f"write a whole number (default {default})")
+            elif kind != "whole" and item <= 0:
+                nullable = " or null (computed by the check)" if kind == "minutes-or-null" else ""
+                self.fail(here, f"expected a number > 0, got {_kind(item)}",
+                          f"write a positive number{nullable} (default {default})")
         return dict(block)
 
     def drill(self, pair: dict[str, Any], key: str, default_block: dict[str, Any],

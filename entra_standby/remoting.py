@@ -82,8 +82,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # pypsrp logs request bodies at DEBUG (encrypted or not, they may carry data we do not want in logs).
-for _noisy in ("pypsrp", "requests_credssp", "spnego", "urllib3"):
+for _noisy in ("requests_credssp", "spnego", "urllib3"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+# pypsrp also logs every failed request with ``log.exception`` (ERROR, with the whole chained traceback)
+# before raising it; this module translates each of those exceptions into one line, so its own records
+# would only repeat them as tracebacks in pytest's "Captured log" and in CI logs.
+logging.getLogger("pypsrp").setLevel(logging.CRITICAL)
 
 _RETRY_WAIT_S = 0.25  # first wait between attempts on a transient error; doubles, capped at 1 s
 
