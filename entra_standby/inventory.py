@@ -14,6 +14,7 @@ import difflib
 import ipaddress
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "AUTH_METHODS",
     "CONNECTION_DEFAULTS",
     "ConnectionSettings",
+    "InsecureSettingWarning",
     "Inventory",
     "PairEntry",
     "Secret",
@@ -74,6 +76,10 @@ _SECRET_KEYS = ("password_env", "password_file", "password")
 MAX_SECRET_FILE_BYTES = 64 * 1024  # a password file holds one line; anything larger is the wrong file
 MAX_REQUEST_TIMEOUT_S = 600.0  # read/connect timeouts: beyond this a stalled host just looks hung
 MAX_HOST_TIMEOUT_S = 3600.0  # one host's total deadline and one probe's budget
+
+
+class InsecureSettingWarning(UserWarning):
+    """An inventory setting that works but weakens security (e.g. ``cert_validation: false``)."""
 
 
 class _SecretFileError(FileKeyError):
@@ -155,6 +161,7 @@ class Inventory:
     pairs: tuple[PairEntry, ...]
     lab_scenario: Path | None = None
     raw_defaults: dict[str, Any] = field(default_factory=dict, repr=False)  # to apply over a lab's pairs
+    warnings: tuple[str, ...] = ()  # insecure but accepted settings, one line each (also Python warnings)
 
     @property
     def name(self) -> str:
@@ -291,7 +298,7 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
         pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds,
                                cloud=v.cloud(pair, key),
                                drill=v.drill(pair, key, default_drill, default_windows)))
-    return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults))
+    return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults), warnings=tuple(v.warnings))
 
 
 # --- validation ------------------------------------------------------------------------------------------
@@ -311,9 +318,17 @@ class _Validator:
     def __init__(self, label: str, base_dir: Path) -> None:
         self.label = label
         self.base_dir = base_dir
+        self.warnings: list[str] = []
 
     def fail(self, key: str, message: str, fix: str | None = None) -> NoReturn:
         raise InventoryError(message, path=self.label, key=key or None, fix=fix)
+
+    def warn(self, key: str, message: str, fix: str) -> None:
+        """An accepted but insecure setting: one line, in ``Inventory.warnings`` and as a Python warning."""
+        line = str(InventoryError(message, path=self.label, key=key or None, fix=fix))
+        if line not in self.warnings:
+            self.warnings.append(line)
+            warnings.warn(InsecureSettingWarning(line), stacklevel=4)
 
     # generic shapes
 
@@ -448,10 +463,10 @@ class _Validator:
     def password_file(self, path: Path, shown: str, key: str) -> str:
         """The first line of a password file, read with a bound; the secret itself is never quoted."""
         try:
-            text = read_text_file(path, label=shown, error=_SecretFileError, max_bytes=MAX_SECRET_FILE_BYTES,
-                                  what="password file", secret=True)
+            text = read_text_file(path, label="", error=_SecretFileError, max_bytes=MAX_SECRET_FILE_BYTES,
+                                  what="the file", secret=True)
         except _SecretFileError as exc:
-            self.fail(key, f"{exc.reason} (looked for {path})",
+            self.fail(key, f"password file '{shown}' cannot be read: {exc.reason} (looked for {path})",
                       exc.fix or "create the file (readable only by you) or fix the path")
         lines = text.splitlines()
         first = lines[0] if lines else ""
@@ -480,6 +495,23 @@ class _Validator:
             self.fail(f"{key}.connection.operation_timeout",
                       f"operation_timeout ({values['operation_timeout']}) must be below read_timeout "
                       f"({values['read_timeout']})", "lower operation_timeout or raise read_timeout")
+        remote = not is_loopback(host)
+        if remote and auth == "basic" and values["ssl"] and values["cert_validation"] is False:
+            self.fail(f"{key}.connection.cert_validation",
+                      f"basic auth with cert_validation: false would hand the password for '{host}' to any "
+                      "server that answers (the certificate is not checked)",
+                      "set cert_validation to the PEM CA bundle of the WinRM certificate, or use auth: "
+                      "negotiate")
+        if remote and not values["ssl"] and values["message_encryption"] == "never":
+            self.fail(f"{key}.connection.message_encryption",
+                      f"message_encryption: never over plain HTTP to '{host}' sends every probe's output "
+                      "(and with basic auth the password) across the network in clear",
+                      "use message_encryption: auto (or ssl: true)")
+        if remote and values["ssl"] and values["cert_validation"] is False:
+            self.warn(f"{key}.connection.cert_validation",
+                      f"cert_validation: false for '{host}': the TLS certificate is not checked, so a "
+                      "machine in the middle could pose as this server",
+                      "set cert_validation to the PEM CA bundle that issued the WinRM certificate")
         if auth == "basic" and not values["ssl"]:
             self.fail(f"{key}.connection.auth", "basic auth over plain HTTP would send the password in clear",
                       "use ssl: true, or auth: negotiate")

@@ -173,7 +173,7 @@ def read_text_file(path: Path, *, label: str, error: type[FileKeyError], max_byt
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise error(f"{what} not found", path=label, fix="check the path") from None
+        raise error(f"{what} was not found", path=label, fix="check the path") from None
     except OSError as exc:
         raise error(f"cannot read {what}: {exc.strerror}", path=label, fix="check the path and its rights") \
             from None

@@ -193,11 +193,15 @@ def parse_cloud_block(raw: object, *, path: str, key: str, base_dir: Path) -> Cl
             raise block.error("client_secret", "an inline secret is accepted only for a loopback (lab) "
                               "authority_host", "store the secret in an environment variable and name it "
                               "with client_secret_env")
+        if not is_loopback_url(graph_url):  # a lab token must never travel to a real Graph endpoint
+            raise block.error("graph_url", "an inline (lab) secret with a loopback authority_host, but "
+                              f"graph_url {graph_url} is not loopback",
+                              "point graph_url at the lab too, or use client_secret_env for a real tenant")
         secret = block.string("client_secret", required=True)
         source = "inline"
     elif secret_keys == ["client_secret_env"]:
         secret = block.env("client_secret_env")
-        source = f"env {block.raw['client_secret_env']}"
+        source = f"env {env_name_for_message(block.raw['client_secret_env']) or '(name not shown)'}"
     else:
         certificate_path = block.file("certificate_path", "certificate file")
         if "certificate_password_env" in block.raw:
