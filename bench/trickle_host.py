@@ -3,6 +3,7 @@ one byte every ``--interval`` seconds (TLS end to end, through tests/trickle.py)
 active still gets every fact.
 
     python bench/trickle_host.py [--repeats 5] [--interval 0.3] [--host-timeout 10] [--after-bytes 6000]
+                                 [--scheme http|https]
     python bench/trickle_host.py --limit 90 --code /work/main     # the same audit on another checkout
 
 Each repeat runs in a child process (``--code`` puts that checkout first on ``sys.path``) killed after
@@ -39,6 +40,10 @@ with Lab(sys.argv[6]) as lab:
         pair["connection"]["host_timeout"] = host_timeout
     standby = next(s for s in pair["servers"] if s["role"] == "standby")
     target = (standby["host"], int(standby["connection"]["port"]))
+    if sys.argv[8] == "http":  # plain HTTP (NTLM-encrypted messages): no TLS record deadline in the way
+        server = next(v for v in lab.servers.values() if v.address == standby["host"])
+        target = (standby["host"], int(server.http_port))
+        standby["connection"]["ssl"] = False
     with TrickleProxy(target, listen_host=target[0], interval_s=interval, after_bytes=after) as proxy:
         standby["connection"]["port"] = proxy.port
         inventory = inventory_from_dict(raw, path=sys.argv[7])
@@ -55,10 +60,11 @@ with Lab(sys.argv[6]) as lab:
 """
 
 
-def one(code: Path, interval: float, after: int, host_timeout: float, limit: float) -> dict[str, object]:
+def one(code: Path, interval: float, after: int, host_timeout: float, limit: float,
+        scheme: str) -> dict[str, object]:
     args = [sys.executable, "-c", CHILD, str(code), str(ROOT / "tests"), str(interval), str(after),
             str(host_timeout), str(ROOT / "fixtures" / "scenarios" / "healthy-pair.yml"),
-            str(ROOT / "inventory" / "lab.yml")]
+            str(ROOT / "inventory" / "lab.yml"), scheme]
     env = {**os.environ, "PYTHONPATH": str(code)}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     assert proc.stdout is not None
@@ -85,11 +91,14 @@ def main() -> int:
     parser.add_argument("--host-timeout", type=float, default=10.0,
                         help="connection.host_timeout (0: leave the key out, for code before the fix)")
     parser.add_argument("--limit", type=float, default=120.0, help="kill a repeat after this many seconds")
+    parser.add_argument("--scheme", choices=("http", "https"), default="http",
+                        help="http: the drip reaches every read (Python's TLS reads carry their own deadline "
+                             "per record, which a drip inside one large record trips)")
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose entra_standby to run")
     opts = parser.parse_args()
     results = []
     for i in range(opts.repeats):
-        result = one(opts.code, opts.interval, opts.after_bytes, opts.host_timeout, opts.limit)
+        result = one(opts.code, opts.interval, opts.after_bytes, opts.host_timeout, opts.limit, opts.scheme)
         results.append(result)
         print(f"repeat {i + 1}: {json.dumps(result)}", flush=True)
     elapsed = [float(str(r["elapsed_s"])) for r in results]

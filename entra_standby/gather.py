@@ -111,10 +111,9 @@ def gather(inventory: Inventory, *, probes: Sequence[str] | None = None, source:
 
 
 def _cloud_limit(pair: PairEntry) -> float:
-    # A cloud view is a token request and a few Graph calls, each bounded by the block's timeout; allow
-    # for each of them plus msal's instance discovery.
-    timeout = pair.cloud.timeout if pair.cloud is not None else 30.0
-    return 6 * timeout + DEADLINE_GRACE_S
+    # The cloud view of a pair gets the same total deadline as the pair's hosts: a Graph endpoint that
+    # trickles must not hold the run longer than a host could.
+    return max(s.connection.host_timeout for s in pair.servers) + DEADLINE_GRACE_S
 
 
 def _late_host(pair: str, server: ServerEntry, probes: Sequence[str] | None,

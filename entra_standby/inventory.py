@@ -63,9 +63,9 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
     "connect_timeout": 3,
     # total seconds for one host in an audit (connect + every request + every probe): a host that trickles
     # bytes errors after this, and never delays another host's verdict beyond it.
-    "host_timeout": 120,
+    "host_timeout": 60,
     # seconds one probe may run without printing before it is stopped alone (the others keep their facts)
-    "probe_timeout": 60,
+    "probe_timeout": 30,
     "message_encryption": "auto",
     "negotiate_send_cbt": True,
     "retries": 2,  # extra attempts on transient connection errors (refused, reset, 503)
@@ -122,8 +122,8 @@ class ConnectionSettings:
     read_timeout: float = 6
     operation_timeout: int = 4
     connect_timeout: float = 3
-    host_timeout: float = 120
-    probe_timeout: float = 60
+    host_timeout: float = 60
+    probe_timeout: float = 30
     message_encryption: str = "auto"
     negotiate_send_cbt: bool = True
     retries: int = 2
