@@ -132,3 +132,34 @@ def test_each_statement_gets_its_own_budget(durations: list[float | None], kept:
     assert len(outcome.outputs) == kept
     assert (outcome.overrun is not None) == overran
     assert pipeline.stopped == overran
+
+
+def test_an_overrunning_probe_errors_alone_and_the_rest_run_again(lab: Lab) -> None:
+    """run_probes' X4 path against the lab: the first batch is made to report an overrun at its second probe
+    (the lab cannot be slow on purpose); the first probe keeps its output, the second errors with the budget,
+    the rest run as a new batch (a second Command) with their own budgets."""
+    from entra_standby.remoting import _BatchOutcome
+
+    class OverrunOnce(HostSession):
+        batches: list[int] = []
+
+        def _run_batch(self, calls: Any) -> _BatchOutcome:
+            outcome = super()._run_batch(calls)
+            self.batches.append(len(calls))
+            if len(self.batches) == 1:
+                return _BatchOutcome(outcome.outputs[:1], False, complete=False, overrun=31.0)
+            return outcome
+
+    server = lab.servers["aadc01"]
+    inventory = inventory_from_dict(lab.inventory_dict(), path=ROOT / "inventory" / "lab.yml")
+    entry = next(s for p in inventory.pairs for s in p.servers if s.host == server.address)
+    names = list(PROBE_NAMES)
+    server.counters.reset()
+    with OverrunOnce(entry) as session:
+        results = session.run_probes(probe_calls(names))
+    assert OverrunOnce.batches == [len(names), len(names) - 2]
+    assert isinstance(results[names[0]], str)
+    slow = results[names[1]]
+    assert not isinstance(slow, str) and "did not finish within its budget of 30 s" in str(slow)
+    assert all(isinstance(results[n], str) for n in names[2:]), results
+    assert server.counters.snapshot()["by_action"]["Command"] == 2
