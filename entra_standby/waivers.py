@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import FileKeyError
+from .yamlload import load_yaml_file
 
 __all__ = ["Waiver", "WaiverError", "find_waiver", "load_waiver_file", "parse_waivers"]
 
@@ -71,20 +70,10 @@ class Waiver:
 
 def load_waiver_file(path: str) -> Any:
     """The raw waiver list of ``--waivers FILE`` (validated by ``parse_waivers``)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WaiverError("file not found", path=path,
-                          fix="pass an existing YAML file to --waivers") from None
-    except OSError as exc:
-        raise WaiverError(f"cannot read file: {exc.strerror}", path=path) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
-        raise WaiverError(f"not valid YAML: {getattr(exc, 'problem', None) or 'invalid YAML'}", path=path,
-                          key=where, fix="check indentation and quoting at that position") from None
+    # The strict loader (duplicate keys, alias bombs, encodings, FIFOs) reads every user YAML file.
+    if not Path(path).exists():
+        raise WaiverError("file not found", path=path, fix="pass an existing YAML file to --waivers")
+    raw = load_yaml_file(path, error=WaiverError)
     if isinstance(raw, Mapping) and set(raw) == {"waivers"}:
         return raw["waivers"]
     return raw
