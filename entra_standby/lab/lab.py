@@ -7,6 +7,7 @@ stand-in (unless ``cloud=False``), applies the scenario's faults, and tears ever
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
@@ -484,7 +485,11 @@ class Lab:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # O_EXCL after removing any leftover: an existing file keeps its mode under O_TRUNC, so a stale
+        # world-readable partial (or a link planted there) would receive the password.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write("# entra-standby lab inventory: holds the lab password; valid while the lab runs\n")
             yaml.safe_dump(self.inventory_dict(), handle, sort_keys=False)
