@@ -4,6 +4,7 @@ tests/test_directory_samba.py)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import struct
 import textwrap
@@ -220,3 +221,27 @@ def test_an_expired_account_and_an_unreadable_one() -> None:
     assert [f.message for f in _directory_pair(expired=True) if "expired on" in f.message]
     (finding,) = _directory_pair(error="the account's domain fabrikam is not the directory block's domain")
     assert "LDAP read from this host failed" in finding.message and "fabrikam" in finding.message
+
+
+def test_a_password_typed_into_password_env_is_never_echoed(tmp_path: Path) -> None:
+    typed = "Summer2026!x"
+    with pytest.raises(InventoryError) as caught:
+        load(tmp_path, f"domain: contoso.com\nusername: u\npassword_env: '{typed}'\n")
+    assert typed not in str(caught.value) and "directory.password_env" in str(caught.value)
+
+
+@pytest.mark.parametrize("content", ["first-line-secret\nsecond line\n", "first-line-secret"])
+def test_the_password_file_gives_its_first_line_only(tmp_path: Path, content: str) -> None:
+    (tmp_path / "pw.txt").write_text(content, encoding="utf-8")
+    config = load(tmp_path, "domain: contoso.com\nusername: u\npassword_file: pw.txt\n")
+    assert config.password == "first-line-secret"  # type: ignore[attr-defined]
+
+
+def test_a_fifo_or_a_blank_password_file_is_one_line(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "blank.txt").write_text("   \nsecret-on-line-two\n", encoding="utf-8")
+    for name in ("fifo", "blank.txt"):
+        with pytest.raises(InventoryError) as caught:
+            load(tmp_path, f"domain: contoso.com\nusername: u\npassword_file: {name}\n")
+        text = str(caught.value)
+        assert "directory.password_file" in text and "\n" not in text and "secret-on-line-two" not in text

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..errors import InventoryError
+from ..errors import InventoryError, env_name_for_message, env_problem, is_env_name
+from ..yamlload import read_text_file
 
 TRANSPORTS = ("ldap", "ldaps")
 AUTHS = ("kerberos", "ntlm", "simple")
@@ -32,6 +33,9 @@ DIRECTORY_DEFAULTS: dict[str, Any] = {
     "timeout": DEFAULT_TIMEOUT_S,
 }
 KNOWN_KEYS: tuple[str, ...] = ("domain", *DIRECTORY_DEFAULTS, "password_env", "password_file", "password")
+
+
+_MAX_SECRET_FILE_BYTES = 64 * 1024  # one line; anything larger is the wrong file
 
 
 @dataclass(frozen=True)
@@ -154,16 +158,28 @@ def parse_directory_block(raw: Any, *, path: str, key: str, base_dir: Path) -> D
         source = given[0]
         if source == "password_env":
             var = text("password_env") or ""
-            password = os.environ.get(var) or None
+            # Only a name is looked up, and only an UPPER_CASE one is ever shown: a value typed here may be
+            # the password itself (the rule of every *_env key, errors.env_problem).
+            password = (os.environ.get(var) or None) if is_env_name(var) else None
             if password is None:
-                fail(source, f"environment variable {var} is not set",
-                     f"export {var} before running, or use password_file")
+                fail(source, env_problem(var),
+                     f"export {env_name_for_message(var) or 'the variable'} before running, "
+                     "or use password_file")
         elif source == "password_file":
             secret_file = file("password_file", "a file whose first line is the password")
             assert secret_file is not None
-            password = secret_file.read_text(encoding="utf-8").strip("\r\n") or None
+            try:  # bounded, never a FIFO or device, its bytes never quoted (like the connection's)
+                content = read_text_file(secret_file, label=str(secret_file), error=InventoryError,
+                                         max_bytes=_MAX_SECRET_FILE_BYTES, what="the password file",
+                                         secret=True)
+            except InventoryError as exc:
+                fail(source, f"the password file cannot be read: {exc.reason}",
+                     exc.fix or "create the file (readable only by you) or fix the path")
+            lines = content.splitlines()
+            password = lines[0] if lines and lines[0].strip() else None
             if password is None:
-                fail(source, "the password file is empty", "write the password on its first line")
+                fail(source, "the password file has no password on its first line",
+                     "write the password on its first line")
         else:
             value = raw.get("password")
             if not isinstance(value, str) or not value:
