@@ -16,6 +16,7 @@ import math
 import os
 import warnings
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -85,6 +86,14 @@ class InsecureSettingWarning(UserWarning):
 
 class _SecretFileError(FileKeyError):
     """Internal: a password file problem, re-raised as an ``InventoryError`` at its key."""
+
+
+_SECRETS_OPTIONAL: ContextVar[bool] = ContextVar("entra_standby_secrets_optional", default=False)
+
+
+def secrets_optional() -> bool:
+    """True while ``load_inventory(..., resolve_secrets=False)`` runs: an unset secret is no error then."""
+    return _SECRETS_OPTIONAL.get()
 
 
 class Secret:
@@ -204,8 +213,11 @@ def is_loopback(host: str) -> bool:
 # --- loading ---------------------------------------------------------------------------------------------
 
 
-def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+def load_inventory(path: str | os.PathLike[str], *, resolve_secrets: bool = True) -> Inventory:
     """Read and validate an inventory file. Raises ``InventoryError`` (one line) on any problem.
+
+    ``resolve_secrets=False`` (listing checks with ``--collect-only``, nothing connects) validates every key
+    but leaves an unset ``*_env`` variable or unreadable password file as an empty secret instead of an error.
 
     A file with ``lab:`` validates its scenario path here; its pairs come later from the running lab
     (``inventory_from_dict(lab.inventory_dict(), ...)``) because the lab picks its ports at start-up.
@@ -216,7 +228,11 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
         raise InventoryError("file not found", path=label,
                              fix="pass an existing file to --inventory (try inventory/lab.yml)")
     raw = load_yaml_file(file, label=label, error=InventoryError)
-    return inventory_from_dict(raw, path=file, label=label)
+    token = _SECRETS_OPTIONAL.set(not resolve_secrets)
+    try:
+        return inventory_from_dict(raw, path=file, label=label)
+    finally:
+        _SECRETS_OPTIONAL.reset(token)
 
 
 def with_lab_pairs(inventory: Inventory, lab_inventory: Mapping[str, Any]) -> Inventory:
@@ -468,6 +484,8 @@ class _Validator:
         if name == "password_env":
             var = self.string(value, key, secret=True)
             secret = os.environ.get(var) if is_env_name(var) else None
+            if (secret is None or secret == "") and secrets_optional():
+                return Secret("")
             if secret is None or secret == "":
                 shown = env_name_for_message(var) or "the variable"
                 self.fail(key, env_problem(var),
@@ -477,6 +495,8 @@ class _Validator:
         if name == "password_file":
             raw_path = Path(os.path.expanduser(self.string(value, key)))
             secret_path = raw_path if raw_path.is_absolute() else self.base_dir / raw_path
+            if secrets_optional() and not secret_path.is_file():
+                return Secret("")
             return Secret(self.password_file(secret_path, str(value), key))
         # inline: checked against the host once the connection is merged (see settings()).
         return Secret(self.string(value, key, secret=True))

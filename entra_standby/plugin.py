@@ -164,7 +164,8 @@ class AuditRun:
     def _start_inventory(self, path: str) -> None:
         from .inventory import load_inventory, with_lab_pairs
 
-        inventory = load_inventory(path)
+        # Listing the checks connects nowhere, so it needs no secret (CI may list before exporting them).
+        inventory = load_inventory(path, resolve_secrets=not self.config.option.collectonly)
         if inventory.lab_scenario is not None:
             self.lab = _start_lab(inventory.lab_scenario)
             inventory = with_lab_pairs(inventory, self.lab.inventory_dict())

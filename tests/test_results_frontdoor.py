@@ -174,6 +174,26 @@ def test_collect_only_lists_the_checks_without_a_target_or_secrets() -> None:
     assert listed == critical, result.output
 
 
+def test_collect_only_with_a_real_inventory_needs_no_secret_but_a_run_does(tmp_path: Path) -> None:
+    inventory = tmp_path / "prod.yml"
+    inventory.write_text(
+        "defaults:\n  connection: {username: CONTOSO\\\\svc, password_env: ESB_UNSET_FOR_LISTING}\n"
+        "pairs:\n  - name: prod\n    servers:\n"
+        "      - {host: aadc01.contoso.com, role: active}\n"
+        "      - {host: aadc02.contoso.com, role: standby}\n"
+        "    cloud: {tenant_id: 00000000-0000-0000-0000-000000000001,"
+        " client_id: 00000000-0000-0000-0000-000000000002, client_secret_env: ESB_UNSET_CLOUD}\n",
+        encoding="utf-8")
+    listed = run_checks("--co", "--inventory", str(inventory), "-k", "staging-flag or tls12")
+    assert listed.returncode == 0, listed.output
+    ids = {line.split("::")[1] for line in listed.stdout.splitlines() if "::" in line}
+    assert ids == {"test_staging_flag[prod]", "test_tls12[prod/aadc01.contoso.com]",
+                   "test_tls12[prod/aadc02.contoso.com]"}, listed.output
+    refused = run_checks("--inventory", str(inventory), "-k", "staging-flag")
+    assert refused.returncode == 4, refused.output
+    assert "ESB_UNSET_FOR_LISTING" in refused.output and "Traceback" not in refused.output
+
+
 def test_the_wheel_ships_the_checks_where_the_plugin_looks_for_them() -> None:
     import tomllib
 

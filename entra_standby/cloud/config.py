@@ -118,6 +118,8 @@ class _Block:
         variable = raw.strip()
         shown = env_name_for_message(variable)
         value = os.environ.get(variable) if is_env_name(variable) else None
+        if not value and _secrets_optional():
+            return ""
         if not value:
             raise self.error(name, env_problem(variable),
                              f"export {shown or 'the variable'} before the run, or point {name} at another "
@@ -226,3 +228,9 @@ def parse_cloud_block(raw: object, *, path: str, key: str, base_dir: Path) -> Cl
         timeout=block.timeout(),
         credential_source=source,
     )
+
+
+def _secrets_optional() -> bool:
+    from ..inventory import secrets_optional  # inventory imports this module: look it up at call time
+
+    return secrets_optional()
