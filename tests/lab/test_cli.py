@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -56,7 +57,8 @@ def test_lab_serve_answers_a_plain_pypsrp_client(tmp_path: Path) -> None:
     assert server.returncode == 0, err
     password = yaml.safe_load(inventory.read_text())["pairs"][0]["connection"]["password"]
     assert password and password not in out and password not in err
-    assert f"pytest checks/ --inventory {inventory}" in out
+    # this interpreter's pytest (a bare `pytest` may be another installation's, without the plugin)
+    assert f"{shlex.quote(sys.executable)} -m pytest --inventory {shlex.quote(str(inventory))}" in out
     assert "127.0.0.11" in out and "127.0.0.12" in out and "LAB\\auditor" in out
     assert "stopping the lab; HTTP requests served:" in out
     served = [line.split() for line in out.splitlines() if line.strip().startswith(("aadc01 ", "aadc02 "))]
