@@ -7,6 +7,37 @@ are translated into these at the boundary where they are raised, never deeper.
 
 from __future__ import annotations
 
+import re
+
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def is_env_name(name: object) -> bool:
+    """True for a name the shell could export (letters, digits, _): only such names are looked up."""
+    return isinstance(name, str) and _IDENTIFIER.fullmatch(name) is not None
+
+
+def env_name_for_message(name: object) -> str | None:
+    """``name`` if it looks like an environment variable name (UPPER_CASE), else None.
+
+    Keys such as ``password_env`` hold a variable's *name*; a user who types the password itself there must
+    not see it echoed into a CI log by the error that follows, so only conventional names are ever shown.
+    """
+    return name if isinstance(name, str) and _ENV_NAME.fullmatch(name) else None
+
+
+def env_problem(name: object) -> str:
+    """The message for an unset variable named by a ``*_env`` key (the name only if it looks like one)."""
+    shown = env_name_for_message(name)
+    if shown is not None:
+        return f"environment variable {shown} is not set or empty"
+    if is_env_name(name):
+        return ("the environment variable named here is not set or empty (its name is not shown: it is not "
+                "UPPER_CASE and could be the secret itself)")
+    return ("the value is not an environment variable name (names are UPPER_CASE letters, digits and _); "
+            "it is not shown here in case it is the secret itself")
+
 
 class EntraStandbyError(Exception):
     """Root of every error entra-standby raises on purpose."""
@@ -54,6 +85,12 @@ class UnreachableError(HostError):
     """The host did not answer (refused, DNS, timeout, stalled)."""
 
     kind = "unreachable"
+
+
+class HostDeadlineError(UnreachableError):
+    """The host did not finish within its total deadline (connect + every request + every probe)."""
+
+    kind = "deadline"
 
 
 class AuthenticationFailedError(HostError):

@@ -3,15 +3,22 @@
 The result, ``RunFacts``, is what checks evaluate and what evidence stores: per pair a ``PairFacts``
 (servers' ``HostFacts``, thresholds, the cloud's view), plus each host's raw probe outputs and, for a host
 that could not be used at all, its connection-level error. One misbehaving host never stops the others:
-its every fact domain becomes a ``FactError`` naming the reason (unreachable, auth, remoting).
+its every fact domain becomes a ``FactError`` naming the reason (unreachable, auth, remoting, deadline).
+
+Deadlines: each host has a total deadline (``connection.host_timeout``) that its session enforces itself
+(remoting.py). ``gather`` also stops waiting for a host ``DEADLINE_GRACE_S`` after that deadline and
+reports it with the same reason, whatever the host's thread is still doing: the jobs run on daemon threads,
+so an abandoned one can neither delay the other hosts' verdicts nor keep the process alive at exit.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +68,10 @@ MAX_PARALLEL_HOSTS = 32
 beyond a few dozen, a large estate would only add load on the audit host and the network."""
 
 
+DEADLINE_GRACE_S = 2.0
+"""How long past a host's own deadline ``gather`` still waits for its thread (it normally ends itself)."""
+
+
 def gather(inventory: Inventory, *, probes: Sequence[str] | None = None, source: str = "live",
            session_factory: Callable[[ServerEntry], Any] | None = None,
            max_parallel: int = MAX_PARALLEL_HOSTS) -> RunFacts:
@@ -71,12 +82,22 @@ def gather(inventory: Inventory, *, probes: Sequence[str] | None = None, source:
     jobs: list[tuple[PairEntry, ServerEntry]] = [(p, s) for p in inventory.pairs for s in p.servers]
     cloud_pairs = [p for p in inventory.pairs if p.cloud_configured]
     workers = max(1, min(max_parallel, len(jobs) + len(cloud_pairs)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gather") as pool:
-        host_futures = {(p.name, s.host): pool.submit(gather_host, p.name, s, probes, session_factory)
-                        for p, s in jobs}
-        cloud_futures = {p.name: pool.submit(gather_pair_cloud, p) for p in cloud_pairs}
-        host_results = {key: f.result() for key, f in host_futures.items()}
-        cloud_results = {name: f.result() for name, f in cloud_futures.items()}
+    runner = _BoundedRunner(workers)
+    host_jobs = {(p.name, s.host): runner.submit(
+        functools.partial(gather_host, p.name, s, probes, session_factory),
+        s.connection.host_timeout + DEADLINE_GRACE_S) for p, s in jobs}
+    cloud_jobs = {p.name: runner.submit(functools.partial(gather_pair_cloud, p), _cloud_limit(p))
+                  for p in cloud_pairs}
+    runner.wait()
+    host_results: dict[tuple[str, str], tuple[HostRun, HostFacts]] = {}
+    for (pair_name, host), job in host_jobs.items():
+        server = next(s for p, s in jobs if p.name == pair_name and s.host == host)
+        host_results[(pair_name, host)] = (job.result if job.finished
+                                           else _late_host(pair_name, server, probes, job.limit_s))
+    cloud_results: dict[str, tuple[CloudFacts | None, FactError | None]] = {}
+    for name, job in cloud_jobs.items():
+        cloud_results[name] = job.result if job.finished else (None, FactError(
+            "cloud", "deadline", f"cloud view of pair {name} did not finish within {job.limit_s:g} s"))
 
     pairs: list[PairFacts] = []
     for p in inventory.pairs:
@@ -89,6 +110,86 @@ def gather(inventory: Inventory, *, probes: Sequence[str] | None = None, source:
                     inventory_name=inventory.name, source=source, tool_version=__version__)
 
 
+def _cloud_limit(pair: PairEntry) -> float:
+    # The cloud view of a pair gets the same total deadline as the pair's hosts: a Graph endpoint that
+    # trickles must not hold the run longer than a host could.
+    return max(s.connection.host_timeout for s in pair.servers) + DEADLINE_GRACE_S
+
+
+def _late_host(pair: str, server: ServerEntry, probes: Sequence[str] | None,
+               waited_s: float) -> tuple[HostRun, HostFacts]:
+    from .remoting import deadline_error
+
+    exc = deadline_error(server.host, server.connection.host_timeout)
+    log.warning("%s", exc)
+    return _failed_host(pair, server, tuple(probes) if probes is not None else HOST_DOMAINS, exc, waited_s)
+
+
+def _failed_host(pair: str, server: ServerEntry, domains: Sequence[str], exc: EntraStandbyError,
+                 elapsed_s: float) -> tuple[HostRun, HostFacts]:
+    kind = exc.kind if isinstance(exc, HostError) else "remoting"
+    errors = {d: FactError(d, kind, str(exc)) for d in domains}
+    facts = HostFacts(host=server.host, role=server.role, errors=errors, collected_utc=datetime.now(UTC))
+    failed = HostRun(pair, server.host, server.role, host_error=FactError("*", kind, str(exc)),
+                     elapsed_s=elapsed_s)
+    return failed, facts
+
+
+class _Job:
+    """One unit of work on its own daemon thread; ``limit_s`` counts from when it got a worker slot."""
+
+    def __init__(self, fn: Callable[[], Any], limit_s: float) -> None:
+        self.fn = fn
+        self.limit_s = limit_s
+        self.started: float | None = None
+        self.finished = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class _BoundedRunner:
+    """At most ``workers`` jobs at once, each on a daemon thread; ``wait`` returns once every job finished
+    or passed its limit (the late ones are left behind and reported by the caller)."""
+
+    def __init__(self, workers: int) -> None:
+        self._slots = threading.BoundedSemaphore(workers)
+        self._changed = threading.Condition()
+        self._jobs: list[_Job] = []
+
+    def submit(self, fn: Callable[[], Any], limit_s: float) -> _Job:
+        job = _Job(fn, limit_s)
+        self._jobs.append(job)
+        threading.Thread(target=self._run, args=(job,), name="gather", daemon=True).start()
+        return job
+
+    def _run(self, job: _Job) -> None:
+        with self._slots:
+            with self._changed:
+                job.started = time.monotonic()
+                self._changed.notify_all()
+            try:
+                job.result = job.fn()
+            except BaseException as exc:  # gather_host never raises; anything else is a bug to report
+                job.error = exc
+            with self._changed:
+                job.finished = True
+                self._changed.notify_all()
+
+    def wait(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                open_jobs = [j for j in self._jobs if not j.finished
+                             and (j.started is None or now - j.started < j.limit_s)]
+                if not open_jobs:
+                    break
+                running = [j.started + j.limit_s - now for j in open_jobs if j.started is not None]
+                self._changed.wait(min(running, default=1.0))
+        for job in self._jobs:
+            if job.error is not None:
+                raise job.error
+
+
 def gather_host(pair: str, server: ServerEntry, probes: Sequence[str] | None = None,
                 session_factory: Callable[[ServerEntry], Any] | None = None) -> tuple[HostRun, HostFacts]:
     """One host: open its session, run every probe in one pipeline, parse; errors become ``FactError``s."""
@@ -96,19 +197,14 @@ def gather_host(pair: str, server: ServerEntry, probes: Sequence[str] | None = N
 
     t0 = time.monotonic()
     domains = tuple(probes) if probes is not None else HOST_DOMAINS
-    factory = session_factory or HostSession
+    factory = session_factory or functools.partial(HostSession, deadline_s=server.connection.host_timeout)
     try:
         calls = probe_calls(domains)
         with factory(server) as session:
             outputs = session.run_probes(calls)
     except EntraStandbyError as exc:  # HostError, or e.g. a probe missing from the catalogue
-        kind = exc.kind if isinstance(exc, HostError) else "remoting"
         log.warning("%s", exc)
-        errors = {d: FactError(d, kind, str(exc)) for d in domains}
-        facts = HostFacts(host=server.host, role=server.role, errors=errors, collected_utc=datetime.now(UTC))
-        failed = HostRun(pair, server.host, server.role, host_error=FactError("*", kind, str(exc)),
-                         elapsed_s=time.monotonic() - t0)
-        return failed, facts
+        return _failed_host(pair, server, domains, exc, time.monotonic() - t0)
 
     raw = {domain: out for domain, out in outputs.items() if isinstance(out, str)}
     values, errors = parse_outputs(server.host, domains, outputs)
@@ -131,6 +227,11 @@ def parse_outputs(host: str, domains: Sequence[str],
         elif isinstance(out, HostError):
             errors[domain] = FactError(domain, out.kind, str(out))
         else:
+            duplicate = _duplicate_json_key(out)
+            if duplicate is not None:
+                message = f"{host}: probe {domain}: the JSON output has the key '{duplicate}' twice"
+                errors[domain] = FactError(domain, "probe", f"{message} (which one is true?)")
+                continue
             try:
                 values[domain] = parse_probe_output(host, domain, out)
             except EntraStandbyError as exc:
@@ -140,6 +241,25 @@ def parse_outputs(host: str, domains: Sequence[str],
                                            f"{host}: probe {domain}: output could not be parsed "
                                            f"({type(exc).__name__}: {exc})")
     return values, errors
+
+
+def _duplicate_json_key(text: str) -> str | None:
+    """The first key that appears twice in one JSON object of ``text`` (``json`` keeps the last silently,
+    so ``staging_mode_enabled: true, false`` would read as false); None if none does or it is not JSON
+    (the parser then says what is wrong with it)."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if not found and len(set(keys)) != len(keys):
+            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
+        return dict(items)
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return " ".join(found[0].split())[:60] if found else None
 
 
 def gather_pair_cloud(pair: PairEntry) -> tuple[CloudFacts | None, FactError | None]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
-
-import yaml
 
 from .cloud.config import CloudConfig, parse_cloud_block
 from .drill.settings import (
@@ -28,13 +28,16 @@ from .drill.settings import (
     parse_drill_block,
     parse_maintenance_windows,
 )
-from .errors import InventoryError
+from .errors import FileKeyError, InventoryError, env_name_for_message, env_problem, is_env_name
 from .rules.thresholds import DEFAULT_THRESHOLDS
+from .rules.versions import parse_version
+from .yamlload import load_yaml_file, read_text_file
 
 __all__ = [
     "AUTH_METHODS",
     "CONNECTION_DEFAULTS",
     "ConnectionSettings",
+    "InsecureSettingWarning",
     "Inventory",
     "PairEntry",
     "Secret",
@@ -58,6 +61,11 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
     "read_timeout": 6,  # seconds per HTTP request; bounds how long a stalled host can hold the run
     "operation_timeout": 4,  # WS-Man long-poll; must be below read_timeout
     "connect_timeout": 3,
+    # total seconds for one host in an audit (connect + every request + every probe): a host that trickles
+    # bytes errors after this, and never delays another host's verdict beyond it.
+    "host_timeout": 60,
+    # seconds one probe may run without printing before it is stopped alone (the others keep their facts)
+    "probe_timeout": 30,
     "message_encryption": "auto",
     "negotiate_send_cbt": True,
     "retries": 2,  # extra attempts on transient connection errors (refused, reset, 503)
@@ -65,6 +73,17 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
 """Connection settings used when neither ``defaults.connection``, the pair nor the server sets one."""
 
 _SECRET_KEYS = ("password_env", "password_file", "password")
+MAX_SECRET_FILE_BYTES = 64 * 1024  # a password file holds one line; anything larger is the wrong file
+MAX_REQUEST_TIMEOUT_S = 600.0  # read/connect timeouts: beyond this a stalled host just looks hung
+MAX_HOST_TIMEOUT_S = 3600.0  # one host's total deadline and one probe's budget
+
+
+class InsecureSettingWarning(UserWarning):
+    """An inventory setting that works but weakens security (e.g. ``cert_validation: false``)."""
+
+
+class _SecretFileError(FileKeyError):
+    """Internal: a password file problem, re-raised as an ``InventoryError`` at its key."""
 
 
 class Secret:
@@ -103,6 +122,8 @@ class ConnectionSettings:
     read_timeout: float = 6
     operation_timeout: int = 4
     connect_timeout: float = 3
+    host_timeout: float = 60
+    probe_timeout: float = 30
     message_encryption: str = "auto"
     negotiate_send_cbt: bool = True
     retries: int = 2
@@ -140,6 +161,7 @@ class Inventory:
     pairs: tuple[PairEntry, ...]
     lab_scenario: Path | None = None
     raw_defaults: dict[str, Any] = field(default_factory=dict, repr=False)  # to apply over a lab's pairs
+    warnings: tuple[str, ...] = ()  # insecure but accepted settings, one line each (also Python warnings)
 
     @property
     def name(self) -> str:
@@ -182,21 +204,10 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     """
     file = Path(path)
     label = str(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not file.exists() and not file.is_symlink():
         raise InventoryError("file not found", path=label,
-                             fix="pass an existing file to --inventory (try inventory/lab.yml)") from None
-    except OSError as exc:
-        raise InventoryError(f"cannot read file: {exc.strerror}", path=label) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InventoryError(f"not valid YAML: {problem}", path=label, key=where,
-                             fix="check indentation and quoting at that position") from None
+                             fix="pass an existing file to --inventory (try inventory/lab.yml)")
+    raw = load_yaml_file(file, label=label, error=InventoryError)
     return inventory_from_dict(raw, path=file, label=label)
 
 
@@ -287,18 +298,37 @@ def inventory_from_dict(raw: Any, *, path: str | os.PathLike[str], label: str | 
         pairs.append(PairEntry(name=name, servers=tuple(servers), thresholds=thresholds,
                                cloud=v.cloud(pair, key),
                                drill=v.drill(pair, key, default_drill, default_windows)))
-    return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults))
+    return Inventory(path=file, pairs=tuple(pairs), raw_defaults=dict(defaults), warnings=tuple(v.warnings))
 
 
 # --- validation ------------------------------------------------------------------------------------------
+
+_THRESHOLD_MAX = 1e9
+# What each threshold accepts (rules/thresholds.py reads them; keys not listed are whole numbers >= 0).
+_THRESHOLD_KINDS = {
+    "min_version": "version",
+    "allow_standby_newer_version": "bool",
+    "reboot_counts_file_rename": "bool",
+    "max_run_age_minutes": "minutes-or-null",
+    "cloud_sync_max_age_minutes": "minutes-or-null",
+}
+
 
 class _Validator:
     def __init__(self, label: str, base_dir: Path) -> None:
         self.label = label
         self.base_dir = base_dir
+        self.warnings: list[str] = []
 
     def fail(self, key: str, message: str, fix: str | None = None) -> NoReturn:
         raise InventoryError(message, path=self.label, key=key or None, fix=fix)
+
+    def warn(self, key: str, message: str, fix: str) -> None:
+        """An accepted but insecure setting: one line, in ``Inventory.warnings`` and as a Python warning."""
+        line = str(InventoryError(message, path=self.label, key=key or None, fix=fix))
+        if line not in self.warnings:
+            self.warnings.append(line)
+            warnings.warn(InsecureSettingWarning(line), stacklevel=4)
 
     # generic shapes
 
@@ -345,12 +375,13 @@ class _Validator:
             self.fail(key, f"{value} is out of range", f"use a number {bound}")
         return int(value)
 
-    def number(self, value: Any, key: str) -> float:
+    def number(self, value: Any, key: str, *, high: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(key, f"expected a number of seconds, got {_kind(value)}",
                       "write a number without quotes")
-        if value <= 0:
-            self.fail(key, f"{value} is not positive", "use a number of seconds greater than 0")
+        if not math.isfinite(value) or value <= 0 or value > high:
+            self.fail(key, f"{_kind(value)} is out of range",
+                      f"use a number of seconds greater than 0 and at most {high:g}")
         return float(value)
 
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
@@ -386,9 +417,11 @@ class _Validator:
             elif name == "username":
                 out[name] = self.string(item, here)
             elif name in ("read_timeout", "connect_timeout"):
-                out[name] = self.number(item, here)
+                out[name] = self.number(item, here, high=MAX_REQUEST_TIMEOUT_S)
+            elif name in ("host_timeout", "probe_timeout"):
+                out[name] = self.number(item, here, high=MAX_HOST_TIMEOUT_S)
             elif name == "operation_timeout":
-                out[name] = self.integer(item, here, low=1)
+                out[name] = self.integer(item, here, low=1, high=int(MAX_REQUEST_TIMEOUT_S) - 1)
             elif name == "retries":
                 out[name] = self.integer(item, here, low=0, high=10)
             else:  # a secret source
@@ -412,26 +445,36 @@ class _Validator:
 
     def secret(self, name: str, value: Any, key: str) -> Secret:
         if name == "password_env":
-            var = self.string(value, key)
-            secret = os.environ.get(var)
+            var = self.string(value, key, secret=True)
+            secret = os.environ.get(var) if is_env_name(var) else None
             if secret is None or secret == "":
-                self.fail(key, f"environment variable {var} is not set",
-                          f"export {var} before running (e.g. from the CI secret store) or use password_file")
+                shown = env_name_for_message(var) or "the variable"
+                self.fail(key, env_problem(var),
+                          f"export {shown} before running (e.g. from the CI secret store), "
+                          "or use password_file")
             return Secret(str(secret))
         if name == "password_file":
             raw_path = Path(os.path.expanduser(self.string(value, key)))
             secret_path = raw_path if raw_path.is_absolute() else self.base_dir / raw_path
-            try:
-                text = secret_path.read_text(encoding="utf-8").strip("\r\n")
-            except OSError:
-                self.fail(key, f"password file '{value}' cannot be read (looked for {secret_path})",
-                          "create the file (readable only by you) or fix the path")
-            if not text:
-                self.fail(key, f"password file '{value}' is empty",
-                          "write the password on the file's first line")
-            return Secret(text)
+            return Secret(self.password_file(secret_path, str(value), key))
         # inline: checked against the host once the connection is merged (see settings()).
         return Secret(self.string(value, key, secret=True))
+
+    def password_file(self, path: Path, shown: str, key: str) -> str:
+        """The first line of a password file, read with a bound; the secret itself is never quoted."""
+        try:
+            text = read_text_file(path, label="", error=_SecretFileError, max_bytes=MAX_SECRET_FILE_BYTES,
+                                  what="the file", secret=True)
+        except _SecretFileError as exc:
+            self.fail(key, f"password file '{shown}' cannot be read: {exc.reason} (looked for {path})",
+                      exc.fix or "create the file (readable only by you) or fix the path")
+        lines = text.splitlines()
+        first = lines[0] if lines else ""
+        if not first.strip():
+            self.fail(key, f"password file '{shown}' has no password on its first line"
+                           + (" (only spaces)" if first else ""),
+                      "write the password on the file's first line")
+        return first
 
     def settings(self, merged: dict[str, Any], host: str, key: str) -> ConnectionSettings:
         values = {**CONNECTION_DEFAULTS, **merged}
@@ -452,23 +495,58 @@ class _Validator:
             self.fail(f"{key}.connection.operation_timeout",
                       f"operation_timeout ({values['operation_timeout']}) must be below read_timeout "
                       f"({values['read_timeout']})", "lower operation_timeout or raise read_timeout")
+        remote = not is_loopback(host)
+        if remote and auth == "basic" and values["ssl"] and values["cert_validation"] is False:
+            self.fail(f"{key}.connection.cert_validation",
+                      f"basic auth with cert_validation: false would hand the password for '{host}' to any "
+                      "server that answers (the certificate is not checked)",
+                      "set cert_validation to the PEM CA bundle of the WinRM certificate, or use auth: "
+                      "negotiate")
+        if remote and not values["ssl"] and values["message_encryption"] == "never":
+            self.fail(f"{key}.connection.message_encryption",
+                      f"message_encryption: never over plain HTTP to '{host}' sends every probe's output "
+                      "(and with basic auth the password) across the network in clear",
+                      "use message_encryption: auto (or ssl: true)")
+        if remote and values["ssl"] and values["cert_validation"] is False:
+            self.warn(f"{key}.connection.cert_validation",
+                      f"cert_validation: false for '{host}': the TLS certificate is not checked, so a "
+                      "machine in the middle could pose as this server",
+                      "set cert_validation to the PEM CA bundle that issued the WinRM certificate")
         if auth == "basic" and not values["ssl"]:
             self.fail(f"{key}.connection.auth", "basic auth over plain HTTP would send the password in clear",
                       "use ssl: true, or auth: negotiate")
         return ConnectionSettings(**values)
 
     def thresholds(self, value: Any, key: str) -> dict[str, Any]:
-        known = dict(DEFAULT_THRESHOLDS)
-        block = self.mapping(value, key, set(known), what="a mapping of threshold: value")
+        """Every threshold typed and ranged here, at load, so a bad value is one line naming its key instead
+        of a check's error later (see ``_THRESHOLD_KINDS`` for what each key accepts)."""
+        block = self.mapping(value, key, set(DEFAULT_THRESHOLDS), what="a mapping of threshold: value")
         for name, item in block.items():
-            default = known[name]
-            if default is not None and not isinstance(default, bool) and isinstance(default, int | float):
-                if isinstance(item, bool) or not isinstance(item, int | float):
-                    self.fail(f"{key}.{name}", f"expected a number, got {_kind(item)}",
-                              f"write a number (default {default})")
-            elif isinstance(default, bool) and not isinstance(item, bool):
-                self.fail(f"{key}.{name}", f"expected true or false, got {_kind(item)}",
-                          f"write true or false (default {str(default).lower()})")
+            here, default = f"{key}.{name}", DEFAULT_THRESHOLDS[name]
+            kind = _THRESHOLD_KINDS.get(name, "whole")
+            if kind == "bool":
+                if not isinstance(item, bool):
+                    self.fail(here, f"expected true or false, got {_kind(item)}",
+                              f"write true or false (default {str(default).lower()})")
+            elif kind == "version":
+                if not isinstance(item, str) or parse_version(item) is None:
+                    self.fail(here, f"expected a version such as 2.5.79.0, got {_kind(item)}",
+                              f"write four dotted numbers in quotes (default '{default}')")
+            elif item is None and kind == "minutes-or-null":
+                continue
+            elif isinstance(item, bool) or not isinstance(item, int | float):
+                self.fail(here, f"expected a number, got {_kind(item)}",
+                          f"write a number (default {default})")
+            elif not math.isfinite(item) or item > _THRESHOLD_MAX:
+                self.fail(here, f"{_kind(item)} is out of range",
+                          f"use a finite number up to {_THRESHOLD_MAX:g} (default {default})")
+            elif kind == "whole" and (item < 0 or int(item) != item):
+                self.fail(here, f"expected a whole number >= 0, got {_kind(item)}",
+                          f"write a whole number (default {default})")
+            elif kind != "whole" and item <= 0:
+                nullable = " or null (computed by the check)" if kind == "minutes-or-null" else ""
+                self.fail(here, f"expected a number > 0, got {_kind(item)}",
+                          f"write a positive number{nullable} (default {default})")
         return dict(block)
 
     def drill(self, pair: dict[str, Any], key: str, default_block: dict[str, Any],

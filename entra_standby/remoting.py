@@ -16,6 +16,23 @@ capped (``_BoundedWSMan``): a read timeout means the host stalled. Transient con
 reset, dropped, HTTP 503/429) are retried a few times with tenacity, each time on a *new* ``WSMan``:
 pypsrp cannot reuse an NTLM-encrypted transport after its connection dropped.
 
+Total deadline (``connection.host_timeout``): ``read_timeout`` bounds the wait *between* bytes, so a host
+that trickles one byte a second would hold its session forever. A gathering session (``HostSession(...,
+deadline_s=...)``) therefore carries a ``_Deadline``: a timer that, when the host's total time is up, marks
+the session expired and shuts down every socket the session opened (tracked through the urllib3 pool
+classes of its own ``requests`` session), so a blocked read returns at once; every later request is refused
+before it is sent. The host then errors with ``HostDeadlineError`` (its own reason, kind ``deadline``).
+``gather`` also stops waiting for a host shortly after its deadline, so nothing inside one host can delay
+another's verdict.
+Sessions that change servers (the drill) have no deadline: they are bounded by their own step timeouts.
+
+Per-probe budget (``connection.probe_timeout``, review item X4): the batched pipeline is driven with
+``begin_invoke``/``poll_invoke``; each probe prints one JSON document, in statement order, so the number of
+output objects says which probe is running. If no new output arrives within ``probe_timeout`` (checked every
+long-poll, so within ``operation_timeout`` of the budget), the pipeline is stopped, the probes that finished
+keep their output, the running one errors alone ("did not finish within ..."), and the probes after it run
+again as a new batch with fresh budgets. A slow probe costs its own fact and one budget, never the others.
+
 Certificates: ``cert_validation`` may be a CA bundle path. pypsrp puts it on ``Session.verify`` and sends
 with ``Session.send`` (which, unlike ``Session.request``, does not merge ``REQUESTS_CA_BUNDLE`` over it),
 so the path wins over that environment variable; for ``cert_validation: true`` pypsrp uses the
@@ -28,14 +45,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
 import tenacity
+from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import (
     AuthenticationError,
     WinRMError,
@@ -48,6 +68,7 @@ from pypsrp.wsman import WSMan
 from .errors import (
     AuthenticationFailedError,
     EntraStandbyError,
+    HostDeadlineError,
     HostError,
     ProbeError,
     RemotingError,
@@ -55,14 +76,18 @@ from .errors import (
 )
 from .inventory import ConnectionSettings, ServerEntry, is_loopback
 
-__all__ = ["HostSession", "ProbeCall", "probe_calls", "translate_error"]
+__all__ = ["HostSession", "ProbeCall", "deadline_error", "drive_pipeline", "probe_calls", "translate_error"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # pypsrp logs request bodies at DEBUG (encrypted or not, they may carry data we do not want in logs).
-for _noisy in ("pypsrp", "requests_credssp", "spnego", "urllib3"):
+for _noisy in ("requests_credssp", "spnego", "urllib3"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+# pypsrp also logs every failed request with ``log.exception`` (ERROR, with the whole chained traceback)
+# before raising it; this module translates each of those exceptions into one line, so its own records
+# would only repeat them as tracebacks in pytest's "Captured log" and in CI logs.
+logging.getLogger("pypsrp").setLevel(logging.CRITICAL)
 
 _RETRY_WAIT_S = 0.25  # first wait between attempts on a transient error; doubles, capped at 1 s
 
@@ -86,16 +111,140 @@ def probe_calls(names: Sequence[str] | None = None,
     return [ProbeCall(name, load_probe(name).text, dict(params.get(name, {}))) for name in chosen]
 
 
-class _BoundedWSMan(WSMan):
-    """pypsrp's WSMan with its built-in Receive retries capped (they multiply a stalled host's wait)."""
+class _Deadline:
+    """One host's total time budget. At expiry it shuts down the sockets its session opened, so a read
+    blocked on a trickling host returns now instead of one byte at a time, forever."""
 
-    def __init__(self, *args: Any, receive_retries: int = 0, **kwargs: Any) -> None:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self._expired = threading.Event()
+        self._lock = threading.Lock()
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._timer = threading.Timer(seconds, self.expire)
+        self._timer.daemon = True  # never keeps the process alive
+        self._timer.start()
+
+    @property
+    def expired(self) -> bool:
+        return self._expired.is_set() or time.monotonic() >= self.ends
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def track(self, connection: Any) -> Any:
+        with self._lock:
+            self._connections.add(connection)
+        if self._expired.is_set():
+            _shut(connection)
+        return connection
+
+    def track_socket(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._sockets.add(sock)
+        if self._expired.is_set():
+            _shut_socket(sock)
+        return sock
+
+    def expire(self) -> None:
+        self._expired.set()
+        with self._lock:
+            connections, sockets = list(self._connections), list(self._sockets)
+        for connection in connections:
+            _shut(connection)
+        for sock in sockets:
+            _shut_socket(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(connection: Any) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        _shut_socket(sock)
+
+
+def _shut_socket(sock: Any) -> None:
+    # shutdown (not close): the reading thread owns the socket and closes it; a closed fd could be reused.
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _DeadlineExpired(Exception):
+    """Internal: a request was about to be sent after the host's deadline."""
+
+
+def _track_connections(session: requests.Session, deadline: _Deadline) -> None:
+    """Register every urllib3 connection the session's adapters create with ``deadline``."""
+    for adapter in session.adapters.values():
+        manager = getattr(adapter, "poolmanager", None)
+        if manager is None:
+            continue
+        classes = dict(manager.pool_classes_by_scheme)
+        for scheme, pool_cls in classes.items():
+            classes[scheme] = functools.partial(_tracked_pool, pool_cls, deadline)
+        manager.pool_classes_by_scheme = classes
+
+
+def _tracked_pool(pool_cls: Any, deadline: _Deadline, *args: Any, **kwargs: Any) -> Any:
+    pool = pool_cls(*args, **kwargs)
+    connection_cls = pool.ConnectionCls
+
+    def tracked_connection(*c_args: Any, **c_kwargs: Any) -> Any:
+        return deadline.track(_track_raw_socket(connection_cls(*c_args, **c_kwargs), deadline))
+
+    pool.ConnectionCls = tracked_connection
+    return pool
+
+
+def _track_raw_socket(connection: Any, deadline: _Deadline) -> Any:
+    """Also track the plain socket a connection opens: during a TLS handshake ``connection.sock`` is not
+    set yet, and a host can trickle its handshake as well as its answers."""
+    new_conn = getattr(connection, "_new_conn", None)
+    if new_conn is None:
+        return connection
+
+    def tracked_new_conn(*args: Any, **kwargs: Any) -> Any:
+        return deadline.track_socket(new_conn(*args, **kwargs))
+
+    connection._new_conn = tracked_new_conn
+    return connection
+
+
+class _BoundedWSMan(WSMan):
+    """pypsrp's WSMan with its built-in Receive retries capped (they multiply a stalled host's wait), and,
+    for a gathering session, every request checked against the host's total deadline."""
+
+    def __init__(self, *args: Any, receive_retries: int = 0, deadline: _Deadline | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._receive_retries = receive_retries
+        if deadline is not None:
+            _bind_deadline(self.transport, deadline)
 
     def invoke(self, *args: Any, retries_on_read_timeout: int = 0, **kwargs: Any) -> Any:
         retries = min(retries_on_read_timeout, self._receive_retries)
         return super().invoke(*args, retries_on_read_timeout=retries, **kwargs)
+
+
+def _bind_deadline(transport: Any, deadline: _Deadline) -> None:
+    """Refuse requests after the deadline; track the sockets of the session pypsrp builds lazily."""
+    build, send = transport._build_session, transport.send
+
+    def build_tracked() -> requests.Session:
+        session: requests.Session = build()
+        _track_connections(session, deadline)
+        return session
+
+    def send_unless_expired(*args: Any, **kwargs: Any) -> Any:
+        if deadline.expired:
+            raise _DeadlineExpired()
+        return send(*args, **kwargs)
+
+    transport._build_session = build_tracked
+    transport.send = send_unless_expired
 
 
 class _Transient(Exception):
@@ -113,7 +262,8 @@ class HostSession:
     session per host, hosts in parallel.
     """
 
-    def __init__(self, server: ServerEntry, *, receive_retries: int = 0) -> None:
+    def __init__(self, server: ServerEntry, *, receive_retries: int = 0,
+                 deadline_s: float | None = None) -> None:
         self.server = server
         self.host = server.host
         self.settings: ConnectionSettings = server.connection
@@ -122,6 +272,8 @@ class HostSession:
         self._pool: RunspacePool | None = None
         self._lock = threading.Lock()
         self.reconnects = 0  # how many times the transport was rebuilt after a transient error
+        # The total deadline starts now (connect + every request + every probe), see the module docstring.
+        self._deadline = _Deadline(deadline_s) if deadline_s is not None else None
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -135,6 +287,11 @@ class HostSession:
         with self._lock:
             pool, wsman = self._pool, self._wsman
             self._pool = self._wsman = None
+            deadline, self._deadline = self._deadline, None
+            if deadline is not None:
+                deadline.cancel()
+                if deadline.expired:  # the host had its time: no Delete, just drop the sockets
+                    pool = None
             if pool is not None:
                 try:
                     pool.close()
@@ -154,19 +311,36 @@ class HostSession:
     def run_probes(self, calls: Sequence[ProbeCall]) -> dict[str, str | ProbeError]:
         """Run every call as one pipeline; return each call's raw output (one string) or its ``ProbeError``.
 
-        Raises a ``HostError`` (unreachable, auth, remoting) when the host itself cannot be used.
+        Raises a ``HostError`` (unreachable, auth, remoting, deadline) when the host itself cannot be used.
         """
         if not calls:
             return {}
         with self._lock:
-            outputs = self._with_retries(lambda: self._run_batch(calls))
             results: dict[str, str | ProbeError] = {}
-            if outputs is not None:
-                for call, out in zip(calls, outputs, strict=True):
+            pending = list(calls)
+            while pending:
+                batch = pending
+                outcome = self._with_retries(functools.partial(self._run_batch, batch))
+                if outcome.complete:
+                    for call, out in zip(batch, outcome.outputs, strict=True):
+                        results[call.name] = _as_text(out)
+                    return results
+                if outcome.overrun is None:
+                    break
+                # X4: keep what finished, error the probe that overran, run the rest with fresh budgets.
+                done = len(outcome.outputs)
+                if done >= len(batch):  # every probe printed; only the pipeline's end was late
+                    for call, out in zip(batch, outcome.outputs, strict=False):
+                        results[call.name] = _as_text(out)
+                    return results
+                for call, out in zip(batch[:done], outcome.outputs, strict=True):
                     results[call.name] = _as_text(out)
+                results[batch[done].name] = self._overrun_error(batch[done])
+                pending = batch[done + 1:]
+            if not pending:
                 return results
             log.info("%s: the batched probe pipeline failed; running each probe on its own", self.host)
-            for call in calls:
+            for call in pending:
                 results[call.name] = self._with_retries(functools.partial(self._run_single, call))
             return results
 
@@ -208,6 +382,7 @@ class HostSession:
             reconnection_backoff=0.1,
             no_proxy=is_loopback(self.host),
             receive_retries=self._receive_retries,
+            deadline=self._deadline,
             **kwargs,
         )
 
@@ -233,37 +408,58 @@ class HostSession:
         output = list(ps.invoke())
         return output, (self._scrub(_first_error(ps)) if ps.had_errors else None)
 
-    def _run_batch(self, calls: Sequence[ProbeCall]) -> list[Any] | None:
+    def _run_batch(self, calls: Sequence[ProbeCall]) -> _BatchOutcome:
         ps = PowerShell(self._ensure_pool())
         for call in calls:
             _add_script(ps, call)
             ps.add_statement()
-        output = list(ps.invoke())
-        if ps.had_errors or len(output) != len(calls):
+        outcome = drive_pipeline(_PypsrpPipeline(ps), self.settings.probe_timeout)
+        if outcome.overrun is not None:
+            log.info("%s: probe %s overran its budget of %g s; stopped its pipeline", self.host,
+                     calls[min(len(outcome.outputs), len(calls) - 1)].name, self.settings.probe_timeout)
+            return outcome
+        if outcome.had_errors or len(outcome.outputs) != len(calls):
             log.info("%s: batched pipeline gave %d outputs for %d probes (failed: %s)", self.host,
-                     len(output), len(calls), ps.had_errors)
-            return None
-        return output
+                     len(outcome.outputs), len(calls), outcome.had_errors)
+            return _BatchOutcome(outcome.outputs, outcome.had_errors, complete=False)
+        return outcome
 
     def _run_single(self, call: ProbeCall) -> str | ProbeError:
-        output, error = self._invoke(call)
-        if error is not None:
-            return ProbeError(self.host, call.name, f"pipeline failed: {error}",
+        ps = PowerShell(self._ensure_pool())
+        _add_script(ps, call)
+        outcome = drive_pipeline(_PypsrpPipeline(ps), self.settings.probe_timeout)
+        if outcome.overrun is not None:
+            return self._overrun_error(call)
+        if outcome.had_errors:
+            return ProbeError(self.host, call.name, f"pipeline failed: {self._scrub(_first_error(ps))}",
                               fix="run the probe by hand on the server to see the full error")
+        output = outcome.outputs
         if len(output) != 1:
             return ProbeError(self.host, call.name, f"expected one JSON document, got {len(output)} outputs",
                               fix="check the probe script on this server's PowerShell version")
         return _as_text(output[0])
 
+    def _overrun_error(self, call: ProbeCall) -> ProbeError:
+        return ProbeError(self.host, call.name,
+                          f"did not finish within its budget of {self.settings.probe_timeout:g} s; it was "
+                          "stopped so the host's other probes could run",
+                          fix="run the probe by hand on the server to see what it waits for; raise "
+                              "connection.probe_timeout if the server is just slow")
+
     def _with_retries(self, fn: Callable[[], T], *, retry: bool = True) -> T:
         attempts = self.settings.retries + 1 if retry else 1
 
         def attempt() -> T:
+            if self._deadline is not None and self._deadline.expired:
+                raise self._deadline_error()
             try:
                 return fn()
             except EntraStandbyError:
                 raise
             except Exception as exc:
+                if self._deadline is not None and self._deadline.expired:
+                    self._discard()
+                    raise self._deadline_error() from None
                 if _is_transient(exc):
                     self._discard()
                     self.reconnects += 1
@@ -291,6 +487,82 @@ class HostSession:
     def _scrub(self, text: str) -> str:
         return _scrub(text, self.settings)
 
+    def _deadline_error(self) -> HostDeadlineError:
+        seconds = self._deadline.seconds if self._deadline is not None else self.settings.host_timeout
+        return deadline_error(self.host, seconds)
+
+
+def deadline_error(host: str, seconds: float) -> HostDeadlineError:
+    """The one line for a host that used up its total time (connect + requests + probes)."""
+    return HostDeadlineError(
+        host, f"did not finish within its total deadline of {seconds:g} s (connect, every request and every "
+              "probe); the host answers too slowly or keeps the connection trickling",
+        fix="check the server's load, the network and any proxy in between; raise connection.host_timeout "
+            "if this host is just slow")
+
+
+# --- the budgeted pipeline (X4) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _BatchOutcome:
+    outputs: list[Any]
+    had_errors: bool
+    complete: bool = True
+    overrun: float | None = None  # seconds the running statement waited without output when stopped
+
+
+class _PypsrpPipeline:
+    """The four operations ``drive_pipeline`` needs, on a pypsrp ``PowerShell``."""
+
+    def __init__(self, ps: PowerShell) -> None:
+        self.ps = ps
+
+    def begin(self) -> None:
+        self.ps.begin_invoke()
+
+    def poll(self) -> None:
+        self.ps.poll_invoke()
+
+    @property
+    def running(self) -> bool:
+        return bool(self.ps.state == PSInvocationState.RUNNING)
+
+    @property
+    def outputs(self) -> list[Any]:
+        return list(self.ps.output)
+
+    @property
+    def had_errors(self) -> bool:
+        return bool(self.ps.had_errors)
+
+    def stop(self) -> None:
+        # The pipeline is abandoned either way; a failed Signal must not turn one slow probe into a
+        # host error (the runspace pool stays usable for the next pipeline).
+        with contextlib.suppress(Exception):
+            self.ps.stop()
+
+
+def drive_pipeline(pipeline: Any, budget_s: float,
+                   clock: Callable[[], float] = time.monotonic) -> _BatchOutcome:
+    """Run ``pipeline`` to its end, unless no new output arrives for ``budget_s``: then stop it.
+
+    Each statement of a probe batch prints exactly one output object, so "no new output" means the
+    statement now running has overrun its own budget, whatever the others took.
+    """
+    pipeline.begin()
+    seen, since = 0, clock()
+    while pipeline.running:
+        pipeline.poll()
+        count = len(pipeline.outputs)
+        if count != seen:
+            seen, since = count, clock()
+        elif pipeline.running and clock() - since > budget_s:
+            waited = clock() - since
+            pipeline.stop()
+            return _BatchOutcome(pipeline.outputs[:seen], False, complete=False, overrun=waited)
+    return _BatchOutcome(pipeline.outputs, pipeline.had_errors)
+
 
 # --- error translation -----------------------------------------------------------------------------------
 
@@ -315,6 +587,8 @@ def translate_error(host: str, exc: BaseException, settings: ConnectionSettings 
     where = f"port {port}" if port else "the WinRM port"
     if isinstance(exc, HostError):
         return exc
+    if isinstance(exc, _DeadlineExpired):
+        return deadline_error(host, settings.host_timeout if settings else 0)
     if isinstance(exc, requests.exceptions.SSLError):
         return AuthenticationFailedError(
             host, f"TLS certificate not trusted ({_root_cause(exc, settings)})",

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import InventoryError
+from ..errors import InventoryError, env_name_for_message, env_problem, is_env_name
 from .credentials import CredentialError, load_certificate_credential
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 DEFAULT_TIMEOUT_S = 30.0
+MAX_TIMEOUT_S = 600.0  # per request; beyond this a stalled Graph just looks hung
 
 KNOWN_KEYS: tuple[str, ...] = (
     "tenant_id", "client_id", "client_secret_env", "client_secret", "certificate_path",
@@ -109,12 +111,17 @@ class _Block:
         return value.rstrip("/")
 
     def env(self, name: str) -> str:
-        variable = self.string(name, required=True)
-        assert variable is not None
-        value = os.environ.get(variable)
+        raw = self.raw.get(name)
+        if not isinstance(raw, str) or not raw.strip():  # never echo it: it may be the secret itself
+            raise self.error(name, "expected the name of an environment variable",
+                             f"write {name}: NAME_OF_THE_VARIABLE")
+        variable = raw.strip()
+        shown = env_name_for_message(variable)
+        value = os.environ.get(variable) if is_env_name(variable) else None
         if not value:
-            raise self.error(name, f"environment variable {variable} is not set or empty",
-                             f"export {variable} before the run, or point {name} at another variable")
+            raise self.error(name, env_problem(variable),
+                             f"export {shown or 'the variable'} before the run, or point {name} at another "
+                             "variable")
         return value
 
     def file(self, name: str, what: str) -> Path | None:
@@ -130,8 +137,11 @@ class _Block:
 
     def timeout(self) -> float:
         value = self.raw.get("timeout", DEFAULT_TIMEOUT_S)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise self.error("timeout", f"expected a number of seconds > 0, got {value!r}",
+        if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                or value <= 0 or value > MAX_TIMEOUT_S):
+            shown = repr(value) if isinstance(value, int | float) else type(value).__name__
+            raise self.error("timeout",
+                             f"expected a number of seconds > 0 and <= {MAX_TIMEOUT_S:g}, got {shown}",
                              f"set timeout to e.g. {DEFAULT_TIMEOUT_S:g} or remove it")
         return float(value)
 
@@ -183,11 +193,15 @@ def parse_cloud_block(raw: object, *, path: str, key: str, base_dir: Path) -> Cl
             raise block.error("client_secret", "an inline secret is accepted only for a loopback (lab) "
                               "authority_host", "store the secret in an environment variable and name it "
                               "with client_secret_env")
+        if not is_loopback_url(graph_url):  # a lab token must never travel to a real Graph endpoint
+            raise block.error("graph_url", "an inline (lab) secret with a loopback authority_host, but "
+                              f"graph_url {graph_url} is not loopback",
+                              "point graph_url at the lab too, or use client_secret_env for a real tenant")
         secret = block.string("client_secret", required=True)
         source = "inline"
     elif secret_keys == ["client_secret_env"]:
         secret = block.env("client_secret_env")
-        source = f"env {block.raw['client_secret_env']}"
+        source = f"env {env_name_for_message(block.raw['client_secret_env']) or '(name not shown)'}"
     else:
         certificate_path = block.file("certificate_path", "certificate file")
         if "certificate_password_env" in block.raw:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import CloudError
@@ -10,20 +10,36 @@ from ..facts.model import CanaryFacts, CloudFacts
 from .client import CloudClient, client_for
 from .config import CloudConfig
 
+FUTURE_ALLOWANCE = timedelta(days=1)
+"""How far ahead of this machine's clock a Graph time may be (clock skew); the host facts use the same
+default. A later time is not fresh, it is wrong: year 9999 would pass every freshness check forever."""
 
-def _graph_time(value: Any, what: str, config: CloudConfig) -> datetime | None:
-    """Graph's DateTimeOffset (``2026-01-01T10:00:00Z``) as an aware UTC datetime; None stays None."""
+
+def _graph_time(value: Any, what: str, config: CloudConfig, now: datetime | None = None) -> datetime | None:
+    """Graph's DateTimeOffset (``2026-01-01T10:00:00Z``) as an aware UTC datetime; None stays None.
+
+    Dates before 2000 or more than ``FUTURE_ALLOWANCE`` ahead are refused like host dates (facts/parse.py).
+    """
     if value is None:
         return None
-    if isinstance(value, str):
+    parsed: datetime | None = None
+    if isinstance(value, str) and len(value) <= 64:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):
             parsed = None
-        if parsed is not None:
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise CloudError(f"Graph returned {what}={value!r}, not a date", tenant_id=config.tenant_id,
-                     client_id=config.client_id, fix="check graph_url points at Microsoft Graph")
+    shown = repr(value) if isinstance(value, str) and len(value) <= 64 else type(value).__name__
+    if parsed is None:
+        raise CloudError(f"Graph returned {what}={shown}, not a date", tenant_id=config.tenant_id,
+                         client_id=config.client_id, fix="check graph_url points at Microsoft Graph")
+    reference = now or datetime.now(UTC)
+    if parsed.year < 2000 or parsed > reference + FUTURE_ALLOWANCE:
+        when = "before 2000" if parsed.year < 2000 else "in the future"
+        raise CloudError(f"Graph returned {what}={shown}, an implausible date ({when})",
+                         tenant_id=config.tenant_id, client_id=config.client_id,
+                         fix="check this machine's clock and that graph_url points at Microsoft Graph")
+    return parsed
 
 
 def _sync_enabled(value: Any, config: CloudConfig) -> bool | None:

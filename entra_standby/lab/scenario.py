@@ -16,10 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ScenarioError
 from ..probes import DRILL_PROBES, PROBE_NAMES  # the lab shares only the probe names with the harness
+from ..yamlload import load_yaml_file
 from .state import (
     ALL_RIGHTS,
     DEFAULT_GLOBAL_SETTINGS,
@@ -512,16 +511,9 @@ def load_scenario(source: str | Path | dict[str, Any], *, start: datetime | None
     else:
         path = Path(source)
         where, default_name = str(path), path.stem
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ScenarioError("file not found", path=where) from None
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ScenarioError(
-                f"not valid YAML{line}: {getattr(error, 'problem', error)}", path=where
-            ) from None
+        if not path.exists() and not path.is_symlink():
+            raise ScenarioError("file not found", path=where)
+        raw = load_yaml_file(path, label=where, error=ScenarioError)
         if raw is None:
             raw = {}
     if not isinstance(raw, dict):
@@ -530,6 +522,11 @@ def load_scenario(source: str | Path | dict[str, Any], *, start: datetime | None
         return _build(raw, where, default_name, start)
     except _Invalid as invalid:
         raise ScenarioError(str(invalid), path=where, key=invalid.key) from None
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+        # A value of a shape the schema did not foresee: still one line naming the file, never a traceback.
+        detail = " ".join(str(exc).split())[:160]
+        raise ScenarioError(f"a value has a shape the lab cannot use ({type(exc).__name__}: {detail})",
+                            path=where, fix="compare the file with docs/scenarios.md") from None
 
 
 def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) -> Scenario:

@@ -111,7 +111,7 @@ def test_malformed_scenarios_name_file_and_key(tmp_path: Path, text: str, key: s
 def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="file not found"):
         load_scenario(tmp_path / "missing.yml")
-    with pytest.raises(ScenarioError, match="not valid YAML at line 3"):
+    with pytest.raises(ScenarioError, match="line 3, column 4: not valid YAML"):
         load_scenario(_write(tmp_path, "servers:\n  aadc01: [a, b\n  x: 1\n"))
     with pytest.raises(ScenarioError, match="must be a mapping"):
         load_scenario(_write(tmp_path, "- a list\n"))
