@@ -1,7 +1,7 @@
 """Speed at scale (issue 13): the full audit of 1 pair and of N pairs against a lab fleet in its own process.
 
     python bench/audit_scale.py [--pairs 1,10,50] [--latency-ms 0,20] [--repeats 3] [--processes 1]
-                                [--transport http] [--baseline-pairs 1] [--json PATH]
+                                [--transport http] [--baseline-pairs 1] [--compare] [--json PATH]
 
 For each latency L, one ``entra-standby lab serve --pairs max(N) --latency-ms L`` is started (in
 ``--processes`` processes of its own, as real servers would be), and in this process the audit
@@ -13,6 +13,10 @@ thread of this process), the client's peak RSS, hosts with errors, and the ratio
 The baseline is what other tools do: every probe as a fresh ``pypsrp.client.Client.execute_ps`` (a shell
 per command), hosts one after another. It is linear in hosts by construction, so it is measured on
 ``--baseline-pairs`` pairs and its per-host time is scaled to N (said so in the table).
+
+``--compare`` also runs every audit with the batch as it was before issue 13 (each probe carrying its own
+copy of the helpers, the pipeline built and serialised again for every host: ``legacy_batches()``), in the
+same run against the same lab, so before/after are ratios of one run.
 
 The machine is shared (other processes compete for its cores): compare figures measured in ONE run
 (ratios), not absolute times across runs.
@@ -102,6 +106,36 @@ def fleet(pairs: int, latency_ms: int, processes: int, transport: str) -> Iterat
                 print(f"    lab: {served[-1]}")
 
 
+@contextmanager
+def legacy_batches(enabled: bool = True) -> Iterator[None]:
+    """``HostSession._run_batch`` as it was at 979a50d: every probe whole, added with add_script /
+    add_parameters / add_statement and serialised by pypsrp for each host."""
+    from pypsrp.powershell import PowerShell
+
+    from entra_standby import remoting
+
+    if not enabled:
+        yield
+        return
+
+    def run_batch(self: Any, calls: Any) -> Any:
+        ps = PowerShell(self._ensure_pool())
+        for call in calls:
+            remoting._add_script(ps, call)
+            ps.add_statement()
+        outcome = remoting.drive_pipeline(remoting._PypsrpPipeline(ps), self.settings.probe_timeout)
+        if outcome.overrun is None and (outcome.had_errors or len(outcome.outputs) != len(calls)):
+            return remoting._BatchOutcome(outcome.outputs, outcome.had_errors, complete=False)
+        return outcome
+
+    original = remoting.HostSession._run_batch
+    remoting.HostSession._run_batch = run_batch  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        remoting.HostSession._run_batch = original  # type: ignore[method-assign]
+
+
 def audit(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
     parsed = inventory_from_dict(inventory, path=ROOT / "fleet.yml", label="fleet inventory")
     hosts = sum(len(p.servers) for p in parsed.pairs)
@@ -157,6 +191,8 @@ def main() -> int:
     parser.add_argument("--transport", choices=("http", "https"), default="http",
                         help="http: NTLM with message encryption (default, as measured in issue 13)")
     parser.add_argument("--baseline-pairs", type=int, default=1, help="pairs the baseline runs on (0: none)")
+    parser.add_argument("--compare", action="store_true",
+                        help="also run the pre-issue-13 batch (audit-before), interleaved, in the same run")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     sizes = sorted({int(n) for n in args.pairs.split(",")})
@@ -172,17 +208,27 @@ def main() -> int:
             print(header)
             with fleet(max(sizes), latency, args.processes, args.transport) as inventory:
                 audit({"pairs": inventory["pairs"][:1]}, counter)  # warm-up: imports, first handshakes
-                single: float | None = None
+                singles: dict[str, float] = {}
                 for n in sizes:
                     sub = {"pairs": inventory["pairs"][:n]}
-                    row = median_of([audit(sub, counter) for _ in range(args.repeats)])
-                    single = row["wall_s"] if n == 1 else single
-                    ratio = row["wall_s"] / single if single else float("nan")
-                    report["rows"].append({"latency_ms": latency, "run": "audit", "pairs": n, **row,
-                                           "ratio_n_1": ratio})
-                    print(f"{latency:>3}ms {'audit':<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
-                          f"{ratio:>6.2f} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
-                          f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
+                    runs: dict[str, list[dict[str, float]]] = {"audit": [], "audit-before": []}
+                    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+                        for label in runs if args.compare else ("audit",):
+                            with legacy_batches(label == "audit-before"):
+                                runs[label].append(audit(sub, counter))
+                    for label, measured in runs.items():
+                        if not measured:
+                            continue
+                        row = median_of(measured)
+                        if n == 1:
+                            singles[label] = row["wall_s"]
+                        single = singles.get(label)
+                        ratio = row["wall_s"] / single if single else float("nan")
+                        report["rows"].append({"latency_ms": latency, "run": label, "pairs": n, **row,
+                                               "ratio_n_1": ratio})
+                        print(f"{latency:>3}ms {label:<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
+                              f"{ratio:>6.2f} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
+                              f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
                 if args.baseline_pairs:
                     sub = {"pairs": inventory["pairs"][:args.baseline_pairs]}
                     row = median_of([baseline(sub, counter) for _ in range(max(1, args.repeats))])
