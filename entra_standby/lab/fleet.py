@@ -135,7 +135,7 @@ class Fleet:
 
     def _adjust(self, inventory: dict[str, Any], lab: Any) -> dict[str, Any]:
         if self.transport == "http":
-            for pair, in zip(inventory["pairs"], strict=True):
+            for pair in inventory["pairs"]:  # a Lab describes exactly one pair
                 pair["connection"]["ssl"] = False
                 for server, lab_server in zip(pair["servers"], lab.servers.values(), strict=True):
                     server["connection"]["port"] = lab_server.http_port
