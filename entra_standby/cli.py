@@ -8,6 +8,7 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import signal
@@ -75,14 +76,22 @@ def _lab_serve_fleet(args: argparse.Namespace) -> int:
                    transport=args.transport, first_pair=args.first_pair) as fleet:
             target = Path(args.write_inventory)
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the passwords
+            # It holds the passwords: a new owner-only file (O_EXCL after removing a leftover, whose mode
+            # O_TRUNC would keep), renamed into place. The first line marks it as a lab's (TARGET: LAB).
+            partial = target.with_name(f".{target.name}.partial")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write("# entra-standby fleet inventory: holds the lab passwords; valid while served\n")
+                handle.write("# entra-standby lab inventory (fleet): holds the lab passwords; valid while "
+                             "served\n")
                 yaml.safe_dump(fleet.inventory_dict(), handle, sort_keys=False)
+            os.replace(partial, target)
             _out(f"entra-standby lab fleet: {args.pairs} pair(s) of {args.scenario} in {fleet.processes} "
                  f"process(es); Ctrl-C or SIGTERM stops it")
             _out(f"  inventory: {target}")
-            _out(f"run the checks:  pytest checks/ --inventory {target}")
+            python = shlex.quote(sys.executable)  # this interpreter's pytest, with this plugin
+            _out(f"run the checks:  {python} -m pytest --inventory {shlex.quote(str(target))}")
             while not stop.wait(0.5):
                 pass
             counts = fleet.request_counts()
