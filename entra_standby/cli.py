@@ -8,6 +8,8 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -31,6 +33,9 @@ def _out(line: str = "") -> None:
 def _lab_serve(args: argparse.Namespace) -> int:
     from .lab.lab import Lab  # lazy: the lab is never imported by other commands
 
+    if args.pairs is not None:
+        return _lab_serve_fleet(args)
+
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -48,6 +53,51 @@ def _lab_serve(args: argparse.Namespace) -> int:
                 counts = server.counters.snapshot()
                 actions = ", ".join(f"{a} {n}" for a, n in sorted(counts["by_action"].items()))
                 _out(f"  {server.name:<8} {counts['total']} ({actions or 'none'})")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _lab_serve_fleet(args: argparse.Namespace) -> int:
+    """``lab serve --pairs N``: N pairs of one scenario, optionally over several processes."""
+    import yaml
+
+    from .lab.fleet import Fleet
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with Fleet(args.scenario, pairs=args.pairs, processes=args.processes, latency_ms=args.latency_ms,
+                   transport=args.transport, first_pair=args.first_pair) as fleet:
+            target = Path(args.write_inventory)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # It holds the passwords: a new owner-only file (O_EXCL after removing a leftover, whose mode
+            # O_TRUNC would keep), renamed into place. The first line marks it as a lab's (TARGET: LAB).
+            partial = target.with_name(f".{target.name}.partial")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write("# entra-standby lab inventory (fleet): holds the lab passwords; valid while "
+                             "served\n")
+                yaml.safe_dump(fleet.inventory_dict(), handle, sort_keys=False)
+            os.replace(partial, target)
+            _out(f"entra-standby lab fleet: {args.pairs} pair(s) of {args.scenario} in {fleet.processes} "
+                 f"process(es); Ctrl-C or SIGTERM stops it")
+            _out(f"  inventory: {target}")
+            python = shlex.quote(sys.executable)  # this interpreter's pytest, with this plugin
+            _out(f"run the checks:  {python} -m pytest --inventory {shlex.quote(str(target))}")
+            while not stop.wait(0.5):
+                pass
+            counts = fleet.request_counts()
+            if counts:
+                _out(f"stopping the fleet; HTTP requests served: {sum(counts.values())} "
+                     f"over {len(counts)} servers")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -97,6 +147,16 @@ def register_lab(subparsers: Any) -> None:
         type=Path,
         help="where to write the inventory (it holds the lab password; mode 0600)",
     )
+    serve.add_argument("--pairs", type=int, metavar="N",
+                       help="serve N pairs of SCENARIO (a fleet), each on its own addresses; the inventory "
+                            "lists them all (issue 13)")
+    serve.add_argument("--processes", type=int, default=1, metavar="K",
+                       help="with --pairs: spread the pairs over K processes (default 1)")
+    serve.add_argument("--latency-ms", type=int, metavar="MS",
+                       help="with --pairs: inject MS of latency per request on every server")
+    serve.add_argument("--transport", choices=("https", "http"), default="https",
+                       help="with --pairs: the listeners the inventory names (http: NTLM + encryption)")
+    serve.add_argument("--first-pair", type=int, default=0, help=argparse.SUPPRESS)  # a fleet's child
     serve.set_defaults(func=_lab_serve)
 
 

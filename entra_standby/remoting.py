@@ -4,10 +4,10 @@ This is the only module that talks to pypsrp and requests. Everything they raise
 into ``entra_standby.errors`` (``UnreachableError``, ``AuthenticationFailedError``, ``RemotingError``,
 ``ProbeError``), with the password scrubbed from every message.
 
-Round trips: all probes go as statements of ONE pipeline (``add_script`` + ``add_parameters`` +
-``add_statement``), so a full audit costs Create + open Receive + Command + Receive(s) + Delete plus the
-authentication handshake. If that pipeline fails, each probe is re-run on its own so only the failing
-fact errors.
+Round trips: all probes go as statements of ONE pipeline (built and serialised once per run by
+``prepared.py``: the shared helpers first, once, then each probe in its own local scope), so a full audit
+costs Create + open Receive + Command + Receive(s) + Delete plus the authentication handshake. If that
+pipeline fails, each probe is re-run on its own (its whole standalone text) so only the failing fact errors.
 
 Time bounds: pypsrp's defaults (30 s reads, five silent Receive retries) hold a stalled host for about five
 minutes. Here every HTTP request has an explicit connect and read timeout, ``operation_timeout`` stays
@@ -75,6 +75,7 @@ from .errors import (
     UnreachableError,
 )
 from .inventory import ConnectionSettings, ServerEntry, is_loopback
+from .prepared import PreparedBatch, begin_prepared, pool_settings, prepare_batch
 
 __all__ = ["HostSession", "ProbeCall", "deadline_error", "drive_pipeline", "probe_calls", "translate_error"]
 
@@ -410,10 +411,9 @@ class HostSession:
 
     def _run_batch(self, calls: Sequence[ProbeCall]) -> _BatchOutcome:
         ps = PowerShell(self._ensure_pool())
-        for call in calls:
-            _add_script(ps, call)
-            ps.add_statement()
-        outcome = drive_pipeline(_PypsrpPipeline(ps), self.settings.probe_timeout)
+        # Helpers once, serialised once per run (prepared.py); the probes still print one object each.
+        prepared = prepare_batch(calls, **pool_settings(ps))
+        outcome = drive_pipeline(_PypsrpPipeline(ps, prepared), self.settings.probe_timeout)
         if outcome.overrun is not None:
             log.info("%s: probe %s overran its budget of %g s; stopped its pipeline", self.host,
                      calls[min(len(outcome.outputs), len(calls) - 1)].name, self.settings.probe_timeout)
@@ -515,11 +515,15 @@ class _BatchOutcome:
 class _PypsrpPipeline:
     """The four operations ``drive_pipeline`` needs, on a pypsrp ``PowerShell``."""
 
-    def __init__(self, ps: PowerShell) -> None:
+    def __init__(self, ps: PowerShell, prepared: PreparedBatch | None = None) -> None:
         self.ps = ps
+        self.prepared = prepared
 
     def begin(self) -> None:
-        self.ps.begin_invoke()
+        if self.prepared is not None:
+            begin_prepared(self.ps, self.prepared)
+        else:
+            self.ps.begin_invoke()
 
     def poll(self) -> None:
         self.ps.poll_invoke()

@@ -17,7 +17,7 @@ from entra_standby.errors import AuthenticationFailedError, ProbeError, Remoting
 from entra_standby.gather import gather
 from entra_standby.inventory import Inventory, Secret, ServerEntry, inventory_from_dict
 from entra_standby.lab import Lab
-from entra_standby.probes import PROBE_NAMES
+from entra_standby.probes import HELPERS_REGION_BEGIN, HELPERS_REGION_END, PROBE_NAMES, helpers_script
 from entra_standby.remoting import HostSession, ProbeCall, probe_calls, translate_error
 
 
@@ -66,8 +66,12 @@ def test_each_probe_of_the_batch_runs_in_its_own_local_scope(lab: Lab) -> None:
     gather(lab_inventory(lab))
     for server in lab.servers.values():
         batch = server.engine.recent_invocations[-1]
-        assert len(batch.commands) == len(PROBE_NAMES)
-        assert all(c.is_script and c.use_local_scope is True and c.end_of_statement for c in batch.commands)
+        # The shared helpers go once, first, dot-sourced (issue 13); each probe then runs in its own scope.
+        helpers, *probes = batch.commands
+        assert helpers.text == helpers_script() and helpers.use_local_scope is not True
+        assert len(probes) == len(PROBE_NAMES)
+        assert all(c.is_script and c.use_local_scope is True and c.end_of_statement for c in probes)
+        assert all(HELPERS_REGION_BEGIN + "\n" + HELPERS_REGION_END in c.text for c in probes)
 
 
 def test_pool_is_reused_across_calls(lab: Lab) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from ..probes import HELPERS_REGION_END, helpers_script, helpers_source, needs_helpers
 from .binding import bind, display, find_cmdlet
 from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
@@ -39,7 +40,7 @@ from .state import ServerState
 from .stepfaults import StepFaults
 from .timefmt import ps_date, utc_now
 
-_MARKER = re.compile(r"^#\s*entra-standby-(?P<kind>probe|action):\s*(?P<name>[A-Za-z0-9_-]+)\s*$")
+_MARKER = re.compile(r"^#\s*entra-standby-(?P<kind>probe|action|helpers):\s*(?P<name>[A-Za-z0-9_-]+)\s*$")
 _ACTION_PARAMETERS: dict[str, tuple[str, ...]] = {
     "set-staging": ("enabled",),
     "set-sync-cycle": ("enabled",),
@@ -109,6 +110,8 @@ class _Run:
 
     cancel: threading.Event
     errors: list[ErrorInfo] = field(default_factory=list)
+    # Whether the shared helpers were dot-sourced earlier in this pipeline (a batch sends them once, first).
+    helpers_defined: bool = False
 
 
 def _wire_args(parameters: dict[str, Any]) -> tuple[Arg, ...]:
@@ -146,6 +149,13 @@ def _timespan(seconds: float | None) -> str | None:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     return (f"{days}." if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def _first_helper_called(text: str) -> str:
+    """The first shared helper (a ``Verb-Es...`` function of common.ps1) a script body calls."""
+    body = text.split(HELPERS_REGION_END, 1)[-1]
+    found = re.search(r"\b([A-Z][a-z]+-Es[A-Za-z]+)\b", body)
+    return found.group(1) if found else "Write-EsEnvelope"
 
 
 def marker_of(script: str) -> tuple[str, str] | None:
@@ -277,18 +287,37 @@ class LabEngine:
         if not command.is_script:
             return self._call(command.text.strip(), _wire_args(command.parameters), piped, upstream, run)
         marker = marker_of(command.text)
+        if marker is None and command.text == helpers_source():
+            return self._define_helpers(command, run)
         if marker is None:
             if command.parameters:
                 raise not_served("arguments given to a script that declares no parameters (they go to $args)")
             return self._script(command.text, run)
         kind, name = marker
+        if kind == "helpers":
+            return self._define_helpers(command, run)
         known = (kind == "probe" and name in PROBE_DATA) or (kind == "action" and name in _ACTION_PARAMETERS)
         if not known:
             raise _Failed(command_not_found(f"{name}.ps1"))
+        if needs_helpers(command.text) and not run.helpers_defined:
+            # What PowerShell meets at the script's first helper call when nothing defined the helpers.
+            raise _Failed(command_not_found(_first_helper_called(command.text)))
         params = self._bind(name, _lowered(command.parameters))
         if kind == "probe" and name == "run-history":  # what the script makes of the run times (R1)
             params[RUN_TIMES_AS_UTC] = run_times_as_utc(command.text)
         return [self._probe(name, params) if kind == "probe" else self._action(name, params)]
+
+    def _define_helpers(self, command: CommandCall, run: _Run) -> list[Any]:
+        """The shared helpers sent on their own: only function definitions, so they print nothing. Only the
+        shipped text is served (the lab cannot run other function bodies), and only dot-sourced does it
+        leave the functions behind for the statements after it (in a local scope they vanish with it)."""
+        if command.text not in (helpers_script(), helpers_source()):
+            raise not_served("a helpers script other than the shipped probes/helpers/common.ps1")
+        if command.parameters:
+            raise not_served("arguments given to the helpers script (it declares no parameters)")
+        if command.use_local_scope is not True:
+            run.helpers_defined = True
+        return []
 
     def _bind(self, script: str, params: dict[str, Any]) -> dict[str, Any]:
         """Parameter binding as PowerShell does it: positional arguments take the declared names in order;

@@ -24,15 +24,20 @@ __all__ = [
     "ACTION_NAMES",
     "CONTRACT_PARAMETERS",
     "DRILL_PROBES",
+    "HELPERS_MARKER",
     "HELPERS_REGION_BEGIN",
     "HELPERS_REGION_END",
     "PROBE_NAMES",
     "Script",
     "UnknownScriptError",
+    "helpers_script",
+    "helpers_source",
     "load_action",
     "load_probe",
     "marker_line",
+    "needs_helpers",
     "with_helpers",
+    "without_helpers",
 ]
 
 HELPERS_REGION_BEGIN = (
@@ -40,6 +45,9 @@ HELPERS_REGION_BEGIN = (
     " loaded)"
 )
 HELPERS_REGION_END = "#endregion entra-standby common helpers"
+HELPERS_MARKER = "# entra-standby-helpers: common"
+"""First line of the helpers sent on their own: a batch defines them once, then runs each probe without its
+copy (issue 13; see ``helpers_script``)."""
 
 PROBE_NAMES: tuple[str, ...] = (
     "access",
@@ -147,6 +155,36 @@ def with_helpers(source: str, helpers: str, *, where: str) -> str:
                                 fix=f"put the two lines '{HELPERS_REGION_BEGIN}' and '{HELPERS_REGION_END}' "
                                     "after param(), with nothing between them")
     return source.replace(begin, HELPERS_REGION_BEGIN + "\n" + helpers + HELPERS_REGION_END, 1)
+
+
+def helpers_script() -> str:
+    """The shared helpers as one script of their own (marker line first, then ``common.ps1`` unchanged).
+
+    Dot-sourced as the first statement of a batch it defines the helper functions once in the runspace's
+    global scope, where every probe's own local scope finds them; it only defines functions, so it prints
+    nothing and sets nothing else.
+    """
+    return HELPERS_MARKER + "\n" + _helpers()
+
+
+def helpers_source() -> str:
+    """``probes/helpers/common.ps1`` as shipped (what a client dot-sources before running the repository's
+    scripts by hand, whose helpers regions are empty)."""
+    return _helpers()
+
+
+def without_helpers(text: str) -> str | None:
+    """``text`` with its helpers region emptied again (as in the repository), if the region holds exactly
+    the shipped helpers; None for any other text (it is then sent whole)."""
+    filled = HELPERS_REGION_BEGIN + "\n" + _helpers() + HELPERS_REGION_END
+    if text.count(filled) != 1:
+        return None
+    return text.replace(filled, HELPERS_REGION_BEGIN + "\n" + HELPERS_REGION_END, 1)
+
+
+def needs_helpers(text: str) -> bool:
+    """Whether ``text`` has an empty helpers region: it runs only where the helpers are already defined."""
+    return (HELPERS_REGION_BEGIN + "\n" + HELPERS_REGION_END) in text
 
 
 _PARAM_KEYWORD = re.compile(r"(?im)^\s*param\s*\(")

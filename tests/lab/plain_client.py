@@ -27,9 +27,14 @@ from pypsrp.wsman import WSMan
 def run_server(host: str, port: int, connection: dict[str, Any], scripts: list[Path]) -> dict[str, Any]:
     wsman = _wsman(host, port, connection)
     answers: dict[str, Any] = {}
+    # The repository's scripts leave their helpers region empty: a client running them by hand dot-sources
+    # the shared helpers first, in the same pipeline.
+    helpers = scripts[0].parent / "helpers" / "common.ps1" if scripts else None
     with wsman, RunspacePool(wsman) as pool:
         for script in scripts:
             ps = PowerShell(pool)
+            if helpers is not None and helpers.exists():
+                ps.add_script(helpers.read_text(encoding="utf-8-sig")).add_statement()
             ps.add_script(script.read_text(encoding="utf-8-sig"))
             output = ps.invoke()
             try:

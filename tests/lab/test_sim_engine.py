@@ -21,6 +21,7 @@ from entra_standby.lab.engine import CommandCall, Invocation
 from entra_standby.lab.lab import Lab
 from entra_standby.lab.probes import PROBE_PARAMETERS
 from entra_standby.lab.state import RIGHTS
+from entra_standby.probes import load_action, load_probe
 
 SCENARIOS = str(Path(__file__).resolve().parents[2] / "fixtures" / "scenarios")
 
@@ -298,7 +299,10 @@ def test_shipped_scripts_are_understood(healthy: Lab, path: Path) -> None:
         accepted, params = _ACTION_CALLS.get(path.stem, ({"enabled"}, {"Enabled": True}))
     assert _param_names(text) == accepted
     engine = healthy.servers["aadc02"].engine
-    result = run_script(engine, text, **params)
+    # Sent as a client sends it alone: the catalogue's text, helpers filled in (a script whose helpers
+    # region is empty runs only after the helpers statement of a batch).
+    sent = (load_action if kind == "action" else load_probe)(path.stem).text
+    result = run_script(engine, sent, **params)
     assert result.failure is None and json.loads(result.outputs[0])["ok"] is True
     engine.cycle.join(10)
 

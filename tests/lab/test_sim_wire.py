@@ -16,10 +16,17 @@ from pypsrp.wsman import WSMan
 
 from entra_standby.lab import Lab
 from entra_standby.lab.lab import LabServer
+from entra_standby.probes import load_action, load_probe
 
 REPO = Path(__file__).resolve().parents[2]
 PROBES = sorted((REPO / "entra_standby" / "probes").glob("*.ps1"))
 ACTIONS = REPO / "entra_standby" / "actions"
+
+
+def _sent(path: Path) -> str:
+    """A shipped script as a client sends it alone: the catalogue's text, helpers region filled in (the
+    repository's file leaves it empty, and a server without the helpers would not know their functions)."""
+    return (load_action if path.parent.name == "actions" else load_probe)(path.stem).text
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +67,7 @@ def test_every_shipped_probe_answers_json_through_pypsrp(lab: Lab) -> None:
     for server in lab.servers.values():
         with _wsman(lab, server) as wsman, RunspacePool(wsman) as pool:
             for script in PROBES:
-                output, ps = _invoke(pool, script.read_text(encoding="utf-8-sig"))
+                output, ps = _invoke(pool, _sent(script))
                 assert not ps.had_errors and len(output) == 1, (server.name, script.name, ps.streams.error)
                 envelope = json.loads(output[0])
                 assert envelope["probe"] == script.stem and envelope["ok"] is True, envelope
@@ -71,7 +78,7 @@ def test_parameters_actions_and_cmdlets_over_the_wire(lab: Lab) -> None:
     server = lab.servers["aadc02"]
     with _wsman(lab, server) as wsman, RunspacePool(wsman) as pool:
         output, _ = _invoke(
-            pool, (REPO / "entra_standby/probes/run-history.ps1").read_text(), NumberRequested=2
+            pool, _sent(REPO / "entra_standby/probes/run-history.ps1"), NumberRequested=2
         )
         assert len(json.loads(output[0])["data"]["runs"]) == 2
         ps = PowerShell(pool)
@@ -83,7 +90,7 @@ def test_parameters_actions_and_cmdlets_over_the_wire(lab: Lab) -> None:
         ps.invoke()
         assert ps.had_errors
         if (ACTIONS / "start-sync-cycle.ps1").is_file():
-            output, ps = _invoke(pool, (ACTIONS / "start-sync-cycle.ps1").read_text(), PolicyType="Delta")
+            output, ps = _invoke(pool, _sent(ACTIONS / "start-sync-cycle.ps1"), PolicyType="Delta")
             envelope = json.loads(output[0])
             assert envelope["action"] == "start-sync-cycle" and envelope["ok"] is True
             assert envelope["data"]["sync_cycle_in_progress"] is True
@@ -97,7 +104,7 @@ def test_staging_changes_over_the_wire_are_logged(lab: Lab) -> None:
     active, standby = lab.servers["aadc01"], lab.servers["aadc02"]
     for server, enabled in ((active, True), (standby, False), (standby, True), (active, False)):
         with _wsman(lab, server) as wsman, RunspacePool(wsman) as pool:
-            output, _ = _invoke(pool, script.read_text(), Enabled=enabled)
+            output, _ = _invoke(pool, _sent(script), Enabled=enabled)
             assert json.loads(output[0])["data"]["staging_mode_enabled"] is enabled
     assert [(e.server, e.staging_enabled) for e in lab.staging_log[-4:]] == [
         ("aadc01", True),
@@ -151,7 +158,7 @@ def test_active_down_scenario_closes_the_port_and_keeps_the_standby() -> None:
         with pytest.raises(OSError), socket.create_connection((active.address, active.https_port), timeout=3):
             pass
         with _wsman(lab, standby) as wsman, RunspacePool(wsman) as pool:
-            output, _ = _invoke(pool, PROBES[0].read_text())
+            output, _ = _invoke(pool, _sent(PROBES[0]))
             assert json.loads(output[0])["ok"] is True
 
 
@@ -177,7 +184,7 @@ def test_execute_ps_runs_a_probe_and_reports_unknown_commands(lab: Lab) -> None:
     ca: Any = str(lab.ca_path)
     client = Client(server.address, port=server.https_port, username=lab.credentials.username,
                     password=lab.credentials.password, ssl=True, auth="negotiate", cert_validation=ca)
-    probe = (REPO / "entra_standby/probes/scheduler.ps1").read_text()
+    probe = _sent(REPO / "entra_standby/probes/scheduler.ps1")
     output, _streams, had_errors = client.execute_ps(probe)
     assert had_errors is False
     assert json.loads(output)["data"]["staging_mode_enabled"] is True

@@ -1,0 +1,255 @@
+"""Speed at scale (issue 13): the full audit of 1 pair and of N pairs against a lab fleet in its own process.
+
+    python bench/audit_scale.py [--pairs 1,10,50] [--latency-ms 0,20] [--repeats 3] [--processes 1]
+                                [--transport http] [--baseline-pairs 1] [--compare] [--json PATH]
+
+For each latency L, one ``entra-standby lab serve --pairs max(N) --latency-ms L`` is started (in
+``--processes`` processes of its own, as real servers would be), and in this process the audit
+(``gather``) runs for the first N pairs of its inventory, ``--repeats`` times per N. Per N it prints the
+median wall time, HTTP requests and bytes sent per host (counted on the client, at ``requests``' adapter:
+body bytes as they go on the wire, after NTLM sealing), client CPU per host (``time.process_time``: every
+thread of this process), the client's peak RSS, hosts with errors, and the ratio wall(N)/wall(1).
+
+The baseline is what other tools do: every probe as a fresh ``pypsrp.client.Client.execute_ps`` (a shell
+per command), hosts one after another. It is linear in hosts by construction, so it is measured on
+``--baseline-pairs`` pairs and its per-host time is scaled to N (said so in the table).
+
+``--compare`` also runs every audit with the batch as it was before issue 13 (each probe carrying its own
+copy of the helpers, the pipeline built and serialised again for every host: ``legacy_batches()``), in the
+same run against the same lab, so before/after are ratios of one run.
+
+The machine is shared (other processes compete for its cores): compare figures measured in ONE run
+(ratios), not absolute times across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests.adapters
+import yaml
+
+from entra_standby.gather import gather
+from entra_standby.inventory import inventory_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "fixtures" / "scenarios" / "healthy-pair.yml"
+
+
+class WireCounter:
+    """Counts requests and body bytes every ``requests`` adapter sends in this process."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.bytes = 0
+        self._lock = threading.Lock()
+        self._original = requests.adapters.HTTPAdapter.send
+
+    def __enter__(self) -> WireCounter:
+        counter, original = self, self._original
+
+        def counting_send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            body = request.body or b""
+            with counter._lock:
+                counter.requests += 1
+                counter.bytes += len(body)
+            return original(adapter, request, *args, **kwargs)
+
+        requests.adapters.HTTPAdapter.send = counting_send  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        requests.adapters.HTTPAdapter.send = self._original  # type: ignore[method-assign]
+
+    def take(self) -> tuple[int, int]:
+        with self._lock:
+            taken = (self.requests, self.bytes)
+            self.requests = self.bytes = 0
+        return taken
+
+
+@contextmanager
+def fleet(pairs: int, latency_ms: int, processes: int, transport: str) -> Iterator[dict[str, Any]]:
+    """A fleet in its own process(es), through the public CLI; yields its inventory as a dict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = Path(tmp) / "fleet.yml"
+        command = [sys.executable, "-m", "entra_standby.cli", "lab", "serve", str(SCENARIO),
+                   "--pairs", str(pairs), "--processes", str(processes), "--latency-ms", str(latency_ms),
+                   "--transport", transport, "--write-inventory", str(inventory)]
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None
+            for line in server.stdout:
+                if line.startswith("run the checks"):
+                    break
+            else:
+                raise SystemExit(f"the fleet did not start (exit {server.wait()})")
+            yield yaml.safe_load(inventory.read_text(encoding="utf-8"))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            tail, _ = server.communicate(timeout=60)
+            served = [line.strip() for line in tail.splitlines() if "requests served" in line]
+            if served:
+                print(f"    lab: {served[-1]}")
+
+
+@contextmanager
+def legacy_batches(enabled: bool = True) -> Iterator[None]:
+    """``HostSession._run_batch`` as it was at 979a50d: every probe whole, added with add_script /
+    add_parameters / add_statement and serialised by pypsrp for each host."""
+    from pypsrp.powershell import PowerShell
+
+    from entra_standby import remoting
+
+    if not enabled:
+        yield
+        return
+
+    def run_batch(self: Any, calls: Any) -> Any:
+        ps = PowerShell(self._ensure_pool())
+        for call in calls:
+            remoting._add_script(ps, call)
+            ps.add_statement()
+        outcome = remoting.drive_pipeline(remoting._PypsrpPipeline(ps), self.settings.probe_timeout)
+        if outcome.overrun is None and (outcome.had_errors or len(outcome.outputs) != len(calls)):
+            return remoting._BatchOutcome(outcome.outputs, outcome.had_errors, complete=False)
+        return outcome
+
+    original = remoting.HostSession._run_batch
+    remoting.HostSession._run_batch = run_batch  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        remoting.HostSession._run_batch = original  # type: ignore[method-assign]
+
+
+def audit(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
+    parsed = inventory_from_dict(inventory, path=ROOT / "fleet.yml", label="fleet inventory")
+    hosts = sum(len(p.servers) for p in parsed.pairs)
+    counter.take()
+    cpu, wall = time.process_time(), time.perf_counter()
+    run = gather(parsed)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    sent_requests, sent_bytes = counter.take()
+    errored = sum(1 for p in run.pairs for s in p.servers if s.errors)
+    return {"wall_s": wall, "cpu_ms_per_host": 1000 * cpu / hosts, "requests_per_host": sent_requests / hosts,
+            "kb_per_host": sent_bytes / hosts / 1024, "errored_hosts": errored, "hosts": hosts}
+
+
+def baseline(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
+    """Every probe as its own ``Client.execute_ps`` (a shell per command), hosts one after another."""
+    from pypsrp.client import Client
+
+    from entra_standby.remoting import probe_calls
+
+    parsed = inventory_from_dict(inventory, path=ROOT / "fleet.yml", label="fleet inventory")
+    calls = probe_calls()
+    counter.take()
+    cpu, wall, hosts, failed = time.process_time(), time.perf_counter(), 0, 0
+    for pair in parsed.pairs:
+        for server in pair.servers:
+            s = server.connection
+            password = s.password.reveal() if s.password is not None else None
+            for call in calls:
+                client = Client(server.host, port=s.effective_port, username=s.username, password=password,
+                                ssl=s.ssl, auth=s.auth, cert_validation=s.cert_validation,
+                                encryption=s.message_encryption, connection_timeout=s.connect_timeout,
+                                no_proxy=True)
+                _out, _streams, had_errors = client.execute_ps(call.text)
+                failed += bool(had_errors)
+            hosts += 1
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    sent_requests, sent_bytes = counter.take()
+    return {"wall_s": wall, "cpu_ms_per_host": 1000 * cpu / hosts, "requests_per_host": sent_requests / hosts,
+            "kb_per_host": sent_bytes / hosts / 1024, "errored_hosts": failed, "hosts": hosts}
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", default="1,10,50")
+    parser.add_argument("--latency-ms", default="0,20")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=1, help="lab processes (default 1)")
+    parser.add_argument("--transport", choices=("http", "https"), default="http",
+                        help="http: NTLM with message encryption (default, as measured in issue 13)")
+    parser.add_argument("--baseline-pairs", type=int, default=1, help="pairs the baseline runs on (0: none)")
+    parser.add_argument("--compare", action="store_true",
+                        help="also run the pre-issue-13 batch (audit-before), interleaved, in the same run")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    args = parser.parse_args()
+    sizes = sorted({int(n) for n in args.pairs.split(",")})
+    latencies = [int(x) for x in args.latency_ms.split(",")]
+    report: dict[str, Any] = {"pairs": sizes, "repeats": args.repeats, "processes": args.processes,
+                              "transport": args.transport, "rows": []}
+    header = (f"{'lat':>5} {'run':<14} {'hosts':>5} {'wall s':>8} {'N/1':>6} {'req/host':>8} "
+              f"{'KB/host':>8} {'CPU ms/host':>11} {'errors':>6}")
+    with WireCounter() as counter:
+        for latency in latencies:
+            print(f"latency {latency} ms: lab of {max(sizes)} pairs in {args.processes} process(es), "
+                  f"{args.transport}, medians of {args.repeats}")
+            print(header)
+            with fleet(max(sizes), latency, args.processes, args.transport) as inventory:
+                audit({"pairs": inventory["pairs"][:1]}, counter)  # warm-up: imports, first handshakes
+                singles: dict[str, float] = {}
+                for n in sizes:
+                    sub = {"pairs": inventory["pairs"][:n]}
+                    runs: dict[str, list[dict[str, float]]] = {"audit": [], "audit-before": []}
+                    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+                        for label in runs if args.compare else ("audit",):
+                            with legacy_batches(label == "audit-before"):
+                                runs[label].append(audit(sub, counter))
+                    for label, measured in runs.items():
+                        if not measured:
+                            continue
+                        row = median_of(measured)
+                        if n == 1:
+                            singles[label] = row["wall_s"]
+                        single = singles.get(label)
+                        ratio = row["wall_s"] / single if single else float("nan")
+                        report["rows"].append({"latency_ms": latency, "run": label, "pairs": n, **row,
+                                               "ratio_n_1": ratio})
+                        print(f"{latency:>3}ms {label:<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
+                              f"{ratio:>6.2f} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
+                              f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
+                if args.baseline_pairs:
+                    sub = {"pairs": inventory["pairs"][:args.baseline_pairs]}
+                    row = median_of([baseline(sub, counter) for _ in range(max(1, args.repeats))])
+                    per_host = row["wall_s"] / row["hosts"]
+                    ours = {r["pairs"]: r["wall_s"] for r in report["rows"]
+                            if r["latency_ms"] == latency and r["run"] == "audit"}
+                    report["rows"].append({"latency_ms": latency, "run": "baseline", **row})
+                    print(f"{latency:>3}ms {'baseline':<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
+                          f"{'':>6} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
+                          f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
+                    for n, wall in sorted(ours.items()):
+                        scaled = per_host * 2 * n
+                        print(f"      baseline/ours at {n} pair(s): {scaled / wall:.1f}x "
+                              f"(baseline {per_host:.2f} s/host scaled to {2 * n} hosts = {scaled:.1f} s)")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report["client_peak_rss_mb"] = rss_mb
+    print(f"client peak RSS: {rss_mb:.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The batch as sent (issue 13): helpers once, probes in their own scopes, serialised once, same bytes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests.adapters
+from pypsrp.messages import Destination, Message
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.serializer import Serializer
+from pypsrp.wsman import WSMan
+
+from entra_standby.inventory import inventory_from_dict
+from entra_standby.lab import Lab
+from entra_standby.lab.engine import CommandCall, Invocation
+from entra_standby.prepared import batch_statements, build_create_pipeline, prepare_batch
+from entra_standby.probes import (
+    HELPERS_MARKER,
+    PROBE_NAMES,
+    helpers_script,
+    load_probe,
+    needs_helpers,
+    without_helpers,
+)
+from entra_standby.remoting import HostSession, ProbeCall, probe_calls
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
+
+
+def _offline_ps(protocol_version: str = "2.3") -> PowerShell:
+    """A PowerShell on a pool that never connects (WSMan builds its HTTP session lazily)."""
+    pool = RunspacePool(WSMan("127.0.0.1", username="u", password="p", ssl=False, auth="basic",
+                                 encryption="never"))
+    pool.protocol_version = protocol_version
+    return PowerShell(pool)
+
+
+def test_statements_send_the_helpers_once_first_and_each_probe_without_its_copy() -> None:
+    calls = probe_calls()
+    statements = batch_statements(calls)
+    assert statements[0].text == helpers_script() and statements[0].use_local_scope is False
+    probes = statements[1:]
+    assert len(probes) == len(calls)
+    for call, statement in zip(calls, probes, strict=True):
+        assert statement.use_local_scope is True
+        assert statement.text == without_helpers(call.text) and needs_helpers(statement.text)
+        assert statement.text.splitlines()[0] == load_probe(call.name).marker  # the lab knows it by this
+    assert sum(HELPERS_MARKER in s.text for s in statements) == 1
+
+
+def test_a_script_not_from_the_catalogue_is_sent_whole_and_alone() -> None:
+    own = ProbeCall("custom", "# entra-standby-probe: custom\nWrite-Output 1\n", {"A": 1})
+    statements = batch_statements([own])
+    assert len(statements) == 1  # nothing shares the helpers, so they are not sent
+    assert statements[0].text == own.text and statements[0].parameters == (("A", 1),)
+
+
+def test_probe_show_still_prints_a_standalone_script() -> None:
+    for name in PROBE_NAMES:
+        text = load_probe(name).text
+        assert not needs_helpers(text) and "function Write-EsEnvelope" in text
+
+
+def test_prepared_message_is_byte_for_byte_what_begin_invoke_sends() -> None:
+    """The one private call (``PowerShell._invoke``) gets exactly the message pypsrp itself would build."""
+    calls = probe_calls(["scheduler", "os"], {"os": {"MaxUpdateHistory": 5}})
+    statements = batch_statements(calls)
+    reference = _offline_ps()
+    for statement in statements:
+        reference.add_script(statement.text, use_local_scope=statement.use_local_scope)
+        if statement.parameters:
+            reference.add_parameters(dict(statement.parameters))
+        reference.add_statement()
+    captured: list[Any] = []
+    reference._invoke = captured.append  # type: ignore[method-assign,assignment]
+    reference.begin_invoke()
+    pool = reference.runspace_pool
+    prepared = prepare_batch(calls, pool.protocol_version, pool.apartment_state, pool.host)
+
+    def packed(data: Any) -> bytes:
+        return bytes(Message(Destination.SERVER, pool.id, reference.id, data, Serializer()).pack())
+
+    assert packed(prepared.message) == packed(captured[0])
+
+
+def test_the_serialised_batch_is_built_once_and_shared() -> None:
+    calls = probe_calls()
+    first = prepare_batch(calls, "2.3", 2)
+    assert prepare_batch(probe_calls(), "2.3", 2) is first  # a second host reuses the same message
+    assert prepare_batch(calls, "2.2", 2) is not first  # another protocol version: its own message
+    other = prepare_batch(probe_calls(parameters={"os": {"MaxUpdateHistory": 3}}), "2.3", 2)
+    assert other is not first and other.message is not first.message
+
+
+def test_create_pipeline_keeps_each_probes_parameters() -> None:
+    calls = probe_calls(["run-history"], {"run-history": {"NumberRequested": 7}})
+    pipeline = build_create_pipeline(batch_statements(calls), "2.3", 2)
+    assert pipeline.pipeline is not None and pipeline.pipeline.commands is not None
+    commands = pipeline.pipeline.commands
+    assert [c.use_local_scope for c in commands] == [False, True]
+    assert [(a.name, a.value) for a in commands[1].args] == [("NumberRequested", 7)]
+
+
+# --- the lab accepts the new shape as a server would, and only that --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def engine_lab() -> Iterator[Lab]:
+    with Lab(SCENARIOS / "healthy-pair.yml", serve=False, cloud=False) as lab:
+        yield lab
+
+
+def _invoke(lab: Lab, *commands: CommandCall) -> Any:
+    return lab.servers["aadc01"].engine.invoke(Invocation(commands=commands), threading.Event())
+
+
+def _bare(name: str) -> str:
+    text = without_helpers(load_probe(name).text)
+    assert text is not None
+    return text
+
+
+def test_lab_runs_bare_probes_after_dot_sourced_helpers(engine_lab: Lab) -> None:
+    result = _invoke(engine_lab, CommandCall(helpers_script(), True, use_local_scope=False),
+                     CommandCall(_bare("scheduler"), True, use_local_scope=True),
+                     CommandCall(_bare("version"), True, use_local_scope=True))
+    assert result.failure is None and len(result.outputs) == 2  # the helpers print nothing
+    assert all('"ok":true' in out for out in result.outputs)
+
+
+def test_lab_refuses_a_bare_probe_without_the_helpers(engine_lab: Lab) -> None:
+    result = _invoke(engine_lab, CommandCall(_bare("scheduler"), True, use_local_scope=True))
+    assert result.failure is not None
+    assert result.failure.fully_qualified_error_id == "CommandNotFoundException"
+    assert result.failure.target is not None and "-Es" in result.failure.target
+
+
+def test_lab_helpers_in_a_local_scope_vanish_with_it(engine_lab: Lab) -> None:
+    result = _invoke(engine_lab, CommandCall(helpers_script(), True, use_local_scope=True),
+                     CommandCall(_bare("scheduler"), True, use_local_scope=True))
+    assert result.failure is not None and result.outputs == []
+
+
+def test_lab_does_not_run_helpers_it_does_not_know(engine_lab: Lab) -> None:
+    altered = helpers_script() + "\nfunction Get-EsExtra { 1 }\n"
+    result = _invoke(engine_lab, CommandCall(altered, True, use_local_scope=False),
+                     CommandCall(_bare("scheduler"), True, use_local_scope=True))
+    assert result.failure is not None and result.outputs == []
+
+
+# --- on the wire --------------------------------------------------------------------------------------
+
+
+def test_a_host_is_sent_less_than_the_probes_full_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every probe once carried its own helpers: the bodies sent (base64, so x4/3) were more than the full
+    texts. Now the whole audit's requests weigh less than those texts."""
+    sent: list[int] = []
+    original = requests.adapters.HTTPAdapter.send
+
+    def counting(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(len(request.body or b""))
+        return original(adapter, request, *args, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting)
+    calls = probe_calls()
+    with Lab(SCENARIOS / "healthy-pair.yml", cloud=False) as lab:
+        inventory = inventory_from_dict(lab.inventory_dict(), path=SCENARIOS / "lab.yml")
+        with HostSession(inventory.pairs[0].servers[0]) as session:
+            outputs = session.run_probes(calls)
+    assert all(isinstance(out, str) for out in outputs.values()), outputs
+    full_texts = sum(len(call.text.encode()) for call in calls)
+    assert sum(sent) < full_texts, (sum(sent), full_texts)  # each probe with its copy: over 4/3 of it
