@@ -347,6 +347,23 @@ def test_nested_values_connectors_os_config_tls() -> None:
     assert history.runs[1].end is None and history.runs[1].complete is False
 
 
+def test_export_counters_parse_and_rows_without_them_still_do() -> None:
+    """Counters only on a connector's newest Export; older evidence and other rows carry none (issue 16)."""
+    data = copy.deepcopy(EXAMPLES["run-history"])
+    data["runs"][1]["export_counters"] = {"add": 1, "update": 14, "rename": 0, "delete": 812,
+                                          "delete_add": 0, "failure": 4}
+    data["runs"][1]["export_counters_error"] = None
+    data["runs"][0]["export_counters"] = None
+    data["runs"][0]["export_counters_error"] = "no export counters on 1 step(s); step properties: StepNumber"
+    history: RunHistoryFacts = parse("run-history", data)
+    counters = history.runs[1].export_counters
+    assert counters is not None and (counters.update, counters.delete, counters.failure) == (14, 812, 4)
+    assert history.runs[0].export_counters is None
+    assert history.runs[0].export_counters_error and "StepNumber" in history.runs[0].export_counters_error
+    plain: RunHistoryFacts = parse("run-history", EXAMPLES["run-history"])
+    assert plain.runs[1].export_counters is None and plain.runs[1].export_counters_error is None
+
+
 def test_guids_are_normalised_and_rights_accept_flag_text() -> None:
     data = copy.deepcopy(EXAMPLES["connectors"])
     data["connectors"][0]["identifier"] = "{5D4E3F2A-1B0C-4D9E-8F7A-6B5C4D3E2F1A}"

@@ -127,3 +127,16 @@ def test_sv2_one_service_instance_by_its_real_name() -> None:
     service = load_probe("service").text
     assert "Get-CimInstance -ClassName Win32_Service -Filter $filter" in service
     assert "$filter = \"Name='\" + ([string]$service.Name -replace \"'\", \"''\") + \"'\"" in service
+
+
+def test_item6_export_counters_read_in_both_shapes_for_the_newest_export_only() -> None:
+    """probe-review §4 item 6 (issue 16): step counters of each connector's newest Export, flat or nested;
+    neither shape reports the step's property names instead of zeros."""
+    run_history = load_probe("run-history").text
+    helper = run_history.split("function Get-EsExportCounters", 1)[1].split("$envelope =", 1)[0]
+    assert "Get-ADSyncRunStepResult -RunHistoryId $RunHistoryId -ErrorAction Stop" in helper
+    assert "Properties['ExportFailure']" in helper and "$step.ExportCounters" in helper
+    assert "step properties:" in helper
+    loop = run_history.split("$exportsSeen = @{}", 1)[1].split("$runs.Add(", 1)[0]
+    assert "-eq 'Export' -and -not $exportsSeen.ContainsKey($connector)" in loop
+    assert "Get-EsExportCounters" in loop and "catch" in loop  # an unreadable step is reported, not fatal

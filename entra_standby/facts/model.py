@@ -146,6 +146,19 @@ class OsFacts:
 
 
 @dataclass(frozen=True)
+class ExportCounters:
+    """The export counters of one Export run's step (MIIS run history <export-counters>; names UNCONFIRMED
+    in the ADSync object model: probes/run-history.ps1 reads two shapes)."""
+
+    add: int = 0
+    update: int = 0
+    rename: int = 0
+    delete: int = 0
+    delete_add: int = 0
+    failure: int = 0
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One Get-ADSyncRunProfileResult row."""
 
@@ -156,6 +169,9 @@ class RunRecord:
     start: datetime
     end: datetime | None
     complete: bool
+    # Only on each connector's newest Export: its step counters, or why they could not be read.
+    export_counters: ExportCounters | None = None
+    export_counters_error: str | None = None
 
 
 @dataclass(frozen=True)

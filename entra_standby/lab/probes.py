@@ -13,12 +13,14 @@ from typing import Any
 
 from .state import (
     ALL_RIGHTS,
+    EXPORT_COUNTERS,
     PHS_SOURCE,
     PWWB_SOURCE,
     TLS_VALUES,
     WELL_KNOWN_GROUP_SIDS,
     AppEvent,
     ConnectorState,
+    Run,
     ServerState,
 )
 from .timefmt import ps_date, utc_now
@@ -216,6 +218,17 @@ def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, An
             return ps_date(value)
         return ps_date(value - shift)
 
+    newest_export: dict[str, str] = {}  # connector -> run id of its newest Export in this answer
+    for r in runs:
+        if r.profile == "Export":
+            newest_export.setdefault(r.connector, r.run_history_id)
+
+    def counters(r: Run) -> dict[str, int] | None:
+        if newest_export.get(r.connector) != r.run_history_id:
+            return None
+        named = state.export_counters.get(r.connector, {})
+        return {k: int(named.get(k, 0)) for k in EXPORT_COUNTERS}
+
     return {
         "runs": [
             {
@@ -226,6 +239,8 @@ def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, An
                 "start": run_time(r.start, "start"),
                 "end": run_time(r.end, "end"),
                 "complete": r.complete,
+                "export_counters": counters(r),
+                "export_counters_error": None,
             }
             for r in runs
         ],

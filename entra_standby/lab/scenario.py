@@ -24,6 +24,7 @@ from .state import (
     ALL_RIGHTS,
     DEFAULT_GLOBAL_SETTINGS,
     DEFAULT_SERVERS,
+    EXPORT_COUNTERS,
     RUN_PROFILES,
     TENANT_SCHEDULER_FIELDS,
     TLS_VALUES,
@@ -303,6 +304,8 @@ SERVER_SCHEMA = Obj(
                 "runs": ListOf(_RUN, True),
                 "results": Obj({}, open=True, value=_s()),
                 "results_since": _t(True),
+                # connector -> the step counters of its newest Export (MIIS <export-counters>)
+                "export_counters": Obj({}, open=True, value=Obj({k: _i() for k in EXPORT_COUNTERS})),
             }
         ),
         "faults": _FAULTS,

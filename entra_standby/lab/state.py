@@ -440,6 +440,7 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
             "runs": None,
             "results": {},
             "results_since": None,
+            "export_counters": {},  # connector -> {failure: 12, ...}: the newest Export's step counters
         },
     }
 
@@ -612,6 +613,10 @@ class OsState:
     reboot: dict[str, bool]
 
 
+EXPORT_COUNTERS = ("add", "update", "rename", "delete", "delete_add", "failure")
+"""The export counters of a run step (MIIS run history <export-counters>), as the probe names them."""
+
+
 @dataclass
 class Run:
     run_history_id: str
@@ -751,6 +756,8 @@ class ServerState:
     imported_directory: dict[str, dict[str, str | None]] = field(default_factory=dict)
     cycle_never_ends: bool = False  # state fault: a started cycle stays in progress (busy) until cleared
     export_result: str | None = None  # state fault: every Export run ends with this result, nothing exported
+    # Connector -> the step counters of its newest Export (Get-ADSyncRunStepResult); zeros when not named.
+    export_counters: dict[str, dict[str, int]] = field(default_factory=dict)
     ad_unreachable: bool = False  # state fault: AD cmdlets cannot reach a DC (the double hop of write-canary)
     # State fault: PHS and writeback do not run after un-staging (probe-review A2: whether a scripted flip
     # starts them without the wizard is UNVERIFIED), so the password-sync probe shows no new evidence.
@@ -885,6 +892,10 @@ class ServerState:
             ),
         )
         state.runs = _build_runs(state, spec["run_history"], when)
+        state.export_counters = {
+            cname: {k: int(v) for k, v in counters.items()}
+            for cname, counters in (spec["run_history"].get("export_counters") or {}).items()
+        }
         synced = None if state.staging else start - timedelta(minutes=2)
         state.password_sync = [
             PasswordSyncPartition(c.identifier, p.name, synced, synced, synced, synced,
