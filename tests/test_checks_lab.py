@@ -47,6 +47,8 @@ BREAKS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "export-health": ("aadc01", ("newest Export ended", "with stopped-deletion-threshold-exceeded",
                                  "event 116", "812 delete(s) still pending export",
                                  "with completed-export-errors", "14 update(s)", "4 failure(s)")),
+    "auto-upgrade": (None, ("automatic upgrade is Suspended (reason UpgradeAbortedAdSyncExeInUse)",
+                            "automatic upgrade differs between the servers", ": Enabled", ": Suspended")),
 }
 
 # What standby-drifted.yml changes on aadc02, one check each (see the comments in that file).

@@ -23,6 +23,7 @@ from entra_standby.facts.model import (
     RunHistoryFacts,
     SchedulerFacts,
     TlsFacts,
+    VersionFacts,
 )
 from entra_standby.facts.parse import (
     ProbeFailedError,
@@ -345,6 +346,17 @@ def test_nested_values_connectors_os_config_tls() -> None:
 
     history: RunHistoryFacts = parse("run-history", EXAMPLES["run-history"])
     assert history.runs[1].end is None and history.runs[1].complete is False
+
+
+def test_auto_upgrade_parses_and_older_version_facts_without_it_still_do() -> None:
+    """Get-ADSyncAutoUpgrade state, reason and error (issue 16); evidence from before carries none."""
+    data = {**EXAMPLES["version"], "auto_upgrade": "Suspended",
+            "auto_upgrade_reason": "UpgradeAbortedAdSyncExeInUse", "auto_upgrade_error": None}
+    version: VersionFacts = parse("version", data)
+    assert version.auto_upgrade == "Suspended"
+    assert version.auto_upgrade_reason == "UpgradeAbortedAdSyncExeInUse"
+    plain: VersionFacts = parse("version", EXAMPLES["version"])
+    assert plain.auto_upgrade is None and plain.auto_upgrade_error is None
 
 
 def test_export_counters_parse_and_rows_without_them_still_do() -> None:

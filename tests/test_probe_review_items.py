@@ -140,3 +140,15 @@ def test_item6_export_counters_read_in_both_shapes_for_the_newest_export_only() 
     loop = run_history.split("$exportsSeen = @{}", 1)[1].split("$runs.Add(", 1)[0]
     assert "-eq 'Export' -and -not $exportsSeen.ContainsKey($connector)" in loop
     assert "Get-EsExportCounters" in loop and "catch" in loop  # an unreadable step is reported, not fatal
+
+
+def test_item9_auto_upgrade_state_and_reason_read_without_risking_the_version() -> None:
+    """probe-review §4 item 9 (issue 16): Get-ADSyncAutoUpgrade, -Detail only when Suspended, its reason read
+    as a property or as a string beside the state; a failed read is reported, the version stands."""
+    version = load_probe("version").text
+    block = version.split("$autoUpgradeError = $null", 1)[1].split("$data =", 1)[0]
+    assert "Import-EsADSync" in block and "[string](Get-ADSyncAutoUpgrade -ErrorAction Stop)" in block
+    assert "if ($autoUpgrade -eq 'Suspended')" in block
+    assert "Get-ADSyncAutoUpgrade -Detail -ErrorAction Stop" in block
+    assert "'SuspensionReason'" in block and "$item -is [string]" in block
+    assert "catch" in block and "$autoUpgradeError =" in block.split("catch", 1)[1]

@@ -98,6 +98,7 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                                     ("os-build-parity", "os"), ("version-parity", "version"))},
         ("machine-identity", None): errored("machine-identity cannot be evaluated on active-down:",
                                             UNREACHABLE),
+        ("auto-upgrade", None): errored("auto-upgrade cannot be evaluated on active-down:", UNREACHABLE),
         ("staging-flag", None): errored("staging-flag cannot be evaluated on active-down:", UNREACHABLE),
     },
     "cloud-stale": {
@@ -130,6 +131,10 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                ("recent-imports", "run-history", "Get-ADSyncRunProfileResult"),
                ("sync-scheduler", "scheduler", "Get-ADSyncScheduler"))},
         ("staging-flag", None): errored(f"{STANDBY}: probe scheduler: Failed: Get-ADSyncScheduler"),
+        # The version probe answers without the sync service; its Get-ADSyncAutoUpgrade read does not.
+        ("auto-upgrade", None): errored(f"{STANDBY}: fact 'version' unavailable",
+                                        "auto-upgrade state unreadable: Failed: Get-ADSyncAutoUpgrade : "
+                                        f"{NO_SYNC_SERVICE}"),
     },
     "break-audit-access": {
         # The sync service runs, but refuses the audit account (in no ADSync group) exactly as it would answer
@@ -147,6 +152,10 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                ("recent-imports", "run-history", "Get-ADSyncRunProfileResult"),
                ("sync-scheduler", "scheduler", "Get-ADSyncScheduler"))},
         ("staging-flag", None): errored(f"{STANDBY}: probe scheduler: Failed: Get-ADSyncScheduler"),
+        # The version probe answers without the sync service; its Get-ADSyncAutoUpgrade read does not.
+        ("auto-upgrade", None): errored(f"{STANDBY}: fact 'version' unavailable",
+                                        "auto-upgrade state unreadable: Failed: Get-ADSyncAutoUpgrade : "
+                                        f"{NO_SYNC_SERVICE}"),
     },
     "break-version-supported": {
         ("version-supported", ACTIVE): failed("Entra Connect 2.4.28.0 is below the supported floor 2.5.79.0"),
@@ -171,6 +180,14 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
             "(event 116", "812 delete(s) still pending export",
             "connector 'contoso.com': newest Export ended", "with completed-export-errors",
             "14 update(s)", "4 failure(s)", "export-health: 2 findings"),
+    },
+    "break-auto-upgrade": {
+        ("auto-upgrade", None): failed(f"{STANDBY}: automatic upgrade is Suspended (reason "
+                                       "UpgradeAbortedAdSyncExeInUse)",
+                                       f"automatic upgrade differs between the servers ({ACTIVE} (active): "
+                                       f"Enabled, {STANDBY}: Suspended)", "auto-upgrade: 2 findings"),
+        # config-drift compares the same global setting (AutoUpgradeState, medium).
+        ("config-drift", STANDBY): failed("Microsoft.OptionalFeature.AutoUpgradeState"),
     },
     "break-cloud-sync-enabled": {
         ("cloud-sync-enabled", None): failed("tenant 7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60: directory "

@@ -37,6 +37,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "adsynctools": (Severity.LOW, "host"),
     "audit-access": (Severity.HIGH, "host"),
     "export-health": (Severity.HIGH, "host"),
+    "auto-upgrade": (Severity.MEDIUM, "pair"),
 }
 
 

@@ -77,6 +77,11 @@ class VersionFacts:
     product_version: str | None
     display_version: str | None = None
     install_path: str | None = None
+    # Get-ADSyncAutoUpgrade: Enabled | Disabled | Suspended; the reason only when Suspended (-Detail); the
+    # read's error when the ADSync module or service could not answer (the version itself never needs them).
+    auto_upgrade: str | None = None
+    auto_upgrade_reason: str | None = None
+    auto_upgrade_error: str | None = None
 
 
 # --- tls (TLS 1.2 registry values and .NET release) ------------------------------------------------------

@@ -142,11 +142,42 @@ def service_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def version_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    upgrade, reason, error = _auto_upgrade(state)
     return {
         "product_version": state.version,
         "display_version": state.display_version,
         "install_path": state.install_path,
+        "auto_upgrade": upgrade,
+        "auto_upgrade_reason": reason,
+        "auto_upgrade_error": error,
     }
+
+
+AUTO_UPGRADE_SETTING = "Microsoft.OptionalFeature.AutoUpgradeState"
+"""The global setting Get-ADSyncAutoUpgrade reports (one source for the config and the version probes)."""
+
+ADSYNC_NOT_FOUND = (
+    "CommandNotFound: The specified module 'ADSync' was not loaded because no valid module file was found in "
+    "any module directory."
+)
+ADSYNC_DOWN = (
+    "Failed: Get-ADSyncAutoUpgrade : Unable to connect to the Synchronization Service. Some possible reasons "
+    "are: 1) The service is not started. 2) Your account is not a member of the required security group. "
+    "See the security section of the product documentation."
+)
+
+
+def _auto_upgrade(state: ServerState) -> tuple[str | None, str | None, str | None]:
+    """version.ps1's Get-ADSyncAutoUpgrade read: (state, suspension reason, error). It goes through the sync
+    service as the other ADSync cmdlets do (UNCONFIRMED for this one), so it fails as they do."""
+    if not state.service.exists:
+        return None, None, ADSYNC_NOT_FOUND
+    if (state.adsync_stopped or state.service.status != "Running"
+            or adsync_access_refused(state, "version")):
+        return None, None, ADSYNC_DOWN
+    value = state.global_settings.get(AUTO_UPGRADE_SETTING)
+    reason = state.auto_upgrade_suspension_reason if value == "Suspended" else None
+    return value, reason, None
 
 
 def tls_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:

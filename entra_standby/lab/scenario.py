@@ -287,6 +287,7 @@ SERVER_SCHEMA = Obj(
             Obj({"adds": _i(), "updates": _i(), "deletes": _i()}), {"adds": 0, "updates": 0, "deletes": 0}
         ),
         "sync_machine_identifier": _s(True),
+        "auto_upgrade_suspension_reason": _s(True),
         "adsynctools_versions": ListOf(_s()),
         "audit_account": Obj(
             {

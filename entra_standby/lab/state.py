@@ -412,6 +412,8 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
         "feature_errors": {},  # feature -> the error a failed Get-ADSyncAAD*Configuration read gave
         "company_features": {"password_hash_sync": True, "password_writeback": True},
         "global_settings": dict(DEFAULT_GLOBAL_SETTINGS),
+        # Get-ADSyncAutoUpgrade -Detail's reason while the AutoUpgradeState global setting is Suspended.
+        "auto_upgrade_suspension_reason": None,
         "source_anchor": "mS-DS-ConsistencyGuid",
         # Global settings ExportDeletionThreshold(Value); percentage: a percentage-mode threshold.
         "deletion_threshold": {"enabled": True, "threshold": 500, "percentage": None},
@@ -765,6 +767,7 @@ class ServerState:
     feature_errors: dict[str, str] = field(default_factory=dict)
     company_features: dict[str, bool | None] = field(default_factory=dict)
     global_settings: dict[str, str | None] = field(default_factory=dict)
+    auto_upgrade_suspension_reason: str | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- construction ------------------------------------------------------------------------------------
@@ -872,6 +875,7 @@ class ServerState:
             feature_errors=dict(spec["feature_errors"]),
             company_features=dict(spec["company_features"]),
             global_settings=dict(spec["global_settings"]),
+            auto_upgrade_suspension_reason=spec["auto_upgrade_suspension_reason"],
             source_anchor=spec["source_anchor"],
             deletion_threshold=dict(spec["deletion_threshold"]),
             pending_exports={
