@@ -32,6 +32,7 @@ from entra_standby.facts.model import (
     Partition,
     PendingExport,
     PendingExportsFacts,
+    ProxyFacts,
     RebootMarkers,
     RegistryValue,
     RunHistoryFacts,
@@ -268,7 +269,8 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
             DeletionThreshold(True, 500),
         ),
         "pending-exports": PendingExportsFacts((PendingExport(AD, 0, 0, 0), PendingExport(AAD, 0, 3, 0))),
-        "machine": MachineFacts(name.upper(), "contoso.com", f"{name}-sync-machine-id", ("2.4.0",)),
+        "machine": MachineFacts(name.upper(), "contoso.com", f"{name}-sync-machine-id", ("2.4.0",),
+                                proxy=ProxyFacts()),
     }
     return HostFacts(name, role, values, collected_utc=now)
 

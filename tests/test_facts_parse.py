@@ -278,6 +278,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "domain": "contoso.com",
         "sync_machine_identifier": "7e1c5a52-33b1-4d0e-9b55-1f8f2d6f0a11",
         "adsynctools_versions": ["2.4.0"],
+        "proxy": {"default_proxy_found": True, "default_proxy_enabled": "true",
+                  "proxy_address": "http://proxy.contoso.com:8080", "use_system_default": None,
+                  "bypass_on_local": "true", "bypass_list": ["contoso\\.com"], "machine_config_error": None,
+                  "winhttp_proxy": None, "winhttp_bypass": None,
+                  "winhttp_error": "Failed: layout not recognised"},
     },
 }
 
@@ -357,6 +362,15 @@ def test_auto_upgrade_parses_and_older_version_facts_without_it_still_do() -> No
     assert version.auto_upgrade_reason == "UpgradeAbortedAdSyncExeInUse"
     plain: VersionFacts = parse("version", EXAMPLES["version"])
     assert plain.auto_upgrade is None and plain.auto_upgrade_error is None
+
+
+def test_proxy_block_parses_and_machine_facts_without_it_still_do() -> None:
+    """machine.config defaultProxy and WinHTTP proxy (issue 16); evidence from before carries no block."""
+    machine = parse("machine", EXAMPLES["machine"])
+    assert machine.proxy.proxy_address == "http://proxy.contoso.com:8080"
+    assert machine.proxy.bypass_list == ("contoso\\.com",) and machine.proxy.winhttp_error
+    without = {k: v for k, v in EXAMPLES["machine"].items() if k != "proxy"}
+    assert parse("machine", without).proxy is None
 
 
 def test_export_counters_parse_and_rows_without_them_still_do() -> None:

@@ -152,3 +152,18 @@ def test_item9_auto_upgrade_state_and_reason_read_without_risking_the_version() 
     assert "Get-ADSyncAutoUpgrade -Detail -ErrorAction Stop" in block
     assert "'SuspensionReason'" in block and "$item -is [string]" in block
     assert "catch" in block and "$autoUpgradeError =" in block.split("catch", 1)[1]
+
+
+def test_item2_proxies_read_each_on_its_own_from_machine_config_and_winhttp() -> None:
+    """probe-review §4 item 2 (issue 16): machine.config defaultProxy and the WinHTTP proxy; an unreadable one
+    is reported in its own *_error and never fails the machine facts."""
+    machine = load_probe("machine").text
+    config = machine.split("function Get-EsMachineConfigProxy", 1)[1]
+    config = config.split("function Get-EsWinHttpProxy", 1)[0]
+    assert "Framework64\\v4.0.30319\\Config\\machine.config" in config
+    assert "SelectSingleNode('/configuration/system.net/defaultProxy')" in config
+    winhttp = machine.split("function Get-EsWinHttpProxy", 1)[1].split("$envelope =", 1)[0]
+    assert "Internet Settings\\Connections' -Name 'WinHttpSettings'" in winhttp
+    assert "($flags -band 2)" in winhttp and "throw ('WinHttpSettings layout not recognised" in winhttp
+    body = machine.split("$proxy = [ordered]@{", 1)[1].split("$data =", 1)[0]
+    assert body.count("catch") == 2 and "machine_config_error" in body and "winhttp_error" in body

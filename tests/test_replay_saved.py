@@ -95,7 +95,8 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
         **{(check_id, STANDBY): errored(f"{check_id} cannot be evaluated on active-down/{STANDBY}",
                                         f"{ACTIVE}: fact '{domain}' unavailable", UNREACHABLE)
            for check_id, domain in (("config-drift", "config"), ("connector-account", "config"),
-                                    ("os-build-parity", "os"), ("version-parity", "version"))},
+                                    ("os-build-parity", "os"), ("proxy-parity", "machine"),
+                                    ("version-parity", "version"))},
         ("machine-identity", None): errored("machine-identity cannot be evaluated on active-down:",
                                             UNREACHABLE),
         ("auto-upgrade", None): errored("auto-upgrade cannot be evaluated on active-down:", UNREACHABLE),
@@ -188,6 +189,14 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                                        f"Enabled, {STANDBY}: Suspended)", "auto-upgrade: 2 findings"),
         # config-drift compares the same global setting (AutoUpgradeState, medium).
         ("config-drift", STANDBY): failed("Microsoft.OptionalFeature.AutoUpgradeState"),
+    },
+    "break-proxy-parity": {
+        ("proxy-parity", STANDBY): failed(
+            "machine.config defaultProxy is none (direct access); on the active",
+            "proxyaddress=http://proxy.contoso.com:8080",
+            "WinHTTP proxy is none (direct access)",
+            "proxy=proxy.contoso.com:8080, bypass=*.contoso.com;<local>",
+            "proxy-parity: 2 findings"),
     },
     "break-cloud-sync-enabled": {
         ("cloud-sync-enabled", None): failed("tenant 7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60: directory "

@@ -338,11 +338,29 @@ class PendingExportsFacts:
 
 
 @dataclass(frozen=True)
+class ProxyFacts:
+    """The proxies .NET and WinHTTP use (probes/machine.ps1): machine.config <system.net><defaultProxy>, and
+    the machine-wide WinHTTP proxy (netsh winhttp); None where nothing is configured (direct access)."""
+
+    default_proxy_found: bool = False  # machine.config has a <defaultProxy> element
+    default_proxy_enabled: str | None = None  # attribute text as written (true/false)
+    proxy_address: str | None = None
+    use_system_default: str | None = None
+    bypass_on_local: str | None = None
+    bypass_list: tuple[str, ...] = ()
+    machine_config_error: str | None = None
+    winhttp_proxy: str | None = None  # None = direct access
+    winhttp_bypass: str | None = None
+    winhttp_error: str | None = None
+
+
+@dataclass(frozen=True)
 class MachineFacts:
     computer_name: str
     domain: str | None = None
     sync_machine_identifier: str | None = None
     adsynctools_versions: tuple[str, ...] = ()
+    proxy: ProxyFacts | None = None  # None: a probe from before proxy-parity
 
 
 # --- cloud (Graph) ---------------------------------------------------------------------------------------

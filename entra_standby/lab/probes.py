@@ -420,6 +420,12 @@ def machine_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
         "domain": state.domain,
         "sync_machine_identifier": state.sync_machine_identifier,
         "adsynctools_versions": list(state.adsynctools_versions),
+        "proxy": {
+            **state.proxy,
+            "bypass_list": sorted(state.proxy.get("bypass_list") or []),
+            "machine_config_error": None,
+            "winhttp_error": None,
+        },
     }
 
 

@@ -288,6 +288,19 @@ SERVER_SCHEMA = Obj(
         ),
         "sync_machine_identifier": _s(True),
         "auto_upgrade_suspension_reason": _s(True),
+        # machine.config <defaultProxy> and the WinHTTP proxy as probes/machine.ps1 reports them
+        "proxy": Obj(
+            {
+                "default_proxy_found": _b(),
+                "default_proxy_enabled": _s(True),
+                "proxy_address": _s(True),
+                "use_system_default": _s(True),
+                "bypass_on_local": _s(True),
+                "bypass_list": ListOf(_s()),
+                "winhttp_proxy": _s(True),
+                "winhttp_bypass": _s(True),
+            }
+        ),
         "adsynctools_versions": ListOf(_s()),
         "audit_account": Obj(
             {

@@ -414,6 +414,17 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
         "global_settings": dict(DEFAULT_GLOBAL_SETTINGS),
         # Get-ADSyncAutoUpgrade -Detail's reason while the AutoUpgradeState global setting is Suspended.
         "auto_upgrade_suspension_reason": None,
+        # No proxy anywhere (direct access): machine.config without <defaultProxy>, WinHTTP reset.
+        "proxy": {
+            "default_proxy_found": False,
+            "default_proxy_enabled": None,
+            "proxy_address": None,
+            "use_system_default": None,
+            "bypass_on_local": None,
+            "bypass_list": [],
+            "winhttp_proxy": None,
+            "winhttp_bypass": None,
+        },
         "source_anchor": "mS-DS-ConsistencyGuid",
         # Global settings ExportDeletionThreshold(Value); percentage: a percentage-mode threshold.
         "deletion_threshold": {"enabled": True, "threshold": 500, "percentage": None},
@@ -768,6 +779,7 @@ class ServerState:
     company_features: dict[str, bool | None] = field(default_factory=dict)
     global_settings: dict[str, str | None] = field(default_factory=dict)
     auto_upgrade_suspension_reason: str | None = None
+    proxy: dict[str, Any] = field(default_factory=dict)  # probes/machine.ps1's proxy block, from the scenario
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- construction ------------------------------------------------------------------------------------
@@ -876,6 +888,7 @@ class ServerState:
             company_features=dict(spec["company_features"]),
             global_settings=dict(spec["global_settings"]),
             auto_upgrade_suspension_reason=spec["auto_upgrade_suspension_reason"],
+            proxy=dict(spec["proxy"]),
             source_anchor=spec["source_anchor"],
             deletion_threshold=dict(spec["deletion_threshold"]),
             pending_exports={
