@@ -32,6 +32,7 @@ from entra_standby.facts.model import (
     Partition,
     PendingExport,
     PendingExportsFacts,
+    ProxyFacts,
     RebootMarkers,
     RegistryValue,
     RunHistoryFacts,
@@ -185,7 +186,8 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
             1800, 1800, None, "Delta", now + timedelta(minutes=18), 604800, True, True, staging, False, False
         ),
         "service": ServiceFacts("ADSync", True, "Running", "Auto", True, "NT SERVICE\\ADSync"),
-        "version": VersionFacts("2.5.79.0", "2.5.79.0", "C:\\Program Files\\Microsoft Azure AD Sync"),
+        "version": VersionFacts("2.5.79.0", "2.5.79.0", "C:\\Program Files\\Microsoft Azure AD Sync",
+                                auto_upgrade="Enabled"),
         "tls": TlsFacts(tuple(RegistryValue(p, n, v) for p, n, v in TLS12_VALUES), 528449),
         "os": OsFacts(
             "Microsoft Windows Server 2022 Standard",
@@ -267,7 +269,8 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
             DeletionThreshold(True, 500),
         ),
         "pending-exports": PendingExportsFacts((PendingExport(AD, 0, 0, 0), PendingExport(AAD, 0, 3, 0))),
-        "machine": MachineFacts(name.upper(), "contoso.com", f"{name}-sync-machine-id", ("2.4.0",)),
+        "machine": MachineFacts(name.upper(), "contoso.com", f"{name}-sync-machine-id", ("2.4.0",),
+                                proxy=ProxyFacts()),
     }
     return HostFacts(name, role, values, collected_utc=now)
 

@@ -44,6 +44,14 @@ BREAKS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "adsynctools": ("aadc02", ("only ADSyncTools 1.5.3 installed",)),
     "audit-access": ("aadc02", ("is in neither ADSyncAdmins nor ADSyncOperators",
                                 "net localgroup ADSyncAdmins")),
+    "export-health": ("aadc01", ("newest Export ended", "with stopped-deletion-threshold-exceeded",
+                                 "event 116", "812 delete(s) still pending export",
+                                 "with completed-export-errors", "14 update(s)", "4 failure(s)")),
+    "proxy-parity": ("aadc02", ("machine.config defaultProxy is none (direct access); on the active",
+                                "proxyaddress=http://proxy.contoso.com:8080",
+                                "WinHTTP proxy is none (direct access)", "proxy=proxy.contoso.com:8080")),
+    "auto-upgrade": (None, ("automatic upgrade is Suspended (reason UpgradeAbortedAdSyncExeInUse)",
+                            "automatic upgrade differs between the servers", ": Enabled", ": Suspended")),
 }
 
 # What standby-drifted.yml changes on aadc02, one check each (see the comments in that file).

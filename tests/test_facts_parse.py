@@ -23,6 +23,7 @@ from entra_standby.facts.model import (
     RunHistoryFacts,
     SchedulerFacts,
     TlsFacts,
+    VersionFacts,
 )
 from entra_standby.facts.parse import (
     ProbeFailedError,
@@ -277,6 +278,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "domain": "contoso.com",
         "sync_machine_identifier": "7e1c5a52-33b1-4d0e-9b55-1f8f2d6f0a11",
         "adsynctools_versions": ["2.4.0"],
+        "proxy": {"default_proxy_found": True, "default_proxy_enabled": "true",
+                  "proxy_address": "http://proxy.contoso.com:8080", "use_system_default": None,
+                  "bypass_on_local": "true", "bypass_list": ["contoso\\.com"], "machine_config_error": None,
+                  "winhttp_proxy": None, "winhttp_bypass": None,
+                  "winhttp_error": "Failed: layout not recognised"},
     },
 }
 
@@ -345,6 +351,43 @@ def test_nested_values_connectors_os_config_tls() -> None:
 
     history: RunHistoryFacts = parse("run-history", EXAMPLES["run-history"])
     assert history.runs[1].end is None and history.runs[1].complete is False
+
+
+def test_auto_upgrade_parses_and_older_version_facts_without_it_still_do() -> None:
+    """Get-ADSyncAutoUpgrade state, reason and error (issue 16); evidence from before carries none."""
+    data = {**EXAMPLES["version"], "auto_upgrade": "Suspended",
+            "auto_upgrade_reason": "UpgradeAbortedAdSyncExeInUse", "auto_upgrade_error": None}
+    version: VersionFacts = parse("version", data)
+    assert version.auto_upgrade == "Suspended"
+    assert version.auto_upgrade_reason == "UpgradeAbortedAdSyncExeInUse"
+    plain: VersionFacts = parse("version", EXAMPLES["version"])
+    assert plain.auto_upgrade is None and plain.auto_upgrade_error is None
+
+
+def test_proxy_block_parses_and_machine_facts_without_it_still_do() -> None:
+    """machine.config defaultProxy and WinHTTP proxy (issue 16); evidence from before carries no block."""
+    machine = parse("machine", EXAMPLES["machine"])
+    assert machine.proxy.proxy_address == "http://proxy.contoso.com:8080"
+    assert machine.proxy.bypass_list == ("contoso\\.com",) and machine.proxy.winhttp_error
+    without = {k: v for k, v in EXAMPLES["machine"].items() if k != "proxy"}
+    assert parse("machine", without).proxy is None
+
+
+def test_export_counters_parse_and_rows_without_them_still_do() -> None:
+    """Counters only on a connector's newest Export; older evidence and other rows carry none (issue 16)."""
+    data = copy.deepcopy(EXAMPLES["run-history"])
+    data["runs"][1]["export_counters"] = {"add": 1, "update": 14, "rename": 0, "delete": 812,
+                                          "delete_add": 0, "failure": 4}
+    data["runs"][1]["export_counters_error"] = None
+    data["runs"][0]["export_counters"] = None
+    data["runs"][0]["export_counters_error"] = "no export counters on 1 step(s); step properties: StepNumber"
+    history: RunHistoryFacts = parse("run-history", data)
+    counters = history.runs[1].export_counters
+    assert counters is not None and (counters.update, counters.delete, counters.failure) == (14, 812, 4)
+    assert history.runs[0].export_counters is None
+    assert history.runs[0].export_counters_error and "StepNumber" in history.runs[0].export_counters_error
+    plain: RunHistoryFacts = parse("run-history", EXAMPLES["run-history"])
+    assert plain.runs[1].export_counters is None and plain.runs[1].export_counters_error is None
 
 
 def test_guids_are_normalised_and_rights_accept_flag_text() -> None:

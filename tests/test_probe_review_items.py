@@ -127,3 +127,43 @@ def test_sv2_one_service_instance_by_its_real_name() -> None:
     service = load_probe("service").text
     assert "Get-CimInstance -ClassName Win32_Service -Filter $filter" in service
     assert "$filter = \"Name='\" + ([string]$service.Name -replace \"'\", \"''\") + \"'\"" in service
+
+
+def test_item6_export_counters_read_in_both_shapes_for_the_newest_export_only() -> None:
+    """probe-review §4 item 6 (issue 16): step counters of each connector's newest Export, flat or nested;
+    neither shape reports the step's property names instead of zeros."""
+    run_history = load_probe("run-history").text
+    helper = run_history.split("function Get-EsExportCounters", 1)[1].split("$envelope =", 1)[0]
+    assert "Get-ADSyncRunStepResult -RunHistoryId $RunHistoryId -ErrorAction Stop" in helper
+    assert "Properties['ExportFailure']" in helper and "$step.ExportCounters" in helper
+    assert "step properties:" in helper
+    loop = run_history.split("$exportsSeen = @{}", 1)[1].split("$runs.Add(", 1)[0]
+    assert "-eq 'Export' -and -not $exportsSeen.ContainsKey($connector)" in loop
+    assert "Get-EsExportCounters" in loop and "catch" in loop  # an unreadable step is reported, not fatal
+
+
+def test_item9_auto_upgrade_state_and_reason_read_without_risking_the_version() -> None:
+    """probe-review §4 item 9 (issue 16): Get-ADSyncAutoUpgrade, -Detail only when Suspended, its reason read
+    as a property or as a string beside the state; a failed read is reported, the version stands."""
+    version = load_probe("version").text
+    block = version.split("$autoUpgradeError = $null", 1)[1].split("$data =", 1)[0]
+    assert "Import-EsADSync" in block and "[string](Get-ADSyncAutoUpgrade -ErrorAction Stop)" in block
+    assert "if ($autoUpgrade -eq 'Suspended')" in block
+    assert "Get-ADSyncAutoUpgrade -Detail -ErrorAction Stop" in block
+    assert "'SuspensionReason'" in block and "$item -is [string]" in block
+    assert "catch" in block and "$autoUpgradeError =" in block.split("catch", 1)[1]
+
+
+def test_item2_proxies_read_each_on_its_own_from_machine_config_and_winhttp() -> None:
+    """probe-review §4 item 2 (issue 16): machine.config defaultProxy and the WinHTTP proxy; an unreadable one
+    is reported in its own *_error and never fails the machine facts."""
+    machine = load_probe("machine").text
+    config = machine.split("function Get-EsMachineConfigProxy", 1)[1]
+    config = config.split("function Get-EsWinHttpProxy", 1)[0]
+    assert "Framework64\\v4.0.30319\\Config\\machine.config" in config
+    assert "SelectSingleNode('/configuration/system.net/defaultProxy')" in config
+    winhttp = machine.split("function Get-EsWinHttpProxy", 1)[1].split("$envelope =", 1)[0]
+    assert "Internet Settings\\Connections' -Name 'WinHttpSettings'" in winhttp
+    assert "($flags -band 2)" in winhttp and "throw ('WinHttpSettings layout not recognised" in winhttp
+    body = machine.split("$proxy = [ordered]@{", 1)[1].split("$data =", 1)[0]
+    assert body.count("catch") == 2 and "machine_config_error" in body and "winhttp_error" in body

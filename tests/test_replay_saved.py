@@ -88,15 +88,18 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
     "active-down": {
         **{(check_id, ACTIVE): errored(f"{check_id} cannot be evaluated on active-down/{ACTIVE}", UNREACHABLE)
            for check_id in ("adsync-service", "adsynctools", "audit-access", "connector-account",
-                            "deletion-threshold", "dotnet", "os-supported", "patch-age", "pending-reboot",
+                            "deletion-threshold", "dotnet", "export-health", "os-supported", "patch-age",
+                            "pending-reboot",
                             "sync-scheduler", "tls12", "version-supported")},
         # The standby's checks that compare with the active cannot be evaluated either; its own ones pass.
         **{(check_id, STANDBY): errored(f"{check_id} cannot be evaluated on active-down/{STANDBY}",
                                         f"{ACTIVE}: fact '{domain}' unavailable", UNREACHABLE)
            for check_id, domain in (("config-drift", "config"), ("connector-account", "config"),
-                                    ("os-build-parity", "os"), ("version-parity", "version"))},
+                                    ("os-build-parity", "os"), ("proxy-parity", "machine"),
+                                    ("version-parity", "version"))},
         ("machine-identity", None): errored("machine-identity cannot be evaluated on active-down:",
                                             UNREACHABLE),
+        ("auto-upgrade", None): errored("auto-upgrade cannot be evaluated on active-down:", UNREACHABLE),
         ("staging-flag", None): errored("staging-flag cannot be evaluated on active-down:", UNREACHABLE),
     },
     "cloud-stale": {
@@ -105,6 +108,11 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                                            '"age_minutes": 360.0', "nothing is exporting"),
         ("cloud-canary", None): failed("canary user canary@contoso.com: last sync from on-premises 6.0 h ago",
                                        "(threshold 90 min)"),
+        # The cause the tenant only hints at, on the server itself: the active's Entra export stopped.
+        ("export-health", ACTIVE): failed(
+            "[critical]", "connector 'contoso.onmicrosoft.com - AAD': newest Export ended",
+            "with stopped-server-down: the connected directory did not answer",
+            "3 update(s), 0 delete(s) still pending export"),
     },
     "break-sync-scheduler": {
         ("sync-scheduler", STANDBY): failed("SchedulerSuspended is True: cycles are blocked"),
@@ -119,10 +127,15 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                ("config-drift", "config", "Get-ADSyncRule"),
                ("connector-account", "connectors", "Get-ADSyncConnector"),
                ("deletion-threshold", "config", "Get-ADSyncRule"),
+               ("export-health", "run-history", "Get-ADSyncRunProfileResult"),
                ("pending-exports", "pending-exports", "Get-ADSyncConnectorStatistics"),
                ("recent-imports", "run-history", "Get-ADSyncRunProfileResult"),
                ("sync-scheduler", "scheduler", "Get-ADSyncScheduler"))},
         ("staging-flag", None): errored(f"{STANDBY}: probe scheduler: Failed: Get-ADSyncScheduler"),
+        # The version probe answers without the sync service; its Get-ADSyncAutoUpgrade read does not.
+        ("auto-upgrade", None): errored(f"{STANDBY}: fact 'version' unavailable",
+                                        "auto-upgrade state unreadable: Failed: Get-ADSyncAutoUpgrade : "
+                                        f"{NO_SYNC_SERVICE}"),
     },
     "break-audit-access": {
         # The sync service runs, but refuses the audit account (in no ADSync group) exactly as it would answer
@@ -135,10 +148,15 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                ("config-drift", "config", "Get-ADSyncRule"),
                ("connector-account", "connectors", "Get-ADSyncConnector"),
                ("deletion-threshold", "config", "Get-ADSyncRule"),
+               ("export-health", "run-history", "Get-ADSyncRunProfileResult"),
                ("pending-exports", "pending-exports", "Get-ADSyncConnectorStatistics"),
                ("recent-imports", "run-history", "Get-ADSyncRunProfileResult"),
                ("sync-scheduler", "scheduler", "Get-ADSyncScheduler"))},
         ("staging-flag", None): errored(f"{STANDBY}: probe scheduler: Failed: Get-ADSyncScheduler"),
+        # The version probe answers without the sync service; its Get-ADSyncAutoUpgrade read does not.
+        ("auto-upgrade", None): errored(f"{STANDBY}: fact 'version' unavailable",
+                                        "auto-upgrade state unreadable: Failed: Get-ADSyncAutoUpgrade : "
+                                        f"{NO_SYNC_SERVICE}"),
     },
     "break-version-supported": {
         ("version-supported", ACTIVE): failed("Entra Connect 2.4.28.0 is below the supported floor 2.5.79.0"),
@@ -152,6 +170,33 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
         ("deletion-threshold", ACTIVE): failed("export deletion threshold (accidental-delete prevention) is "
                                                "disabled"),
         ("config-drift", STANDBY): failed("deletion threshold: disabled on active, enabled at 500 here"),
+    },
+    "break-export-health": {
+        # The active's Entra ID export stopped at the deletion threshold and its AD export completed with
+        # errors: both named, with the step counters and the Entra connector's pending deletes; nothing else
+        # fails.
+        ("export-health", ACTIVE): failed(
+            "connector 'contoso.onmicrosoft.com - AAD': newest Export ended",
+            "with stopped-deletion-threshold-exceeded: the export deletion threshold stopped the export "
+            "(event 116", "812 delete(s) still pending export",
+            "connector 'contoso.com': newest Export ended", "with completed-export-errors",
+            "14 update(s)", "4 failure(s)", "export-health: 2 findings"),
+    },
+    "break-auto-upgrade": {
+        ("auto-upgrade", None): failed(f"{STANDBY}: automatic upgrade is Suspended (reason "
+                                       "UpgradeAbortedAdSyncExeInUse)",
+                                       f"automatic upgrade differs between the servers ({ACTIVE} (active): "
+                                       f"Enabled, {STANDBY}: Suspended)", "auto-upgrade: 2 findings"),
+        # config-drift compares the same global setting (AutoUpgradeState, medium).
+        ("config-drift", STANDBY): failed("Microsoft.OptionalFeature.AutoUpgradeState"),
+    },
+    "break-proxy-parity": {
+        ("proxy-parity", STANDBY): failed(
+            "machine.config defaultProxy is none (direct access); on the active",
+            "proxyaddress=http://proxy.contoso.com:8080",
+            "WinHTTP proxy is none (direct access)",
+            "proxy=proxy.contoso.com:8080, bypass=*.contoso.com;<local>",
+            "proxy-parity: 2 findings"),
     },
     "break-cloud-sync-enabled": {
         ("cloud-sync-enabled", None): failed("tenant 7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60: directory "

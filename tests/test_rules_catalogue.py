@@ -36,6 +36,9 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "machine-identity": (Severity.HIGH, "pair"),
     "adsynctools": (Severity.LOW, "host"),
     "audit-access": (Severity.HIGH, "host"),
+    "export-health": (Severity.HIGH, "host"),
+    "auto-upgrade": (Severity.MEDIUM, "pair"),
+    "proxy-parity": (Severity.HIGH, "standby"),
 }
 
 

@@ -77,6 +77,11 @@ class VersionFacts:
     product_version: str | None
     display_version: str | None = None
     install_path: str | None = None
+    # Get-ADSyncAutoUpgrade: Enabled | Disabled | Suspended; the reason only when Suspended (-Detail); the
+    # read's error when the ADSync module or service could not answer (the version itself never needs them).
+    auto_upgrade: str | None = None
+    auto_upgrade_reason: str | None = None
+    auto_upgrade_error: str | None = None
 
 
 # --- tls (TLS 1.2 registry values and .NET release) ------------------------------------------------------
@@ -146,6 +151,19 @@ class OsFacts:
 
 
 @dataclass(frozen=True)
+class ExportCounters:
+    """The export counters of one Export run's step (MIIS run history <export-counters>; names UNCONFIRMED
+    in the ADSync object model: probes/run-history.ps1 reads two shapes)."""
+
+    add: int = 0
+    update: int = 0
+    rename: int = 0
+    delete: int = 0
+    delete_add: int = 0
+    failure: int = 0
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One Get-ADSyncRunProfileResult row."""
 
@@ -156,6 +174,9 @@ class RunRecord:
     start: datetime
     end: datetime | None
     complete: bool
+    # Only on each connector's newest Export: its step counters, or why they could not be read.
+    export_counters: ExportCounters | None = None
+    export_counters_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,11 +338,29 @@ class PendingExportsFacts:
 
 
 @dataclass(frozen=True)
+class ProxyFacts:
+    """The proxies .NET and WinHTTP use (probes/machine.ps1): machine.config <system.net><defaultProxy>, and
+    the machine-wide WinHTTP proxy (netsh winhttp); None where nothing is configured (direct access)."""
+
+    default_proxy_found: bool = False  # machine.config has a <defaultProxy> element
+    default_proxy_enabled: str | None = None  # attribute text as written (true/false)
+    proxy_address: str | None = None
+    use_system_default: str | None = None
+    bypass_on_local: str | None = None
+    bypass_list: tuple[str, ...] = ()
+    machine_config_error: str | None = None
+    winhttp_proxy: str | None = None  # None = direct access
+    winhttp_bypass: str | None = None
+    winhttp_error: str | None = None
+
+
+@dataclass(frozen=True)
 class MachineFacts:
     computer_name: str
     domain: str | None = None
     sync_machine_identifier: str | None = None
     adsynctools_versions: tuple[str, ...] = ()
+    proxy: ProxyFacts | None = None  # None: a probe from before proxy-parity
 
 
 # --- cloud (Graph) ---------------------------------------------------------------------------------------

@@ -13,12 +13,14 @@ from typing import Any
 
 from .state import (
     ALL_RIGHTS,
+    EXPORT_COUNTERS,
     PHS_SOURCE,
     PWWB_SOURCE,
     TLS_VALUES,
     WELL_KNOWN_GROUP_SIDS,
     AppEvent,
     ConnectorState,
+    Run,
     ServerState,
 )
 from .timefmt import ps_date, utc_now
@@ -140,11 +142,42 @@ def service_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def version_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
+    upgrade, reason, error = _auto_upgrade(state)
     return {
         "product_version": state.version,
         "display_version": state.display_version,
         "install_path": state.install_path,
+        "auto_upgrade": upgrade,
+        "auto_upgrade_reason": reason,
+        "auto_upgrade_error": error,
     }
+
+
+AUTO_UPGRADE_SETTING = "Microsoft.OptionalFeature.AutoUpgradeState"
+"""The global setting Get-ADSyncAutoUpgrade reports (one source for the config and the version probes)."""
+
+ADSYNC_NOT_FOUND = (
+    "CommandNotFound: The specified module 'ADSync' was not loaded because no valid module file was found in "
+    "any module directory."
+)
+ADSYNC_DOWN = (
+    "Failed: Get-ADSyncAutoUpgrade : Unable to connect to the Synchronization Service. Some possible reasons "
+    "are: 1) The service is not started. 2) Your account is not a member of the required security group. "
+    "See the security section of the product documentation."
+)
+
+
+def _auto_upgrade(state: ServerState) -> tuple[str | None, str | None, str | None]:
+    """version.ps1's Get-ADSyncAutoUpgrade read: (state, suspension reason, error). It goes through the sync
+    service as the other ADSync cmdlets do (UNCONFIRMED for this one), so it fails as they do."""
+    if not state.service.exists:
+        return None, None, ADSYNC_NOT_FOUND
+    if (state.adsync_stopped or state.service.status != "Running"
+            or adsync_access_refused(state, "version")):
+        return None, None, ADSYNC_DOWN
+    value = state.global_settings.get(AUTO_UPGRADE_SETTING)
+    reason = state.auto_upgrade_suspension_reason if value == "Suspended" else None
+    return value, reason, None
 
 
 def tls_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
@@ -216,6 +249,17 @@ def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, An
             return ps_date(value)
         return ps_date(value - shift)
 
+    newest_export: dict[str, str] = {}  # connector -> run id of its newest Export in this answer
+    for r in runs:
+        if r.profile == "Export":
+            newest_export.setdefault(r.connector, r.run_history_id)
+
+    def counters(r: Run) -> dict[str, int] | None:
+        if newest_export.get(r.connector) != r.run_history_id:
+            return None
+        named = state.export_counters.get(r.connector, {})
+        return {k: int(named.get(k, 0)) for k in EXPORT_COUNTERS}
+
     return {
         "runs": [
             {
@@ -226,6 +270,8 @@ def run_history_data(state: ServerState, params: dict[str, Any]) -> dict[str, An
                 "start": run_time(r.start, "start"),
                 "end": run_time(r.end, "end"),
                 "complete": r.complete,
+                "export_counters": counters(r),
+                "export_counters_error": None,
             }
             for r in runs
         ],
@@ -374,6 +420,12 @@ def machine_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
         "domain": state.domain,
         "sync_machine_identifier": state.sync_machine_identifier,
         "adsynctools_versions": list(state.adsynctools_versions),
+        "proxy": {
+            **state.proxy,
+            "bypass_list": sorted(state.proxy.get("bypass_list") or []),
+            "machine_config_error": None,
+            "winhttp_error": None,
+        },
     }
 
 

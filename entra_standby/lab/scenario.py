@@ -23,6 +23,7 @@ from .state import (
     ALL_RIGHTS,
     DEFAULT_GLOBAL_SETTINGS,
     DEFAULT_SERVERS,
+    EXPORT_COUNTERS,
     RUN_PROFILES,
     TENANT_SCHEDULER_FIELDS,
     TLS_VALUES,
@@ -285,6 +286,20 @@ SERVER_SCHEMA = Obj(
             Obj({"adds": _i(), "updates": _i(), "deletes": _i()}), {"adds": 0, "updates": 0, "deletes": 0}
         ),
         "sync_machine_identifier": _s(True),
+        "auto_upgrade_suspension_reason": _s(True),
+        # machine.config <defaultProxy> and the WinHTTP proxy as probes/machine.ps1 reports them
+        "proxy": Obj(
+            {
+                "default_proxy_found": _b(),
+                "default_proxy_enabled": _s(True),
+                "proxy_address": _s(True),
+                "use_system_default": _s(True),
+                "bypass_on_local": _s(True),
+                "bypass_list": ListOf(_s()),
+                "winhttp_proxy": _s(True),
+                "winhttp_bypass": _s(True),
+            }
+        ),
         "adsynctools_versions": ListOf(_s()),
         "audit_account": Obj(
             {
@@ -302,6 +317,8 @@ SERVER_SCHEMA = Obj(
                 "runs": ListOf(_RUN, True),
                 "results": Obj({}, open=True, value=_s()),
                 "results_since": _t(True),
+                # connector -> the step counters of its newest Export (MIIS <export-counters>)
+                "export_counters": Obj({}, open=True, value=Obj({k: _i() for k in EXPORT_COUNTERS})),
             }
         ),
         "faults": _FAULTS,

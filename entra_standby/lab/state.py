@@ -412,6 +412,19 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
         "feature_errors": {},  # feature -> the error a failed Get-ADSyncAAD*Configuration read gave
         "company_features": {"password_hash_sync": True, "password_writeback": True},
         "global_settings": dict(DEFAULT_GLOBAL_SETTINGS),
+        # Get-ADSyncAutoUpgrade -Detail's reason while the AutoUpgradeState global setting is Suspended.
+        "auto_upgrade_suspension_reason": None,
+        # No proxy anywhere (direct access): machine.config without <defaultProxy>, WinHTTP reset.
+        "proxy": {
+            "default_proxy_found": False,
+            "default_proxy_enabled": None,
+            "proxy_address": None,
+            "use_system_default": None,
+            "bypass_on_local": None,
+            "bypass_list": [],
+            "winhttp_proxy": None,
+            "winhttp_bypass": None,
+        },
         "source_anchor": "mS-DS-ConsistencyGuid",
         # Global settings ExportDeletionThreshold(Value); percentage: a percentage-mode threshold.
         "deletion_threshold": {"enabled": True, "threshold": 500, "percentage": None},
@@ -440,6 +453,7 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
             "runs": None,
             "results": {},
             "results_since": None,
+            "export_counters": {},  # connector -> {failure: 12, ...}: the newest Export's step counters
         },
     }
 
@@ -612,6 +626,10 @@ class OsState:
     reboot: dict[str, bool]
 
 
+EXPORT_COUNTERS = ("add", "update", "rename", "delete", "delete_add", "failure")
+"""The export counters of a run step (MIIS run history <export-counters>), as the probe names them."""
+
+
 @dataclass
 class Run:
     run_history_id: str
@@ -751,6 +769,8 @@ class ServerState:
     imported_directory: dict[str, dict[str, str | None]] = field(default_factory=dict)
     cycle_never_ends: bool = False  # state fault: a started cycle stays in progress (busy) until cleared
     export_result: str | None = None  # state fault: every Export run ends with this result, nothing exported
+    # Connector -> the step counters of its newest Export (Get-ADSyncRunStepResult); zeros when not named.
+    export_counters: dict[str, dict[str, int]] = field(default_factory=dict)
     ad_unreachable: bool = False  # state fault: AD cmdlets cannot reach a DC (the double hop of write-canary)
     # State fault: PHS and writeback do not run after un-staging (probe-review A2: whether a scripted flip
     # starts them without the wizard is UNVERIFIED), so the password-sync probe shows no new evidence.
@@ -758,6 +778,8 @@ class ServerState:
     feature_errors: dict[str, str] = field(default_factory=dict)
     company_features: dict[str, bool | None] = field(default_factory=dict)
     global_settings: dict[str, str | None] = field(default_factory=dict)
+    auto_upgrade_suspension_reason: str | None = None
+    proxy: dict[str, Any] = field(default_factory=dict)  # probes/machine.ps1's proxy block, from the scenario
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- construction ------------------------------------------------------------------------------------
@@ -865,6 +887,8 @@ class ServerState:
             feature_errors=dict(spec["feature_errors"]),
             company_features=dict(spec["company_features"]),
             global_settings=dict(spec["global_settings"]),
+            auto_upgrade_suspension_reason=spec["auto_upgrade_suspension_reason"],
+            proxy=dict(spec["proxy"]),
             source_anchor=spec["source_anchor"],
             deletion_threshold=dict(spec["deletion_threshold"]),
             pending_exports={
@@ -885,6 +909,10 @@ class ServerState:
             ),
         )
         state.runs = _build_runs(state, spec["run_history"], when)
+        state.export_counters = {
+            cname: {k: int(v) for k, v in counters.items()}
+            for cname, counters in (spec["run_history"].get("export_counters") or {}).items()
+        }
         synced = None if state.staging else start - timedelta(minutes=2)
         state.password_sync = [
             PasswordSyncPartition(c.identifier, p.name, synced, synced, synced, synced,

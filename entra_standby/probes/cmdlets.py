@@ -20,6 +20,8 @@ KNOWN_COMMANDS: dict[str, str] = {
     "Set-ADSyncScheduler": _SCHEDULER,
     "Start-ADSyncSyncCycle": _ADSYNC,
     "Get-ADSyncRunProfileResult": _ADSYNC,
+    "Get-ADSyncRunStepResult": _ADSYNC,
+    "Get-ADSyncAutoUpgrade": _ADSYNC,
     "Get-ADSyncConnectorRunStatus": _SCHEDULER,
     "Get-ADSyncConnector": _ADSYNC,
     # Not on Microsoft's ADSync reference page (probe-review X6); Microsoft's diagnostic script

@@ -18,6 +18,15 @@
     and the 1.x copy shipped with the product, imported as
     "C:\Program Files\Microsoft Azure Active Directory Connect\Tools\AdSyncTools.psm1"
     (https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-tshoot-sql-connectivity).
+  - Proxy: "If you use a proxy ... add the following section to %windir%\Microsoft.NET\Framework64\v4.0.30319\
+    Config\machine.config" (<system.net><defaultProxy enabled useDefaultCredentials><proxy usesystemdefault
+    proxyaddress bypassonlocal/></defaultProxy>): https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-prerequisites ;
+    the schema: https://learn.microsoft.com/dotnet/framework/configure-apps/file-schema/network/defaultproxy-element-network-settings
+  - WinHTTP proxy (netsh winhttp set proxy): https://learn.microsoft.com/windows/win32/winhttp/netsh-exe-commands ;
+    stored as the REG_BINARY WinHttpSettings under HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Internet
+    Settings\Connections. Its layout (DWORD size, DWORD change counter, DWORD flags, DWORD length + proxy, DWORD
+    length + bypass list) is community knowledge: UNCONFIRMED; netsh's own output is localised text, so the probe
+    reads the value and reports what it could not decode (winhttp_error) rather than guessing.
   Output: one JSON envelope (docs/contracts.md section 1), data = MachineFacts.
 #>
 [CmdletBinding()]
@@ -62,6 +71,54 @@ function Get-EsOtherAdSyncToolsVersions {
     return $found.ToArray()
 }
 
+function Get-EsMachineConfigProxy {
+    # machine.config <system.net><defaultProxy> of the 64-bit .NET 4 runtime the sync service runs in.
+    $out = [ordered]@{ default_proxy_found = $false; default_proxy_enabled = $null; proxy_address = $null
+                       use_system_default = $null; bypass_on_local = $null; bypass_list = @() }
+    $path = Join-Path -Path $env:windir -ChildPath 'Microsoft.NET\Framework64\v4.0.30319\Config\machine.config'
+    $document = New-Object System.Xml.XmlDocument
+    $document.Load($path)
+    $node = $document.SelectSingleNode('/configuration/system.net/defaultProxy')
+    if ($null -eq $node) { return $out }
+    $out['default_proxy_found'] = $true
+    $out['default_proxy_enabled'] = ConvertTo-EsText -Value $node.GetAttribute('enabled')
+    $proxy = $node.SelectSingleNode('proxy')
+    if ($null -ne $proxy) {
+        $out['proxy_address'] = ConvertTo-EsText -Value $proxy.GetAttribute('proxyaddress')
+        $out['use_system_default'] = ConvertTo-EsText -Value $proxy.GetAttribute('usesystemdefault')
+        $out['bypass_on_local'] = ConvertTo-EsText -Value $proxy.GetAttribute('bypassonlocal')
+    }
+    $out['bypass_list'] = @(Get-EsSortedStrings -Value @($node.SelectNodes('bypasslist/add') |
+        ForEach-Object { $_.GetAttribute('address') }))
+    return $out
+}
+
+function Get-EsWinHttpProxy {
+    # The machine-wide WinHTTP proxy; no value = direct access (netsh winhttp reset proxy).
+    $out = [ordered]@{ winhttp_proxy = $null; winhttp_bypass = $null }
+    $raw = @(Get-EsRegistryValue -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Internet Settings\Connections' -Name 'WinHttpSettings')
+    if ($raw.Count -eq 0 -or $null -eq $raw[0]) { return $out }
+    $bytes = [byte[]]$raw
+    if ($bytes.Length -lt 16) { throw ('WinHttpSettings has ' + [string]$bytes.Length + ' bytes, expected at least 16') }
+    $flags = [BitConverter]::ToInt32($bytes, 8)
+    $proxyLength = [BitConverter]::ToInt32($bytes, 12)
+    if ($proxyLength -lt 0 -or 16 + $proxyLength + 4 -gt $bytes.Length) {
+        throw ('WinHttpSettings layout not recognised (flags ' + [string]$flags + ', proxy length ' + [string]$proxyLength + ')')
+    }
+    $proxyText = [System.Text.Encoding]::ASCII.GetString($bytes, 16, $proxyLength)
+    $bypassLength = [BitConverter]::ToInt32($bytes, 16 + $proxyLength)
+    $bypassText = ''
+    if ($bypassLength -gt 0 -and 20 + $proxyLength + $bypassLength -le $bytes.Length) {
+        $bypassText = [System.Text.Encoding]::ASCII.GetString($bytes, 20 + $proxyLength, $bypassLength)
+    }
+    # Flag 2 (PROXY_TYPE_PROXY) set = a named proxy; otherwise direct access whatever text is left behind.
+    if (($flags -band 2) -ne 0 -and $proxyText -ne '') {
+        $out['winhttp_proxy'] = $proxyText
+        $out['winhttp_bypass'] = ConvertTo-EsText -Value $bypassText
+    }
+    return $out
+}
+
 $envelope = New-EsEnvelope -Kind 'probe' -Name 'machine'
 try {
     $ErrorActionPreference = 'Stop'
@@ -82,11 +139,28 @@ try {
     # the contract needs a JSON array.
     $listed = @(Get-Module -ListAvailable -Name ADSyncTools -ErrorAction Stop | ForEach-Object { $_.Version.ToString() })
     $versions = @(Get-EsSortedStrings -Value @(@($listed) + @(Get-EsOtherAdSyncToolsVersions) | Select-Object -Unique))
+    # Each proxy read on its own: one that fails is reported in its *_error and leaves the rest standing.
+    $proxy = [ordered]@{ machine_config_error = $null; winhttp_error = $null }
+    try {
+        $read = Get-EsMachineConfigProxy
+        foreach ($key in $read.Keys) { $proxy[$key] = $read[$key] }
+    }
+    catch {
+        $proxy['machine_config_error'] = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+    }
+    try {
+        $read = Get-EsWinHttpProxy
+        foreach ($key in $read.Keys) { $proxy[$key] = $read[$key] }
+    }
+    catch {
+        $proxy['winhttp_error'] = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+    }
     $data = [ordered]@{
         computer_name           = $computerName
         domain                  = $domain
         sync_machine_identifier = $identifier
         adsynctools_versions    = $versions
+        proxy                   = $proxy
     }
     $envelope['data'] = $data
     $envelope['ok'] = $true

@@ -11,6 +11,13 @@
   - Uninstall entries HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*: standard Windows mechanism;
     the display name changed with the rebrand, so it is matched with wildcards (exact name UNCONFIRMED).
     https://learn.microsoft.com/windows/win32/msi/uninstall-registry-key
+  - Get-ADSyncAutoUpgrade [-Detail]: https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync
+    States Enabled / Disabled / Suspended, and "If the state is suspended, you can use Get-ADSyncAutoUpgrade -Detail
+    to view the reason" (a string, usually an UpgradeResult such as UpgradeNotSupportedNonLocalDbInstall):
+    https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-automatic-upgrade
+    Without -Detail the cmdlet returns the state itself (community: ADOpsKit Get-EntraConnectSyncStatus.ps1).
+    What -Detail returns is UNCONFIRMED: a SuspensionReason-like property, or strings besides the state; both
+    are read. A failed read leaves the version standing and is reported as auto_upgrade_error.
   Output: one JSON envelope (docs/contracts.md section 1), data = VersionFacts.
 #>
 [CmdletBinding()]
@@ -79,7 +86,28 @@ try {
     if ($null -eq $productVersion -and $null -eq $displayVersion) {
         throw (New-EsNotInstalledError -Message ('Entra Connect is not installed: ' + $binary + ' not found and no uninstall entry'))
     }
-    $data = [ordered]@{ product_version = $productVersion; display_version = $displayVersion; install_path = $installPath }
+    $autoUpgrade = $null
+    $autoUpgradeReason = $null
+    $autoUpgradeError = $null
+    try {
+        # -ErrorAction Stop on the module call: its errors are non-terminating (see run-history.ps1).
+        Import-EsADSync
+        $autoUpgrade = [string](Get-ADSyncAutoUpgrade -ErrorAction Stop)
+        if ($autoUpgrade -eq 'Suspended') {
+            foreach ($item in @(Get-ADSyncAutoUpgrade -Detail -ErrorAction Stop)) {
+                if ($null -eq $item) { continue }
+                $named = Get-EsProperty -Object $item -Names @('SuspensionReason', 'AutoUpgradeSuspensionReason', 'Reason')
+                if ($null -ne $named) { $autoUpgradeReason = [string]$named; break }
+                if ($item -is [string] -and $item -ne '' -and $item -ne $autoUpgrade) { $autoUpgradeReason = $item; break }
+            }
+        }
+    }
+    catch {
+        $autoUpgradeError = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+    }
+    $data = [ordered]@{ product_version = $productVersion; display_version = $displayVersion; install_path = $installPath
+                        auto_upgrade = $autoUpgrade; auto_upgrade_reason = $autoUpgradeReason
+                        auto_upgrade_error = $autoUpgradeError }
     $envelope['data'] = $data
     $envelope['ok'] = $true
 }
