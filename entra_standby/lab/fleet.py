@@ -134,6 +134,11 @@ class Fleet:
         self._inventory = {"pairs": pairs}
 
     def _adjust(self, inventory: dict[str, Any], lab: Any) -> dict[str, Any]:
+        # Every pair of one scenario names its servers alike, and names are unique in an inventory.
+        for pair in inventory["pairs"]:
+            for server in pair["servers"]:
+                if server.get("name"):
+                    server["name"] = f"{server['name']}.{pair['name']}"
         if self.transport == "http":
             for pair in inventory["pairs"]:  # a Lab describes exactly one pair
                 pair["connection"]["ssl"] = False
