@@ -278,10 +278,10 @@ def test_the_audit_runs_with_kerberos_to_winrm(dc: RunningDC, kerberos: None, tm
         (pair,) = facts.pairs
         assert all(not s.errors for s in pair.servers), [s.errors for s in pair.servers]
         assert pair.server("127.0.0.12").scheduler.staging_mode_enabled
-        # A wrong password is refused by the KDC: every host fails, naming Kerberos pre-authentication.
-        # (remoting.py files it as kind "remoting", not "auth": Krb5Error is not translated there yet.)
+        # A wrong password is refused by the KDC: every host fails as kind auth, naming pre-authentication.
         raw["pairs"][0]["connection"]["password"] = "Wrong-Pa55word!"
         wrong = gather(inventory_from_dict(raw, path=tmp_path / "inventory.yml"), probes=("service",))
         errors = [e for s in wrong.pairs[0].servers for e in s.errors.values()]
-        assert len(errors) == 2 and all("Preauthentication failed" in e.message for e in errors), errors
+        assert len(errors) == 2 and all("pre-authentication failed" in e.message for e in errors), errors
+        assert all(e.kind == "auth" for e in errors), errors
         assert all("Wrong-Pa55word!" not in e.message for e in errors)
