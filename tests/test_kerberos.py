@@ -7,6 +7,8 @@ tests) against the lab's WinRM servers, whose pyspnego acceptor takes tickets wi
 from __future__ import annotations
 
 import os
+import shutil
+import struct
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,7 +104,7 @@ def test_the_example_documents_every_connection_key() -> None:
 
 
 def test_a_clock_skew_message_is_named() -> None:
-    # Not yet produced by the real KDC (no cheap way to skew one process's clock here): MIT's message text.
+    # MIT's message as the krb5 package raises it (the real KDC's answer: test_clock_skew_against_the_kdc)
     class Krb5Error(Exception):
         pass
 
@@ -244,3 +246,24 @@ def test_an_unreachable_kdc(dc: RunningDC, kdc_lab: tuple[dict[str, Any], Path])
     finally:
         os.environ["KRB5_CONFIG"] = before  # the inventory's krb5_config is process-wide by design
     assert error.kind == "auth" and "no KDC answered" in error.reason and "krb5_config" in (error.fix or "")
+
+
+def test_clock_skew_against_the_kdc(dc: RunningDC, kdc_lab: tuple[dict[str, Any], Path],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # MIT keeps the client's offset to the KDC's clock in the ccache header (tag 1, kdc_timesync): a ticket
+    # cache whose offset says +1 h makes this client's requests an hour off, and the KDC refuses them.
+    if shutil.which("kinit") is None:
+        pytest.skip("kinit (krb5-user) is not installed: scripts/install-samba installs it")
+    ccache = kdc_lab[1] / "skewed-ccache"
+    env = {**os.environ, "KRB5_CONFIG": str(dc.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"}
+    subprocess.run(["kinit", f"auditor@{REALM}"], input=PASSWORD + "\n", text=True, env=env, check=True,
+                   capture_output=True, timeout=30)
+    data = bytearray(ccache.read_bytes())
+    version, header_len = struct.unpack(">HH", data[:4])
+    tag, _, seconds = struct.unpack(">HHi", data[4:12])
+    assert (version, tag) == (0x0504, 1) and header_len >= 12, "not an MIT v4 ccache with a time offset"
+    data[8:12] = struct.pack(">i", seconds + 3600)
+    ccache.write_bytes(bytes(data))
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{ccache}")
+    error = failure(standby(kdc_lab, auth="kerberos", username=f"auditor@{REALM}"))
+    assert error.kind == "auth" and "clock skew" in error.reason and "time" in (error.fix or "")
