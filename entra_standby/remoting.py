@@ -704,6 +704,10 @@ def _kerberos_error(host: str, exc: BaseException, settings: ConnectionSettings 
     seen: BaseException | None = exc
     texts: list[str] = []
     while seen is not None and len(texts) < 10:
+        if isinstance(seen, ImportError) and "gssapi" in str(seen):  # pyspnego's GSSAPIProxy without it
+            return AuthenticationFailedError(host, "Kerberos needs the 'kerberos' extra (gssapi)",
+                                             fix="pip install 'entra-standby[kerberos]' (builds against "
+                                                 "libkrb5-dev), or use auth: negotiate")
         if type(seen).__module__.split(".")[0] in ("krb5", "gssapi", "spnego"):
             texts.append(str(seen))
         seen = seen.__cause__ or seen.__context__

@@ -113,6 +113,13 @@ def test_a_clock_skew_message_is_named() -> None:
     assert error.kind == "auth" and "clock skew" in error.reason and "time" in (error.fix or "")
 
 
+def test_kerberos_without_the_extra_names_it() -> None:
+    # pyspnego's GSSAPIProxy raises this when gssapi is not importable (spnego/_gss.py)
+    cause = ImportError("GSSAPIProxy requires the Python gssapi library: No module named 'gssapi'")
+    error = translate_error("10.0.0.2", cause)
+    assert error.kind == "auth" and "[kerberos]" in (error.fix or "")
+
+
 # --- against the Samba KDC ----------------------------------------------------------------------------------
 
 
