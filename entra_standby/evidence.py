@@ -7,6 +7,7 @@ Layout of an evidence directory::
     <pair>/<host>.json        one host: raw probe outputs, parsed facts (``fact_to_data``), fact errors,
                               and the host-level error when it could not be reached
     <pair>/cloud.json         the pair's cloud facts (when the pair has a ``cloud:`` block)
+    <pair>/directory.json     the pair's directory facts read over LDAP, or why not (``directory:`` block)
 
 Replay evaluates at the evidence's collection time (``PairFacts.now_utc``), so verdicts do not drift with
 the clock. Evidence never holds a secret: nothing from the connection settings is written, and every
@@ -21,12 +22,15 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import EntraStandbyError, EvidenceError
 from .facts.collection import FactError, HostFacts, PairFacts
 from .facts.model import CloudFacts
 from .gather import HostRun, RunFacts, parse_outputs
+
+if TYPE_CHECKING:
+    from .directory.facts import DirectoryFacts
 
 __all__ = ["EVIDENCE_FORMAT", "load_evidence", "read_run_metadata", "write_evidence"]
 
@@ -81,6 +85,9 @@ def write_evidence(directory: str | os.PathLike[str], run: RunFacts, *, secrets:
                 cloud_file = cloud_path.relative_to(root).as_posix()
             pairs_meta.append({"name": pair.name, "thresholds": pair.thresholds, "servers": servers_meta,
                                "cloud_configured": pair.cloud_configured, "cloud_file": cloud_file})
+            if pair.directory_configured:
+                pairs_meta[-1].update(directory_configured=True,
+                                      directory_file=_write_directory(root, pair_dir, pair, hidden))
         meta = {
             "format": EVIDENCE_FORMAT,
             "schema": SCHEMA,
@@ -98,6 +105,17 @@ def write_evidence(directory: str | os.PathLike[str], run: RunFacts, *, secrets:
         raise EvidenceError(f"{root}: cannot write evidence: {exc.strerror or exc}",
                             fix="pass a writable directory to --evidence") from None
     return run_file
+
+
+def _write_directory(root: Path, pair_dir: Path, pair: PairFacts, hidden: list[str]) -> str:
+    """``<pair>/directory.json``: the accounts read over LDAP (or why not), so a replay judges the same."""
+    from .directory.evidence import directory_to_data
+
+    path = pair_dir / "directory.json"
+    _write_json(path, {"pair": pair.name,
+                       "directory": directory_to_data(pair.directory) if pair.directory else None,
+                       "directory_error": _error_data(pair.directory_error)}, hidden)
+    return path.relative_to(root).as_posix()
 
 
 def _write_json(path: Path, doc: Any, hidden: list[str]) -> None:
@@ -175,11 +193,18 @@ def load_evidence(directory: str | os.PathLike[str], *, pairs: Iterable[str] | N
             doc = _read_json(cloud_path)
             cloud = _cloud_from_data(doc.get("cloud"), cloud_path)
             cloud_error = _error_from_data(doc.get("cloud_error"), "cloud")
+        ldap_facts, directory_error = None, None
+        if pair_meta.get("directory_file"):
+            directory_path = root / pair_meta["directory_file"]
+            doc = _read_json(directory_path)
+            ldap_facts = _directory_from_data(doc.get("directory"), directory_path)
+            directory_error = _error_from_data(doc.get("directory_error"), "directory")
         pair_facts.append(PairFacts(name=name, servers=tuple(servers),
                                     thresholds=dict(pair_meta.get("thresholds") or {}),
                                     cloud=cloud, cloud_error=cloud_error,
                                     cloud_configured=bool(pair_meta.get("cloud_configured")),
-                                    now_utc=collected))
+                                    now_utc=collected, directory=ldap_facts, directory_error=directory_error,
+                                    directory_configured=bool(pair_meta.get("directory_configured"))))
     return RunFacts(collected_utc=collected, pairs=tuple(pair_facts), hosts=hosts,
                     inventory_name=str(meta.get("inventory", "?")), source="replay",
                     tool_version=str(meta.get("tool_version", "")))
@@ -281,3 +306,9 @@ def _cloud_from_data(data: Any, path: Path) -> CloudFacts | None:
         raise EvidenceError(f"{path}: cloud facts unreadable: {exc}",
                             fix="write it again with --evidence") from None
     return cloud if isinstance(cloud, CloudFacts) else None
+
+
+def _directory_from_data(data: Any, path: Path) -> DirectoryFacts | None:
+    from .directory.evidence import directory_from_data
+
+    return None if data is None else directory_from_data(data, path)

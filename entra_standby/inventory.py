@@ -71,6 +71,12 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
     "message_encryption": "auto",
     "negotiate_send_cbt": True,
     "retries": 2,  # extra attempts on transient connection errors (refused, reset, 503)
+    # Kerberos (auth kerberos, or negotiate preferring it; the 'kerberos' extra): docs/directory.md
+    "realm": None,  # qualifies a bare username: svc-audit -> svc-audit@REALM (Kerberos principals are UPNs)
+    "krb5_config": None,  # path of a krb5.conf (KRB5_CONFIG); one per inventory, it is process-wide
+    "keytab": None,  # path of a client keytab holding the username's keys: a ticket without a password
+    "spn_host": None,  # the server's name in its SPN, when addressed by IP (negotiate_hostname_override)
+    "spn_service": None,  # service part of the SPN (pypsrp's negotiate_service; it asks for host/ unless set)
 }
 """Connection settings used when neither ``defaults.connection``, the pair nor the server sets one."""
 
@@ -137,6 +143,18 @@ class ConnectionSettings:
     message_encryption: str = "auto"
     negotiate_send_cbt: bool = True
     retries: int = 2
+    realm: str | None = None
+    krb5_config: str | None = None
+    keytab: str | None = None
+    spn_host: str | None = None
+    spn_service: str | None = None
+
+    @property
+    def principal(self) -> str | None:
+        """The username as Kerberos wants it: a bare name gets ``@realm`` (DOMAIN\\user: refused at load)."""
+        if self.username and self.realm and "@" not in self.username and "\\" not in self.username:
+            return f"{self.username}@{self.realm}"
+        return self.username
 
     @property
     def effective_port(self) -> int:
@@ -355,6 +373,7 @@ class _Validator:
     def __init__(self, label: str, base_dir: Path) -> None:
         self.label = label
         self.base_dir = base_dir
+        self.krb5_configs: dict[str, str] = {}  # krb5.conf path -> the first key naming it
         self.warnings: list[str] = []
 
     def fail(self, key: str, message: str, fix: str | None = None) -> NoReturn:
@@ -461,10 +480,39 @@ class _Validator:
                 out[name] = self.integer(item, here, low=1, high=int(MAX_REQUEST_TIMEOUT_S) - 1)
             elif name == "retries":
                 out[name] = self.integer(item, here, low=0, high=10)
+            elif name in ("krb5_config", "keytab"):
+                what = ("a krb5.conf for the realm" if name == "krb5_config"
+                        else "a keytab with the username's keys (ktutil, ktpass, samba-tool exportkeytab)")
+                out[name] = self.existing_file(item, here, what)
+            elif name == "realm":
+                out[name] = self.realm(item, here)
+            elif name in ("spn_host", "spn_service"):
+                out[name] = self.spn_part(item, here)
             else:  # a secret source
                 out["password"] = self.secret(name, item, here)
                 out["_password_key"] = here
         return out
+
+    def existing_file(self, value: Any, key: str, what: str) -> str:
+        path = Path(os.path.expanduser(self.string(value, key)))
+        path = path if path.is_absolute() else self.base_dir / path
+        if not path.is_file():
+            self.fail(key, f"'{value}' not found (looked for {path})", f"give the path of {what}")
+        return str(path.resolve())
+
+    def realm(self, value: Any, key: str) -> str:
+        realm = self.string(value, key)
+        if not all(part and part.replace("-", "").isalnum() for part in realm.split(".")):
+            self.fail(key, f"'{realm}' is not a Kerberos realm", "write the AD DNS domain, e.g. CONTOSO.COM")
+        return realm.upper()  # AD realms are the DNS domain in upper case; MIT compares case-sensitively
+
+    def spn_part(self, value: Any, key: str) -> str:
+        text = self.string(value, key)
+        if "/" in text or "@" in text or any(c.isspace() for c in text):
+            self.fail(key, f"'{text}' is not one part of an SPN",
+                      "spn_host: the server's name as in its SPN (aadc01.contoso.com); spn_service: HTTP or "
+                      "WSMAN")
+        return text
 
     def cert_validation(self, value: Any, key: str) -> bool | str:
         if isinstance(value, bool):
@@ -532,6 +580,7 @@ class _Validator:
                 self.fail(f"{key}.connection.password_env",
                           f"no password source for host '{host}' (auth {auth})",
                           "set connection.password_env or connection.password_file")
+        self.kerberos(values, host, key)
         if values["operation_timeout"] >= values["read_timeout"]:
             self.fail(f"{key}.connection.operation_timeout",
                       f"operation_timeout ({values['operation_timeout']}) must be below read_timeout "
@@ -557,6 +606,37 @@ class _Validator:
             self.fail(f"{key}.connection.auth", "basic auth over plain HTTP would send the password in clear",
                       "use ssl: true, or auth: negotiate")
         return ConnectionSettings(**values)
+
+    def kerberos(self, values: dict[str, Any], host: str, key: str) -> None:
+        """The Kerberos keys: only where Kerberos can be used, a principal it can use, one krb5.conf."""
+        auth, user = values["auth"], values.get("username") or ""
+        given = [k for k in ("realm", "krb5_config", "keytab", "spn_host", "spn_service") if values.get(k)]
+        if given and auth not in ("kerberos", "negotiate"):
+            self.fail(f"{key}.connection.{given[0]}", f"{given[0]} is a Kerberos setting but auth is {auth}",
+                      "use auth: kerberos (or negotiate), or remove the key")
+        if values.get("keytab"):
+            if auth != "kerberos":
+                self.fail(f"{key}.connection.keytab", "a keytab is used by auth: kerberos only",
+                          "set auth: kerberos")
+            if values.get("password") is not None:
+                self.fail(f"{key}.connection.keytab", f"both a keytab and a password source for '{host}'",
+                          "keep one: the keytab or password_env/password_file")
+            if not user:
+                self.fail(f"{key}.connection.username", "a keytab needs the principal to take from it",
+                          "set connection.username (svc-audit@CONTOSO.COM, or svc-audit with realm)")
+        if auth == "kerberos" and "\\" in user:
+            self.fail(f"{key}.connection.username",
+                      f"'{user}' is a DOMAIN\\user name; Kerberos needs a principal",
+                      "write user@REALM (e.g. svc-audit@CONTOSO.COM), or the bare name with connection.realm")
+        if auth == "kerberos" and values.get("password") is not None and not user:
+            self.fail(f"{key}.connection.username", f"a password for '{host}' but no username to get a "
+                      "ticket for", "set connection.username (user@REALM)")
+        conf = values.get("krb5_config")
+        if conf:
+            first = self.krb5_configs.setdefault(conf, key)
+            if len(self.krb5_configs) > 1:
+                self.fail(f"{key}.connection.krb5_config", f"a second krb5_config (the first is at {first}"
+                          "): MIT Kerberos reads one per process", "use one krb5.conf with every realm in it")
 
     def thresholds(self, value: Any, key: str) -> dict[str, Any]:
         """Every threshold typed and ranged here, at load, so a bad value is one line naming its key instead

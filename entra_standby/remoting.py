@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import socket
 import threading
 import time
@@ -365,12 +366,15 @@ class HostSession:
         s = self.settings
         password = s.password.reveal() if s.password is not None else None
         kwargs: dict[str, Any] = {}
+        username: Any = s.username
         if s.auth in ("negotiate", "ntlm", "kerberos"):
             kwargs["negotiate_send_cbt"] = s.negotiate_send_cbt
+            kwargs.update(kerberos_options(s))
+            username = kerberos_username(s)
         return _BoundedWSMan(
             self.host,
             port=s.effective_port,
-            username=s.username,
+            username=username,
             password=password,
             ssl=s.ssl,
             auth=s.auth,
@@ -568,6 +572,34 @@ def drive_pipeline(pipeline: Any, budget_s: float,
     return _BatchOutcome(pipeline.outputs, pipeline.had_errors)
 
 
+# --- Kerberos session options ------------------------------------------------------------------------------
+
+
+def kerberos_options(s: ConnectionSettings) -> dict[str, Any]:
+    """pypsrp's SPN overrides, and the inventory's krb5.conf for MIT Kerberos.
+
+    KRB5_CONFIG is read whenever a Kerberos context starts, so it is set for the process (the inventory
+    allows one krb5_config; the directory reads swap theirs in under a lock and put this one back).
+    """
+    if s.krb5_config:
+        os.environ["KRB5_CONFIG"] = s.krb5_config
+    options: dict[str, Any] = {}
+    if s.spn_host:
+        options["negotiate_hostname_override"] = s.spn_host
+    if s.spn_service:
+        options["negotiate_service"] = s.spn_service
+    return options
+
+
+def kerberos_username(s: ConnectionSettings) -> Any:
+    """The user pypsrp hands to pyspnego: the principal, or a keytab credential (pyspnego's own type)."""
+    if s.keytab:
+        import spnego
+
+        return spnego.KerberosKeytab(keytab=f"FILE:{s.keytab}", principal=s.principal)
+    return s.principal
+
+
 # --- error translation -----------------------------------------------------------------------------------
 
 
@@ -620,6 +652,9 @@ def translate_error(host: str, exc: BaseException, settings: ConnectionSettings 
                                  fix="check the WinRM service and any proxy or load balancer in between")
         return UnreachableError(host, f"unreachable: {cause}",
                                 fix="check the host name, the firewall and that WinRM listens")
+    kerberos = _kerberos_error(host, exc, settings)
+    if kerberos is not None:
+        return kerberos
     if isinstance(exc, AuthenticationError):
         user = settings.username if settings else None
         auth = settings.auth if settings else "?"
@@ -636,6 +671,65 @@ def translate_error(host: str, exc: BaseException, settings: ConnectionSettings 
     if isinstance(exc, WinRMError):
         return RemotingError(host, f"remoting failed: {_scrub(str(exc), settings)}")
     return RemotingError(host, f"remoting failed: {type(exc).__name__}: {_scrub(str(exc), settings)}")
+
+
+# MIT Kerberos's messages (krb5 error table, as raised by the krb5 and gssapi packages) -> reason, fix.
+_KERBEROS_FAILURES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("preauthentication failed", "password incorrect", "decrypt integrity check failed"),
+     "Kerberos pre-authentication failed: the KDC refused the password (or keytab key) of {user}",
+     "check connection.username and its password source (or re-export the keytab after a password change)"),
+    (("client '", "client not found"),
+     "Kerberos: the KDC does not know the user {user}",
+     "check connection.username (user@REALM) and connection.realm"),
+    (("server not found in kerberos database", "s_principal_unknown"),
+     "Kerberos: the KDC does not know the SPN {service}/{spn} (unknown SPN)",
+     "set connection.spn_host to the server's name as in its SPN (e.g. aadc01.contoso.com), or register "
+     "the SPN (setspn -S HTTP/<name> <account>)"),
+    (("clock skew", "skew too great"),
+     "Kerberos: the clocks of this host and the KDC or server differ too much (clock skew)",
+     "sync this host's time with the domain (5 minutes is AD's default tolerance)"),
+    (("cannot contact any kdc", "cannot find kdc", "cannot resolve network address for kdc"),
+     "Kerberos: no KDC answered for the realm of {user}",
+     "check the realm's kdc entries in connection.krb5_config (or /etc/krb5.conf) and that port 88 is "
+     "reachable"),
+    (("no kerberos credentials", "can't find client principal", "no credentials cache",
+      "credentials cache file", "no credentials were supplied"),
+     "Kerberos: no ticket for {user} (the credentials cache has none, and no password or keytab is set)",
+     "run kinit for the user (KRB5CCNAME), or set connection.password_env/password_file or "
+     "connection.keytab"),
+    (("realm not local", "cannot find realm", "configuration file does not specify default realm"),
+     "Kerberos: the realm of {user} is not configured",
+     "set connection.realm and a krb5_config whose [realms] lists its KDC"),
+)
+
+
+def _kerberos_error(host: str, exc: BaseException, settings: ConnectionSettings | None) -> HostError | None:
+    """A Kerberos failure (from pyspnego, gssapi or krb5 anywhere in the chain) as one ``auth`` line."""
+    seen: BaseException | None = exc
+    texts: list[str] = []
+    while seen is not None and len(texts) < 10:
+        if isinstance(seen, ImportError) and "gssapi" in str(seen):  # pyspnego's GSSAPIProxy without it
+            return AuthenticationFailedError(host, "Kerberos needs the 'kerberos' extra (gssapi)",
+                                             fix="pip install 'entra-standby[kerberos]' (builds against "
+                                                 "libkrb5-dev), or use auth: negotiate")
+        if type(seen).__module__.split(".")[0] in ("krb5", "gssapi", "spnego"):
+            texts.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    if not texts:
+        return None
+    lowered = " ".join(texts).lower()
+    s = settings
+    user = (s.principal if s else None) or "the ticket cache's principal"
+    spn = (s.spn_host if s else None) or host
+    service = (s.spn_service if s else None) or "host"  # pypsrp's default (its docstring says WSMAN)
+    for needles, reason, fix in _KERBEROS_FAILURES:
+        if any(n in lowered for n in needles):
+            text = reason.format(user=user, spn=spn, service=service)
+            return AuthenticationFailedError(host, text, fix=fix)
+    detail = _scrub(" ".join(texts[-1].split()), settings)[:300]
+    return AuthenticationFailedError(host, f"Kerberos/Negotiate authentication failed: {detail}",
+                                     fix="check connection.username, its password source or keytab, the "
+                                         "realm and krb5_config")
 
 
 def _root_cause(exc: BaseException, settings: ConnectionSettings | None) -> str:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from factbuilders import ad_connector, healthy_pair, run
+from factbuilders import NOW, ad_connector, healthy_pair, run
 
 from entra_standby.directory import ber
 from entra_standby.directory.config import DIRECTORY_DEFAULTS, KNOWN_KEYS
@@ -245,3 +245,48 @@ def test_a_fifo_or_a_blank_password_file_is_one_line(tmp_path: Path) -> None:
             load(tmp_path, f"domain: contoso.com\nusername: u\npassword_file: {name}\n")
         text = str(caught.value)
         assert "directory.password_file" in text and "\n" not in text and "secret-on-line-two" not in text
+
+
+# --- evidence: directory facts written and read back ------------------------------------------------------
+
+
+def test_directory_facts_round_trip_through_evidence_data(tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from entra_standby.directory.evidence import directory_from_data, directory_to_data
+    from entra_standby.errors import EvidenceError
+    from entra_standby.facts.model import AccountState, Ace, ObjectPermissions
+
+    ace = Ace("CONTOSO\\MSOL_x", ("ExtendedRight",), "Allow", "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2",
+              "00000000-0000-0000-0000-000000000000", "None", inherited=True)
+    facts = DirectoryFacts(server="127.0.0.20", accounts=(
+        DirectoryAccount("MSOL_x", "CONTOSO",
+                         AccountState(True, "CN=MSOL_x,DC=c", "S-1-5-21-1-2-3-1105", True, False, False, True,
+                                      datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+                         (ObjectPermissions("DC=c", "domain-root", (ace,)),),
+                         account_expires_utc=datetime(2027, 1, 1, tzinfo=UTC),
+                         groups=("S-1-5-21-1-2-3-513",)),
+        DirectoryAccount("MSOL_gone", None, error="no such account")))
+    data = json.loads(json.dumps(directory_to_data(facts)))
+    assert directory_from_data(data, tmp_path / "directory.json") == facts
+    data["accounts"][0]["permissions"][0]["aces"][0]["inherited"] = "yes"
+    with pytest.raises(EvidenceError) as caught:
+        directory_from_data(data, tmp_path / "directory.json")
+    assert "accounts[0].permissions[0].aces[0].inherited" in str(caught.value) and "directory.json" in str(
+        caught.value)
+
+
+def test_a_failed_directory_read_replays_as_the_same_finding(tmp_path: Path) -> None:
+    from entra_standby.evidence import load_evidence, write_evidence
+    from entra_standby.facts.collection import FactError
+    from entra_standby.gather import RunFacts
+
+    pair = dataclasses.replace(healthy_pair(), directory_configured=True,
+                               directory_error=FactError("directory", "auth", "127.0.0.20: bind failed"))
+    live = RunFacts(collected_utc=pair.now_utc or NOW, pairs=(pair,), hosts={}, inventory_name="t",
+                    source="live", tool_version="0")
+    write_evidence(tmp_path, live)
+    again = load_evidence(tmp_path).pairs[0]
+    assert again.directory_configured and again.directory is None
+    assert again.directory_error == pair.directory_error

@@ -21,7 +21,8 @@ from entra_standby.directory.config import DirectoryConfig
 from entra_standby.directory.errors import DirectoryError
 from entra_standby.directory.facts import DirectoryFacts
 from entra_standby.directory.read import read_directory
-from entra_standby.gather import gather
+from entra_standby.evidence import load_evidence, write_evidence
+from entra_standby.gather import RunFacts, gather
 from entra_standby.inventory import inventory_from_dict
 from entra_standby.lab import Lab
 from entra_standby.rules import Finding, evaluate
@@ -185,13 +186,20 @@ def lab_scenario(active: str, standby: str, **standby_connector: object) -> dict
 
 def audit(dc: RunningDC, tmp_path: Path, scenario: dict[str, object], **directory: object) -> list[Finding]:
     """connector-account on the standby, with the pair's directory: block pointing at the Samba DC."""
+    return connector_account(audit_run(dc, tmp_path, scenario, **directory))
+
+
+def audit_run(dc: RunningDC, tmp_path: Path, scenario: dict[str, object], **directory: object) -> RunFacts:
     with Lab(scenario, cloud=False) as lab:
         raw = lab.inventory_dict()
         raw["pairs"][0]["directory"] = {"domain": DOMAIN, "servers": [dc.ip], "auth": "ntlm",
                                         "username": "CONTOSO\\auditor", "password": PASSWORD, **directory}
         inventory = inventory_from_dict(raw, path=tmp_path / "inventory.yml")
-        facts = gather(inventory, probes=("connectors", "config"))
-    (pair,) = facts.pairs
+        return gather(inventory, probes=("connectors", "config"))
+
+
+def connector_account(run: RunFacts) -> list[Finding]:
+    (pair,) = run.pairs
     assert pair.directory_configured
     standby = next(s for s in pair.servers if s.role == "standby")
     return evaluate("connector-account", pair, standby)
@@ -211,6 +219,23 @@ def test_the_check_fails_on_grants_that_do_not_apply(dc: RunningDC, tmp_path: Pa
     assert "lacks ExtendedRight Replicating Directory Changes" in text and f"on {BASE_DN}" in text
     assert "Reset Password" in text and f"on {OU}" in text
     assert all("CONTOSO\\MSOL_scoped" in f.message for f in findings)
+
+
+def test_evidence_keeps_the_directory_facts_and_a_replay_gives_the_same_verdict(dc: RunningDC,
+                                                                                tmp_path: Path) -> None:
+    run = audit_run(dc, tmp_path, lab_scenario("MSOL_full", "MSOL_scoped", permissions_error="Unable to "
+                    "contact the server", permissions_error_kind="double-hop"))
+    live = connector_account(run)
+    assert live and all("CONTOSO\\MSOL_scoped" in f.message for f in live)  # judged on the LDAP facts
+    write_evidence(tmp_path / "evidence", run, secrets=[PASSWORD])
+    assert (tmp_path / "evidence" / "samba-directory" / "directory.json").is_file()
+    assert all(PASSWORD not in f.read_text() for f in (tmp_path / "evidence").rglob("*.json"))
+    replay = load_evidence(tmp_path / "evidence")
+    assert replay.pairs[0].directory == run.pairs[0].directory
+    assert connector_account(replay) == live
+    # without the directory facts the same evidence would be judged on the double hop instead
+    bare = replace(replay.pairs[0], directory=None)
+    assert connector_account(replace(replay, pairs=(bare,))) != live
 
 
 def test_an_unreadable_directory_is_a_finding_not_a_pass(dc: RunningDC, tmp_path: Path) -> None:
@@ -278,10 +303,10 @@ def test_the_audit_runs_with_kerberos_to_winrm(dc: RunningDC, kerberos: None, tm
         (pair,) = facts.pairs
         assert all(not s.errors for s in pair.servers), [s.errors for s in pair.servers]
         assert pair.server("127.0.0.12").scheduler.staging_mode_enabled
-        # A wrong password is refused by the KDC: every host fails, naming Kerberos pre-authentication.
-        # (remoting.py files it as kind "remoting", not "auth": Krb5Error is not translated there yet.)
+        # A wrong password is refused by the KDC: every host fails as kind auth, naming pre-authentication.
         raw["pairs"][0]["connection"]["password"] = "Wrong-Pa55word!"
         wrong = gather(inventory_from_dict(raw, path=tmp_path / "inventory.yml"), probes=("service",))
         errors = [e for s in wrong.pairs[0].servers for e in s.errors.values()]
-        assert len(errors) == 2 and all("Preauthentication failed" in e.message for e in errors), errors
+        assert len(errors) == 2 and all("pre-authentication failed" in e.message for e in errors), errors
+        assert all(e.kind == "auth" for e in errors), errors
         assert all("Wrong-Pa55word!" not in e.message for e in errors)
