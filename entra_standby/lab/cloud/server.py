@@ -71,6 +71,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.stand_in.serve(self, "GET")
 
     def do_POST(self) -> None:
+        length = self.headers.get("Content-Length")
+        if length is not None and not length.strip().isdigit():
+            # int() would raise in read_body: socketserver prints that traceback and drops the connection
+            self.send_error(400, "bad Content-Length")  # and closes, like any HTTP server
+            return
         self.server.stand_in.serve(self, "POST")
 
     def read_body(self) -> bytes:
