@@ -426,9 +426,12 @@ def test_hostile_probe_output_errors_only_its_fact(probe: str, raw: str, fragmen
 _CONFIG = CloudConfig(tenant_id="t", client_id="c", secret="s")
 
 
-@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "2999-01-01T00:00:00Z", "1601-01-01T00:00:00Z",
-                                   "1999-12-31T23:59:59Z", "+99999-01-01", "2026-13-01T00:00:00Z",
-                                   "x" * 10000, "nan", "", 1735689600, True, ["2026-01-01"]])
+CLOUD_DATES: list[Any] = ["9999-12-31T23:59:59Z", "2999-01-01T00:00:00Z", "1601-01-01T00:00:00Z",
+                          "1999-12-31T23:59:59Z", "+99999-01-01", "2026-13-01T00:00:00Z",
+                          "x" * 10000, "nan", "", 1735689600, True, ["2026-01-01"]]
+
+
+@pytest.mark.parametrize("value", CLOUD_DATES)
 def test_implausible_cloud_date_is_refused(value: Any) -> None:
     with pytest.raises(CloudError) as info:
         _graph_time(value, "onPremisesLastSyncDateTime", _CONFIG)
@@ -460,7 +463,10 @@ def test_probe_json_with_unique_keys_still_parses() -> None:
 
 
 
-@pytest.mark.parametrize("case", ["latency-negative", "address-localhost", "servers-250", "date-year-9999"])
+LAB_SERVE_CASES = ["latency-negative", "address-localhost", "servers-250", "date-year-9999"]
+
+
+@pytest.mark.parametrize("case", LAB_SERVE_CASES)
 def test_lab_serve_refuses_a_bad_scenario_in_one_line(tmp_path: Path, case: str) -> None:
     """The front door: `entra-standby lab serve BAD.yml` exits 2 with one line, before any listener starts."""
     import subprocess

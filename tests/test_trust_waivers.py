@@ -197,7 +197,10 @@ def test_waiver_path_that_is_no_regular_file(tmp_path: Path, kind: str, fragment
     _assert_one_line(str(info.value), path, (fragment,))
 
 
-@pytest.mark.parametrize("case", ["dup-check", "alias-bomb", "expires-not-a-day", "fifo"])
+FRONT_DOOR_CASES = ["dup-check", "alias-bomb", "expires-not-a-day", "fifo"]
+
+
+@pytest.mark.parametrize("case", FRONT_DOOR_CASES)
 def test_front_door_exits_4_with_one_line_before_connecting(tmp_path: Path, case: str) -> None:
     if case == "fifo":
         waivers, fragment = _special(tmp_path, "fifo"), "not a regular file"
