@@ -106,15 +106,15 @@ def _parse_one(entry: Any, label: str, here: str, checks: Mapping[str, str],
         raise fail("expected a mapping (check, justification, expires, ...)", "see docs/results.md, Waivers")
     for name in entry:
         if name not in _KEYS:
-            raise fail(f"unknown key '{name}'", f"allowed keys: {', '.join(_KEYS)}", str(name))
+            raise fail(f"unknown key '{_shown(name)}'", f"allowed keys: {', '.join(_KEYS)}", _shown(name))
     for required in ("check", "justification", "expires"):
         if entry.get(required) in (None, ""):
             raise fail("missing required key", f"add '{required}:' (every waiver needs check, justification "
                        "and expires)", required)
     check_id = entry["check"]
     if not isinstance(check_id, str) or check_id not in checks:
-        near = _near(str(check_id), list(checks))
-        raise fail(f"unknown check id '{check_id}'", near or "use an id from docs/checks.md", "check")
+        near = _near(check_id, list(checks)) if isinstance(check_id, str) else None
+        raise fail(f"unknown check id '{_shown(check_id)}'", near or "use an id from docs/checks.md", "check")
     justification = entry["justification"]
     if not isinstance(justification, str) or not justification.strip():
         raise fail("expected a non-empty justification", "say why the finding is accepted (a ticket helps)",
@@ -126,26 +126,27 @@ def _parse_one(entry: Any, label: str, here: str, checks: Mapping[str, str],
                    "set expires to a later date, or remove the waiver", "expires")
     run = entry.get("run", True)
     if not isinstance(run, bool):
-        raise fail(f"expected true or false, got {run!r}", "write true (run, do not fail) or false (skip)",
+        raise fail(f"expected true or false, got {_shown(run, quote=True)}",
+                   "write true (run, do not fail) or false (skip)",
                    "run")
     pair, host = _optional_text(entry, "pair", fail), _optional_text(entry, "host", fail)
     if host is not None and checks[check_id] == "pair":
         raise fail(f"check {check_id} is evaluated per pair, not per server", "remove 'host:'", "host")
     if layout is not None:
         if pair is not None and pair not in layout:
-            raise fail(f"no pair named '{pair}' in the inventory",
+            raise fail(f"no pair named '{_shown(pair)}' in the inventory",
                        _near(pair, list(layout)) or f"use one of: {', '.join(layout)}", "pair")
         servers = list(layout[pair]) if pair is not None else [s for names in layout.values() for s in names]
         if host is not None and host.lower() not in {s.lower() for s in servers}:
-            raise fail(f"no server '{host}' in {'pair ' + pair if pair else 'the inventory'}",
+            raise fail(f"no server '{_shown(host)}' in {'pair ' + pair if pair else 'the inventory'}",
                        _near(host, servers) or f"use one of: {', '.join(servers)}", "host")
     return Waiver(check=check_id, justification=justification.strip(), expires=expires,
                   source=f"{label}: {here}", pair=pair, host=host, run=run, granted=granted)
 
 
 def _date(value: Any, fail: Any, key: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
+    if isinstance(value, dt.datetime):  # an unquoted timestamp: its UTC day (expires is a UTC date)
+        return (value.astimezone(dt.UTC) if value.tzinfo else value).date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
@@ -153,7 +154,7 @@ def _date(value: Any, fail: Any, key: str) -> dt.date:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise fail(f"expected a date (YYYY-MM-DD), got {value!r}", "write e.g. 2027-01-31", key)
+    raise fail(f"expected a date (YYYY-MM-DD), got {_shown(value, quote=True)}", "write e.g. 2027-01-31", key)
 
 
 def _optional_text(entry: Mapping[str, Any], name: str, fail: Any) -> str | None:
@@ -165,8 +166,22 @@ def _optional_text(entry: Mapping[str, Any], name: str, fail: Any) -> str | None
     return value.strip()
 
 
+def _shown(value: Any, *, quote: bool = False) -> str:
+    """A rejected value, short and safe to print: never a 100 KB string or list pasted back, never a
+    5,000-digit integer (``repr`` refuses those with a ValueError)."""
+    try:
+        text = repr(value) if quote or not isinstance(value, str) else value
+    except ValueError:
+        return "(an integer of thousands of digits)"
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _near(word: str, options: list[str]) -> str | None:
     import difflib
+
+    if len(word) > 100:  # no check, pair or host name is this long; difflib would only spend time on it
+        return None
 
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None

@@ -1,4 +1,4 @@
-"""The one strict YAML loader for every file a user writes (inventory, scenarios; waivers when they come).
+"""The one strict YAML loader for every file a user writes (inventory, scenarios, waivers).
 
 PyYAML's ``safe_load`` is safe from code execution but not strict: a duplicate key silently keeps the last
 value (a second ``pairs:`` drops the first list), aliases expand without bound (a 900-byte "billion laughs"
@@ -71,6 +71,19 @@ class _StrictLoader(yaml.SafeLoader):
             return Composer.compose_node(self, parent, index)
         finally:
             self._depth -= 1
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        # PyYAML builds an unquoted 2026-02-30 with datetime() and a 5,000-digit number with int(): their
+        # ValueError (or a bad explicit tag's KeyError) would be a traceback naming neither file nor line.
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            if isinstance(exc, yaml.YAMLError):
+                raise
+            shown = _short(node.value) if isinstance(node, ScalarNode) else "a collection"
+            detail = _short(str(exc).split(";")[0])
+            raise _Refused(_line(node), f"the value {shown} cannot be read as {node.tag.rsplit(':', 1)[-1]} "
+                           f"({detail})", "correct it (a date must be a real day), or quote it") from None
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, MappingNode):

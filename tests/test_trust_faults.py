@@ -1,4 +1,5 @@
-"""Issue 12: transport faults on each server of the pair, and a secret search over every byte an audit writes.
+"""Issue 12: transport faults on each server of the pair, and a secret search over every byte an audit, its
+reports and the drill write.
 
 Faults: each lab transport fault on one server at a time. The faulted host errors with its reason, within
 its bounds; the other host keeps every fact; nothing raises; no log record carries a traceback or the
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from drillkit import drill_lab
 from spine_helpers import ROOT, SCENARIOS, run_checks
 
 from entra_standby.gather import gather
@@ -95,26 +97,72 @@ def _forms(secret: str) -> dict[str, bytes]:
             "base64-utf-16le": base64.b64encode(secret.encode("utf-16-le"))}
 
 
+def _search(out: Path, stdout: str, stderr: str, secrets: dict[str, str]) -> tuple[list[str], int, int]:
+    """Every byte of every file under ``out`` and of the run's stdout/stderr, for every form of every
+    secret. Returns (leaks, outputs searched, bytes searched)."""
+    blobs = {str(p): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    blobs["stdout"], blobs["stderr"] = stdout.encode(), stderr.encode()
+    leaks = [f"{what} ({form}) in {where}" for what, secret in secrets.items()
+             for form, needle in _forms(secret).items() for where, blob in blobs.items() if needle in blob]
+    return leaks, len(blobs), sum(len(b) for b in blobs.values())
+
+
 def test_no_secret_in_any_byte_an_audit_writes(tmp_path: Path) -> None:
-    """A full audit (pytest checks/, JUnit, evidence) against the lab with one host failing, one stalled
-    for part of the run: the password and the cloud secret, plain, base64 and UTF-16LE, appear nowhere."""
+    """A full audit (pytest checks/) against the lab with one host failing auth, writing every report it
+    can (JUnit, evidence, --readiness-report, --summary, --results-json) and DEBUG logs: the password and
+    the cloud secret, plain, base64, UTF-16LE and base64(UTF-16LE), appear in no byte of it."""
     with Lab(SCENARIOS / "healthy-pair.yml") as lab:
         inventory = lab.write_inventory(tmp_path / "inventory" / "lab-inv.yml")
         lab.set_fault("aadc02", auth_fail=True)
         out = tmp_path / "out"
         result = run_checks("--inventory", str(inventory), "--evidence", str(out / "evidence"),
-                            f"--junitxml={out / 'audit.xml'}", "-rA", "--log-level=DEBUG", timeout=240)
+                            f"--junitxml={out / 'audit.xml'}", "--readiness-report", str(out / "readiness"),
+                            "--summary", str(out / "summary.md"), "--results-json", str(out / "results.json"),
+                            "-rA", "--log-level=DEBUG", timeout=240)
         assert lab.credentials is not None
         secrets = {"password": lab.credentials.password}
         if lab.cloud is not None:
             secrets["cloud secret"] = lab.cloud.client_secret
-    written = [p for p in out.rglob("*") if p.is_file()]
-    assert any(p.suffix == ".xml" for p in written) and len(written) > 3, written
-    blobs = {str(p): p.read_bytes() for p in written}
-    blobs["stdout"], blobs["stderr"] = result.stdout.encode(), result.stderr.encode()
-    leaks = [f"{what} ({form}) in {where}" for what, secret in secrets.items()
-             for form, needle in _forms(secret).items() for where, blob in blobs.items() if needle in blob]
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    for report in ("audit.xml", "summary.md", "results.json", "readiness/entra-standby.junit.xml",
+                   "readiness/entra-standby-summary.md", "readiness/entra-standby-results.json"):
+        assert report in written, sorted(written)
+    assert any(p.startswith("evidence/") for p in written), sorted(written)
+    leaks, outputs, size = _search(out, result.stdout, result.stderr, secrets)
     assert not leaks, leaks
     assert "Traceback" not in result.stdout + result.stderr
-    print(f"secret search: {len(blobs)} outputs, {sum(len(b) for b in blobs.values())} bytes, "
-          f"{len(secrets) * 4} needles, 0 leaks")
+    print(f"secret search (audit): {outputs} outputs, {size} bytes, {len(secrets) * 4} needles, 0 leaks")
+
+
+def test_no_secret_in_any_byte_a_drill_writes(tmp_path: Path) -> None:
+    """A full lab drill (failover and failback, cloud verification) with --drill-report and DEBUG logs: its
+    JUnit file, JSON audit log and output hold no form of the password or the cloud secret."""
+    with drill_lab(tmp_path) as d:
+        inventory = d.lab.write_inventory(tmp_path / "inventory.yml")
+        out = tmp_path / "out"
+        result = run_checks("--inventory", str(inventory), "--drill", "--ignore-maintenance-window",
+                            "--drill-report", str(out), "--drill-lock-dir", str(tmp_path / "locks"),
+                            "-rA", "--log-level=DEBUG", paths=("checks/drills",), timeout=180)
+        assert d.lab.credentials is not None and d.lab.cloud is not None
+        secrets = {"password": d.lab.credentials.password, "cloud secret": d.lab.cloud.client_secret}
+    assert result.returncode == 0, result.output[-3000:]
+    written = sorted(p.name for p in out.iterdir())
+    assert any(n.endswith(".junit.xml") for n in written) and any(n.endswith(".audit.json") for n in written)
+    leaks, outputs, size = _search(out, result.stdout, result.stderr, secrets)
+    assert not leaks, leaks
+    assert "Traceback" not in result.stdout + result.stderr
+    print(f"secret search (drill): {outputs} outputs, {size} bytes, {len(secrets) * 4} needles, 0 leaks")
+
+
+def test_the_secret_search_finds_every_form(tmp_path: Path) -> None:
+    """The search can fail: each form of a planted secret, in a nested file or in stderr, is found."""
+    secret = "Pl4nted-s3cret!"
+    for form, needle in _forms(secret).items():
+        out = tmp_path / form / "deep"
+        out.mkdir(parents=True)
+        (out / "report.bin").write_bytes(b"<xml>" + needle + b"</xml>")
+        leaks, outputs, _ = _search(tmp_path / form, "", "", {"s": secret})
+        assert leaks == [f"s ({form}) in {out / 'report.bin'}"], (form, leaks)
+        assert outputs == 3
+    leaks, _, _ = _search(tmp_path / "plain", "", f"error: {secret}", {"s": secret})
+    assert any(leak.endswith("in stderr") for leak in leaks), leaks

@@ -170,6 +170,14 @@ PASSWORD_FILES: list[tuple[str, str, tuple[str, ...]]] = [
     ("missing", "missing", ("not found",)),
 ]
 
+def _server(line: str, server: str = "aadc01") -> str:
+    return f"servers:\n  {server}:\n    {line}\n"
+
+
+def _fault(line: str) -> str:
+    return _server(f"faults: {{{line}}}")
+
+
 # Scenarios: YAML-level refusals and shapes the schema did not foresee (lab serve, item 12)
 SCENARIOS_BAD: list[tuple[str, str | bytes, tuple[str, ...]]] = [
     ("dup-servers", "servers: {}\nservers: {}\n", ("duplicate key 'servers'",)),
@@ -203,6 +211,53 @@ SCENARIOS_BAD: list[tuple[str, str | bytes, tuple[str, ...]]] = [
     ("tenant-not-mapping", "tenant: [1]\n", ("tenant",)),
     ("duplicate-address", "servers:\n  aadc02: {address: 127.0.0.11}\n", ("address",)),
     ("dup-merge-ok-then-dup", "a: &a {x: 1}\nb:\n  <<: *a\n  y: 1\n  y: 2\n", ("duplicate key 'y'",)),
+    # the schema's values: each loaded before and failed only at `lab serve` (finding 12, lab half)
+    ("latency-negative", _fault("latency_ms: -5"), ("servers.aadc01.faults.latency_ms", "from 0 to 60000")),
+    ("latency-huge", _fault("latency_ms: 100000000"), ("latency_ms", "out of range")),
+    ("latency-float", _fault("latency_ms: 2.5"), ("latency_ms", "an integer")),
+    ("address-localhost", _server("address: localhost"), ("servers.aadc01.address", "not an IPv4 address")),
+    ("address-network", _server("address: 10.0.0.5"), ("servers.aadc01.address", "not a loopback")),
+    ("address-v6", _server("address: '::1'"), ("address", "not an IPv4 address")),
+    ("address-out-of-range", _server("address: 127.0.0.256"), ("address", "not an IPv4 address")),
+    ("address-number", _server("address: 2130706433"), ("address", "must be a string")),
+    ("servers-250", "servers:\n" + "".join(f"  s{i}: {{}}\n" for i in range(250)),
+     ("servers", "at most 200")),
+    ("server-name-spaces", "servers:\n  'a b': {}\n", ("server name",)),
+    ("server-name-path", "servers:\n  ../../etc: {}\n", ("server name",)),
+    ("server-name-newline", "servers:\n  \"a\\nb\": {}\n", ("server name",)),
+    ("date-year-9999", _server("run_history: {last_cycle: '9999-12-31T23:59:59Z'}"),
+     ("servers.aadc01.run_history.last_cycle", "out of range")),
+    ("date-year-1", "tenant:\n  last_sync: '0001-01-01T00:00:00Z'\n", ("tenant.last_sync", "out of range")),
+    ("date-1999", _server("os: {last_boot: '1999-12-31T23:59:59Z'}"), ("os.last_boot", "out of range")),
+    ("date-relative-huge", "tenant:\n  last_password_sync: -999999999d\n",
+     ("tenant.last_password_sync", "out of range")),
+    ("date-unquoted-date", _server("os: {last_boot: 2026-01-01}"), ("os.last_boot", "must be a time")),
+    ("date-hotfix", _server("os: {hotfixes: [{id: KB1, installed_on: '+100000d'}]}"),
+     ("hotfixes[0].installed_on", "out of range")),
+    ("cycle-duration-negative", "lab:\n  cycle_duration_s: -1\n", ("lab.cycle_duration_s", "from 0 to 3600")),
+    ("cycle-duration-nan", "lab:\n  cycle_duration_s: .nan\n", ("lab.cycle_duration_s", "out of range")),
+    ("auto-cycle-zero", "lab:\n  auto_cycle_interval_s: 0\n", ("auto_cycle_interval_s",)),
+    ("auto-cycle-inf", "lab:\n  auto_cycle_interval_s: .inf\n", ("auto_cycle_interval_s",)),
+    ("utc-offset-huge", _server("utc_offset_minutes: 99999999"), ("utc_offset_minutes", "from -840 to 840")),
+    ("cycles-million", _server("run_history: {cycles: 1000000}"), ("run_history.cycles", "from 0 to 1000")),
+    ("step-negative", _server("run_history: {step_seconds: -1}"), ("step_seconds",)),
+    ("interval-negative", "tenant:\n  scheduler: {allowed_interval_s: -1800}\n",
+     ("tenant.scheduler.allowed_interval_s",)),
+    ("interval-huge", "tenant:\n  scheduler: {customized_interval_s: 1.0e+300}\n",
+     ("customized_interval_s", "out of range")),
+    ("pending-negative", _server("pending_exports: {'contoso.com': {adds: -1}}"), ("adds", "from 0")),
+    ("percentage-over-100", _server("deletion_threshold: {percentage: 101}"),
+     ("percentage", "from 0 to 100")),
+    ("int-bigger-than-int64", _server("os: {build: 0x" + "f" * 5000 + "}"),
+     ("os.build", "thousands of digits", "out of range")),
+    ("int-5000-digits", _server("os: {build: " + "9" * 5000 + "}"), ("line 3", "cannot be read as int")),
+    ("date-unquoted-not-a-day", _server("os: {last_boot: 2026-02-30}"), ("line 3", "day is out of range")),
+    ("bad-explicit-tag", _server("staging: !!bool maybe"), ("line 3", "cannot be read as bool")),
+    ("dotnet-negative", _server("dotnet_release: -528040"), ("dotnet_release",)),
+    ("run-duration-nan", _server("run_history: {runs: [{connector: x, profile: Delta Import, result: success,"
+                                 " start: -1h, duration_s: .nan, complete: true, run_history_id: r}]}"),
+     ("duration_s", "out of range")),
+    ("type-huge-list-not-dumped", "name: [" + ", ".join(["x"] * 5000) + "]\n", ("name", "...")),
 ]
 
 # Probe outputs, per fact kind (item 14 and the probe matrix)
@@ -371,9 +426,12 @@ def test_hostile_probe_output_errors_only_its_fact(probe: str, raw: str, fragmen
 _CONFIG = CloudConfig(tenant_id="t", client_id="c", secret="s")
 
 
-@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "2999-01-01T00:00:00Z", "1601-01-01T00:00:00Z",
-                                   "1999-12-31T23:59:59Z", "+99999-01-01", "2026-13-01T00:00:00Z",
-                                   "x" * 10000, "nan", "", 1735689600, True, ["2026-01-01"]])
+CLOUD_DATES: list[Any] = ["9999-12-31T23:59:59Z", "2999-01-01T00:00:00Z", "1601-01-01T00:00:00Z",
+                          "1999-12-31T23:59:59Z", "+99999-01-01", "2026-13-01T00:00:00Z",
+                          "x" * 10000, "nan", "", 1735689600, True, ["2026-01-01"]]
+
+
+@pytest.mark.parametrize("value", CLOUD_DATES)
 def test_implausible_cloud_date_is_refused(value: Any) -> None:
     with pytest.raises(CloudError) as info:
         _graph_time(value, "onPremisesLastSyncDateTime", _CONFIG)
@@ -403,3 +461,24 @@ def test_probe_json_with_unique_keys_still_parses() -> None:
     _, errors = parse_outputs("aadc01", ["service"], {"service": raw})
     assert "service" in errors and "twice" not in errors["service"].message  # refused for its content only
 
+
+
+LAB_SERVE_CASES = ["latency-negative", "address-localhost", "servers-250", "date-year-9999"]
+
+
+@pytest.mark.parametrize("case", LAB_SERVE_CASES)
+def test_lab_serve_refuses_a_bad_scenario_in_one_line(tmp_path: Path, case: str) -> None:
+    """The front door: `entra-standby lab serve BAD.yml` exits 2 with one line, before any listener starts."""
+    import subprocess
+    import sys
+
+    content, fragments = next((c, f) for i, c, f in SCENARIOS_BAD if i == case)
+    path = _write(tmp_path, content, "bad.yml")
+    done = subprocess.run([sys.executable, "-m", "entra_standby.cli", "lab", "serve", str(path),
+                           "--write-inventory", str(tmp_path / "inv.yml")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr and done.stdout == "", done.stderr
+    assert str(path) in lines[0] and all(f in lines[0] for f in fragments), lines[0]
+    assert not (tmp_path / "inv.yml").exists()

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import copy
 import difflib
+import ipaddress
 import json
+import math
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,15 @@ from .state import (
     TLS_VALUES,
     default_server_spec,
 )
-from .timefmt import parse_time, utc_now
+from .timefmt import resolve_time, utc_now
+
+# Bounds a hostile or mistyped file meets at load, never later while serving (issue 12, finding 12).
+MAX_SERVERS = 200  # 100 pairs: twice the largest load bench (50 pairs); automatic addresses stop at .255
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # the harness refuses earlier host dates as implausible
+LATEST_AHEAD = timedelta(days=3650)  # dates a lab serves stay well inside datetime's range after arithmetic
+_INT_LIMIT = 2**63  # PowerShell's Int64: the widest integer a probe can report
+_NUMBER_LIMIT = 1e12  # seconds or counts beyond this are a typo (3e4 years)
+_SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 # --- a tiny schema language ------------------------------------------------------------------------------
 
@@ -47,6 +58,8 @@ class Leaf:
     kind: Any
     nullable: bool = False
     choices: tuple[str, ...] = ()
+    lo: float | None = None  # inclusive bounds of a number
+    hi: float | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,14 @@ def _b(nullable: bool = False) -> Leaf:
 
 def _t(nullable: bool = False) -> Leaf:
     return Leaf("time", nullable)
+
+
+def _r(kind: Any, lo: float, hi: float, nullable: bool = False) -> Leaf:
+    """A number within [lo, hi]: what the lab can serve without overflowing or sleeping for ever."""
+    return Leaf(kind, nullable, lo=lo, hi=hi)
+
+
+_YEAR_S = 366 * 86400
 
 
 _ACCOUNT = Obj(
@@ -139,7 +160,7 @@ _RULE = Obj(
         "join_hash": _s(True),
         "flows_hash": _s(True),
         "enable_password_sync": _b(True),
-        "soft_delete_expiry_interval_s": _n(True),
+        "soft_delete_expiry_interval_s": _r(float, 0, 100 * _YEAR_S, True),
         "version_agnostic_tag": _s(True),
         "tag_version": _s(True),
     }
@@ -151,7 +172,7 @@ _RUN = Obj(
         "result": _s(),
         "start": _t(),
         "end": _t(True),
-        "duration_s": _n(),
+        "duration_s": _r(float, 0, _YEAR_S),
         "complete": _b(),
         "run_history_id": _s(),
     }
@@ -162,7 +183,7 @@ _FAULTS = Obj(
     {
         "down": _b(),
         "stall": ListOf(_ACTION),
-        "latency_ms": _i(),
+        "latency_ms": _r(int, 0, 60_000),  # the lab sleeps this long per request
         "http500": ListOf(_ACTION),
         "drop": ListOf(_ACTION),
         "auth_fail": _b(),
@@ -180,7 +201,7 @@ SERVER_SCHEMA = Obj(
         "role": Leaf(str, choices=("active", "standby")),
         "address": _s(),
         "computer_name": _s(),
-        "utc_offset_minutes": _i(),
+        "utc_offset_minutes": _r(int, -14 * 60, 14 * 60),  # UTC-12..UTC+14, with room
         "domain": _s(True),
         "version": _s(),
         "display_version": _s(True),
@@ -189,11 +210,11 @@ SERVER_SCHEMA = Obj(
         "server_configuration_version": _s(True),
         "scheduler": Obj(
             {
-                "allowed_interval_s": _n(),
-                "customized_interval_s": _n(True),
+                "allowed_interval_s": _r(float, 0, _YEAR_S),
+                "customized_interval_s": _r(float, 0, _YEAR_S, True),
                 "next_policy_type": Leaf(str, choices=("Delta", "Initial")),
                 "next_start": _t(True),
-                "purge_interval_s": _n(),
+                "purge_interval_s": _r(float, 0, 10 * _YEAR_S),
                 "sync_cycle_enabled": _b(),
                 "maintenance_enabled": _b(),
                 "scheduler_suspended": _b(),
@@ -210,12 +231,12 @@ SERVER_SCHEMA = Obj(
             }
         ),
         "tls": Obj({key: _i(True) for key in TLS_VALUES}),
-        "dotnet_release": _i(True),
+        "dotnet_release": _r(int, 0, 99_999_999, True),
         "os": Obj(
             {
                 "caption": _s(),
-                "build": _i(),
-                "ubr": _i(),
+                "build": _r(int, 0, 999_999),
+                "ubr": _r(int, 0, 999_999),
                 "display_version": _s(True),
                 "installation_type": _s(True),
                 "last_boot": _t(True),
@@ -281,9 +302,12 @@ SERVER_SCHEMA = Obj(
         "company_features": Obj({"password_hash_sync": _b(True), "password_writeback": _b(True)}),
         "global_settings": Obj({name: _s(True) for name in DEFAULT_GLOBAL_SETTINGS}),
         "source_anchor": _s(True),
-        "deletion_threshold": Obj({"enabled": _b(True), "threshold": _i(True), "percentage": _i(True)}),
+        "deletion_threshold": Obj(
+            {"enabled": _b(True), "threshold": _r(int, 0, 10**9, True), "percentage": _r(int, 0, 100, True)}
+        ),
         "pending_exports": Named(
-            Obj({"adds": _i(), "updates": _i(), "deletes": _i()}), {"adds": 0, "updates": 0, "deletes": 0}
+            Obj({k: _r(int, 0, 10**9) for k in ("adds", "updates", "deletes")}),
+            {"adds": 0, "updates": 0, "deletes": 0},
         ),
         "sync_machine_identifier": _s(True),
         "auto_upgrade_suspension_reason": _s(True),
@@ -312,8 +336,8 @@ SERVER_SCHEMA = Obj(
         "run_history": Obj(
             {
                 "last_cycle": _t(),
-                "cycles": _i(),
-                "step_seconds": _n(),
+                "cycles": _r(int, 0, 1000),  # each cycle is generated as run-history rows
+                "step_seconds": _r(float, 0, 86400),
                 "runs": ListOf(_RUN, True),
                 "results": Obj({}, open=True, value=_s()),
                 "results_since": _t(True),
@@ -328,20 +352,20 @@ SERVER_SCHEMA = Obj(
 
 LAB_SCHEMA = Obj(
     {
-        "cycle_duration_s": _n(),
+        "cycle_duration_s": _r(float, 0, 3600),
         "allow_basic_over_http": _b(),
         "username": _s(),
         "domain": _s(),
         "ps51_unrolling": _b(),
-        "auto_cycle_interval_s": _n(True),
+        "auto_cycle_interval_s": _r(float, 0.05, 86400, True),
     }
 )
 _TENANT_SCHEDULER = Obj(
     {
-        "allowed_interval_s": _n(),
-        "customized_interval_s": _n(True),
+        "allowed_interval_s": _r(float, 0, _YEAR_S),
+        "customized_interval_s": _r(float, 0, _YEAR_S, True),
         "next_policy_type": Leaf(str, choices=("Delta", "Initial")),
-        "purge_interval_s": _n(),
+        "purge_interval_s": _r(float, 0, 10 * _YEAR_S),
         "sync_cycle_enabled": _b(),
         "maintenance_enabled": _b(),
     }
@@ -431,12 +455,11 @@ def _check_leaf(spec: Leaf, value: Any, key: str) -> Any:
         else isinstance(value, str)
     )
     if not ok:
-        raise _Invalid(key, f"must be {_type_name(kind)}, not {type(value).__name__} {value!r}")
-    if kind == "time" and isinstance(value, str):
-        try:
-            parse_time(value, utc_now())
-        except ValueError as error:
-            raise _Invalid(key, str(error)) from None
+        raise _Invalid(key, f"must be {_type_name(kind)}, not {type(value).__name__} {_shown(value)}")
+    if kind is int or kind is float:
+        _check_number(spec, value, key)
+    if kind == "time":
+        _check_time(value, key)
     if spec.choices and value not in spec.choices:
         raise _Invalid(
             key,
@@ -444,6 +467,37 @@ def _check_leaf(spec: Leaf, value: Any, key: str) -> Any:
             + _did_you_mean(str(value), list(spec.choices)).replace(" (known keys:", " (choices:"),
         )
     return value
+
+
+def _shown(value: Any) -> str:
+    """A rejected value, short: never a whole hostile list, never a 5,000-digit integer."""
+    try:
+        text = repr(value)
+    except ValueError:  # int -> str refuses more than 4,300 digits
+        return "(an integer of thousands of digits)"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_number(spec: Leaf, value: float, key: str) -> None:
+    # An int is compared as an int: math.isfinite(10**400) raises OverflowError.
+    if abs(value) >= _INT_LIMIT if isinstance(value, int) else not abs(value) < _NUMBER_LIMIT:
+        raise _Invalid(key, f"{_shown(value)} is out of range")
+    lo = -math.inf if spec.lo is None else spec.lo
+    hi = math.inf if spec.hi is None else spec.hi
+    if not lo <= value <= hi:
+        raise _Invalid(key, f"{value!r} is out of range: give a number from {lo:g} to {hi:g}")
+
+
+def _check_time(value: str | datetime, key: str) -> None:
+    now = utc_now()
+    try:
+        when = resolve_time(value, now)
+    except (ValueError, OverflowError) as error:
+        detail = str(error) if isinstance(error, ValueError) else f"'{value}' is out of range"
+        raise _Invalid(key, detail[:200]) from None
+    if when is None or not EARLIEST <= when <= now + LATEST_AHEAD:
+        raise _Invalid(key, f"'{value}' is out of range: give a time between {EARLIEST:%Y-%m-%d} and "
+                            f"{LATEST_AHEAD.days // 365} years from now")
 
 
 def merge(schema: Any, base: Any, override: Any, key: str) -> Any:
@@ -560,6 +614,13 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
             "servers", f"must be a mapping of server name -> settings, not {type(servers_raw).__name__}"
         )
     names = list(DEFAULT_SERVERS) + [n for n in servers_raw if n not in DEFAULT_SERVERS]
+    if len(names) > MAX_SERVERS:
+        raise _Invalid("servers", f"{len(names)} servers: the lab serves at most {MAX_SERVERS} "
+                                  f"({MAX_SERVERS // 2} pairs) from one scenario; split it into several labs")
+    for server in names:
+        if not _SERVER_NAME.fullmatch(server):
+            raise _Invalid(f"servers.{server[:40]!r}", "a server name is 1-63 letters, digits, '-', '_' "
+                                                       "or '.', starting with a letter or digit")
     servers: dict[str, dict[str, Any]] = {}
     for index, server in enumerate(names):
         override = servers_raw.get(server) or {}  # a bare "aadc02:" keeps the healthy default
@@ -573,6 +634,7 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
         base["faults"] = copy.deepcopy(DEFAULT_FAULTS)
         base["ps51_unrolling"] = None
         servers[server] = merge(SERVER_SCHEMA, base, override, f"servers.{server}")
+        _check_address(servers[server]["address"], f"servers.{server}.address")
         if servers[server]["ps51_unrolling"] is None:
             servers[server]["ps51_unrolling"] = bool(lab["ps51_unrolling"])
         _check_feature_errors(servers[server], f"servers.{server}")
@@ -588,6 +650,19 @@ def _build(raw: dict[str, Any], where: str, default_name: str, start: datetime) 
     return Scenario(
         name=name, description=description, source=where, lab=lab, tenant=tenant, servers=servers, start=start
     )
+
+
+def _check_address(value: str, key: str) -> None:
+    """The lab binds each server to its own loopback address: a literal in 127.0.0.0/8, never a name (a name
+    would be resolved, and could leave the machine)."""
+    try:
+        address = ipaddress.IPv4Address(value)
+    except ValueError:
+        raise _Invalid(key, f"{value[:60]!r} is not an IPv4 address: give a literal 127.0.0.x "
+                            "(names such as localhost are not resolved)") from None
+    if not address.is_loopback:
+        raise _Invalid(key, f"{value} is not a loopback address: the lab never listens on a network "
+                            "(give an address in 127.0.0.0/8)")
 
 
 def _check_tenant_scheduler(raw: dict[str, Any], servers: dict[str, dict[str, Any]]) -> None:

@@ -35,6 +35,10 @@ _MAX_BODY = 1 << 20
 class _Server(LoopbackHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: with many pairs' audits connecting at once, the kernel drops the
+    # overflow's SYNs and each such client waits ~1 s to retry (bench/cloud_backlog.py: 33-45 of 100
+    # concurrent connects took >= 1 s at 5, none at 128). The WinRM listeners use 64.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext, stand_in: CloudStandIn) -> None:
         self.context = context
@@ -71,6 +75,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.stand_in.serve(self, "GET")
 
     def do_POST(self) -> None:
+        length = self.headers.get("Content-Length")
+        if length is not None and not length.strip().isdigit():
+            # int() would raise in read_body: socketserver prints that traceback and drops the connection
+            self.send_error(400, "bad Content-Length")  # and closes, like any HTTP server
+            return
         self.server.stand_in.serve(self, "POST")
 
     def read_body(self) -> bytes:
