@@ -113,3 +113,26 @@ def test_pool_size_changes_are_refused_where_a_runspace_pool_refuses_them(srv: W
         pool.max_runspaces = 1
         pool.reset_runspace_state()
         assert pool.get_available_runspaces() == 1
+
+
+def test_a_shell_beyond_the_users_quota_is_refused_until_one_closes(srv: WSManServer) -> None:
+    from entra_standby.lab.wire.shells import MAX_SHELLS_PER_USER
+
+    pools = []
+    try:
+        for _ in range(MAX_SHELLS_PER_USER):
+            pool = RunspacePool(wsman(srv))
+            pool.open()
+            pools.append(pool)
+        with pytest.raises(WSManFaultError) as fault:
+            RunspacePool(wsman(srv)).open()
+        assert fault.value.code == 2150859173
+        assert f"maximum number of {MAX_SHELLS_PER_USER} concurrent shells" in str(fault.value.reason)
+        pools.pop().close()
+        with RunspacePool(wsman(srv)) as pool:  # a slot is free again
+            ps = PowerShell(pool)
+            ps.add_cmdlet("Write-Output").add_parameter("InputObject", "ok")
+            assert ps.invoke() == ["ok"]
+    finally:
+        for pool in pools:
+            pool.close()

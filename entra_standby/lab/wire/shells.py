@@ -50,6 +50,7 @@ from entra_standby.lab.wire.soap import (
     invalid_request,
     not_served,
     shell_not_found,
+    shell_quota_exceeded,
     timed_out,
 )
 
@@ -170,12 +171,19 @@ def _invocation(command: Command) -> Invocation:
     return Invocation(commands=tuple(calls), pipeline_id=str(command.id).upper(), input=tuple(command.input))
 
 
+MAX_SHELLS_PER_USER = 25
+"""The microsoft.powershell endpoint's MaxShellsPerUser quota on Windows Server 2012 and later
+(``Get-PSSessionConfiguration microsoft.powershell``); a Create beyond it is refused (wsman:QuotaLimit)."""
+
+
 class ShellRegistry:
     """Every shell of one server, the engine workers, and the Receive long-poll."""
 
     def __init__(self, engine: ScriptEngine, *, stopping: threading.Event, idle_timeout_s: float,
-                 application_private_data: dict[str, Any] | None = None) -> None:
+                 application_private_data: dict[str, Any] | None = None,
+                 max_shells_per_user: int = MAX_SHELLS_PER_USER) -> None:
         self._engine = engine
+        self._max_shells_per_user = max_shells_per_user
         self._stopping = stopping
         self._idle_timeout_s = idle_timeout_s
         self._app_data = application_private_data
@@ -211,7 +219,13 @@ class ShellRegistry:
         with self._lock:
             if shell_id in self._shells:
                 raise invalid_request(f"a shell with ShellId {str(shell_id).upper()} already exists")
-            self._shells[shell_id] = shell
+            owned = sum(1 for s in self._shells.values() if s.owner == owner and not s.closed)
+            within_quota = owned < self._max_shells_per_user
+            if within_quota:
+                self._shells[shell_id] = shell
+        if not within_quota:
+            self._close(shell)
+            raise shell_quota_exceeded(self._max_shells_per_user)
         return shell
 
     def delete(self, shell: Shell) -> None:

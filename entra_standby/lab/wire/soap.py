@@ -37,6 +37,7 @@ CODE_TIMED_OUT = 0x80338029  # ERROR_WSMAN_OPERATION_TIMEDOUT; pypsrp's poll_inv
 CODE_SHELL_NOT_FOUND = 0x8033805B  # "the shell was not found on the server"
 CODE_INTERNAL = 0x80004005  # E_FAIL
 CODE_NOT_IMPLEMENTED = 0x80004001  # E_NOTIMPL: actions the lab does not implement
+CODE_QUOTA_SHELLS_PER_USER = 0x803381A5  # 2150859173, as WinRM answers a Create over the user's shell quota
 CODE_INVALID = 0x80070057  # E_INVALIDARG: malformed envelope or PSRP payload
 CODE_TOO_LARGE = 0x80338034  # request larger than the configured limit
 # ERROR_WSMAN_... for a ResourceURI WinRM has no plugin for: what pypsrp users report from real servers for an
@@ -91,6 +92,15 @@ def not_served(what: str) -> WSManFault:
     """Something a real WinRM/PowerShell server does that the lab does not (docs/scenarios.md lists them)."""
     return WSManFault("w:UnsupportedFeature", CODE_NOT_IMPLEMENTED,
                       f"The lab does not serve {what}; see 'What the lab serves' in docs/scenarios.md.")
+
+
+def shell_quota_exceeded(limit: int) -> WSManFault:
+    """MS-WSMV 3.1.4.5.2.1 (wsman:QuotaLimit); the message and code are what WinRM sends when the
+    PowerShell endpoint's MaxShellsPerUser quota is reached (seen in client reports of 2150859173)."""
+    return WSManFault("w:QuotaLimit", CODE_QUOTA_SHELLS_PER_USER,
+                      f"The WS-Management service cannot process the request. This user is allowed a maximum "
+                      f"number of {limit} concurrent shells, which has been exceeded. Close existing shells "
+                      "or raise the quota for this user.")
 
 
 def invalid_request(detail: str) -> WSManFault:
