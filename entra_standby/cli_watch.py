@@ -173,7 +173,7 @@ def _check(args: argparse.Namespace) -> int:
                 # Without a state file there is no earlier poll: nobody exporting is critical at once.
                 tracker = (PairTracker.from_dict(saved.get(pair.name)) if args.state_file is not None
                            else PairTracker(no_exporter_critical_after=1))
-                views.append(view_of(poll, tracker.update(poll.pair)))
+                views.append(view_of(poll, tracker.update(poll.pair, poll.names)))
                 saved[pair.name] = tracker.to_dict()
             if args.state_file is not None:
                 _write_state(args.state_file, saved)
