@@ -73,7 +73,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="only this pair (repeatable; default: every pair)")
     parser.add_argument("--deadline", type=_positive, default=None, metavar="SECONDS",
                         help="longest a poll of one pair may take (default: the audit's bound for the "
-                             "pair's slowest server, connect_timeout + 8 x read_timeout)")
+                             "pair's slowest server, connection.host_timeout + 2 s)")
     parser.add_argument("--prometheus-textfile", type=Path, default=None, metavar="PATH",
                         help="also write the metrics to PATH (ending in .prom) for node_exporter's textfile "
                              "collector, atomically")
@@ -173,7 +173,7 @@ def _check(args: argparse.Namespace) -> int:
                 # Without a state file there is no earlier poll: nobody exporting is critical at once.
                 tracker = (PairTracker.from_dict(saved.get(pair.name)) if args.state_file is not None
                            else PairTracker(no_exporter_critical_after=1))
-                views.append(view_of(poll, tracker.update(poll.pair)))
+                views.append(view_of(poll, tracker.update(poll.pair, poll.names)))
                 saved[pair.name] = tracker.to_dict()
             if args.state_file is not None:
                 _write_state(args.state_file, saved)

@@ -38,11 +38,49 @@ from entra_standby.watch.nagios import State, checkmk_local_output, plugin_outpu
 from entra_standby.watch.server import MetricsServer
 
 
-def poll_of(pair: PairFacts, host_errors: dict[str, str] | None = None) -> PairPoll:
+def poll_of(pair: PairFacts, host_errors: dict[str, str] | None = None,
+            names: dict[str, str] | None = None) -> PairPoll:
     errors = {h: FactError("*", "unreachable", m) for h, m in (host_errors or {}).items()}
     return PairPoll(pair=pair, results=tuple(evaluate_pair(pair, watched_check_ids())),
                     hosts={s.host: None for s in pair.servers}, started_utc=NOW, elapsed_s=0.5,
-                    deadline_s=51.0, host_errors=errors)
+                    deadline_s=51.0, host_errors=errors, names=dict(names or {}))
+
+
+NAMES = {"aadc01": "east-dc1", "aadc02": "east-dc2"}  # the fixtures' hosts, named as an inventory would
+
+
+def test_display_names_in_messages_labels_and_status_lines_address_kept_as_host() -> None:
+    tracker = PairTracker()
+    tracker.update(healthy_pair(), NAMES)
+    split = staged(healthy_pair(), "aadc02", False)
+    conditions = tracker.update(split, NAMES)
+    assert "east-dc2 was staged and is now un-staged while east-dc1 exports" in conditions[0].message
+    assert tracker.flags == {"aadc01": False, "aadc02": False}  # state stays keyed by address
+    view = view_of(poll_of(split, names=NAMES), conditions)
+    assert view.server("east-dc2") is view.server("aadc02")
+    state, text = plugin_output([view], verbose=True, now=NOW)
+    assert state is State.CRITICAL and "'east-dc1 import age'=" in text
+    # the staging-flag findings (rule text names the address) are presented with the names, as the audit does
+    assert "aadc0" not in text, text
+    m = _families([view])
+    assert ({"pair": "contoso-prod", "server": "east-dc2", "host": "aadc02", "role": "standby"}, 0.0) \
+        in m["entra_standby_server_staging_enabled"]
+    checks = {(s["check"], s["server"], s["host"]) for s, v in m["entra_standby_check_state"] if v == 1}
+    assert ("adsync-service", "east-dc2", "aadc02") in checks and ("staging-flag", "", "") in checks
+    healthy = view_of(poll_of(healthy_pair(), names=NAMES), [])
+    assert checkmk_local_output([healthy], now=NOW).endswith("ready, east-dc1 exports")
+
+
+def test_verdict_is_the_audits_readiness_on_the_pair_and_standby_targets() -> None:
+    broken = drop(healthy_pair(), "aadc01", "service", "aadc01: probe service: malformed output")
+    view = view_of(poll_of(broken), [])
+    # the audit would say UNKNOWN (the active's adsync-service errored); the watch asks only about the standby
+    assert view.verdict is Verdict.READY and view.verdict_reason == "every check passed or is accepted"
+    down = unreachable(healthy_pair(), "aadc01")  # pair-scoped checks need the active's flag: unknown
+    assert view_of(poll_of(down, {"aadc01": "down"}), []).verdict is Verdict.UNKNOWN
+    split = staged(healthy_pair(), "aadc02", False)
+    view = view_of(poll_of(split), [])
+    assert view.verdict is Verdict.NOT_READY and view.verdict_reason.startswith("1 blocking failure")
 
 
 def unreachable(pair: PairFacts, host: str) -> PairFacts:
@@ -205,7 +243,7 @@ def test_unknown_flags_are_absent_not_zero_and_failed_only_runs_are_infinite() -
     pair = change(pair, "aadc02", "run-history", runs=failed)
     m = _families([view_of(poll_of(pair, {"aadc01": "down"}), [])])
     assert [s["server"] for s, _ in m["entra_standby_server_staging_enabled"]] == ["aadc02"]
-    down = ({"pair": "contoso-prod", "server": "aadc01", "role": "active"}, 0.0)
+    down = ({"pair": "contoso-prod", "server": "aadc01", "host": "aadc01", "role": "active"}, 0.0)
     assert down in m["entra_standby_server_reachable"]
     ages = {(s["connector"], s["kind"]): v for s, v in m["entra_standby_server_last_success_age_seconds"]}
     assert math.isinf(ages[(AAD, "import")]) and math.isfinite(ages[("contoso.com", "import")])

@@ -26,11 +26,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_watch_promtool import promtool_lint
 
 from entra_standby.cli import main
-from entra_standby.gather import gather
+from entra_standby.gather import DEADLINE_GRACE_S, gather
 from entra_standby.inventory import Inventory, ServerEntry, inventory_from_dict, load_inventory
 from entra_standby.lab import Lab
 from entra_standby.remoting import HostSession
 from entra_standby.watch import HostGate, Verdict, poll_pair
+from entra_standby.watch.poll import default_deadline
 from entra_standby.watch.watcher import Watcher
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,7 +124,8 @@ def test_watch_follows_split_brain_and_back_within_a_poll(healthy_lab: tuple[Lab
                            within_s=30)
     assert value(first, "entra_standby_pair_unstaged_servers", pair="healthy-pair") == 1
     assert value(first, "entra_standby_pair_verdict", verdict="ready") == 1
-    assert value(first, "entra_standby_server_reachable", server="127.0.0.12", role="standby") == 1
+    assert value(first, "entra_standby_server_reachable", server="aadc02", host="127.0.0.12",
+                 role="standby") == 1
     assert value(first, "entra_standby_tenant_last_sync_age_seconds", pair="healthy-pair") is not None
     with _OPENER.open(f"{url}/healthz", timeout=10) as health:
         assert health.status == 200 and health.read().startswith(b"ok")
@@ -136,14 +138,14 @@ def test_watch_follows_split_brain_and_back_within_a_poll(healthy_lab: tuple[Lab
     assert value(split, "entra_standby_pair_condition", condition="split_brain", severity="critical") == 1
     assert value(split, "entra_standby_pair_verdict", verdict="not_ready") == 1
     assert value(split, "entra_standby_check_state", check="staging-flag", state="failed") == 1
-    assert value(split, "entra_standby_server_staging_enabled", server="127.0.0.12") == 0
+    assert value(split, "entra_standby_server_staging_enabled", server="aadc02", host="127.0.0.12") == 0
     promtool_lint(text)
 
     plugin = check(inventory, "--pair", "healthy-pair")  # the real command, in its own process
     assert plugin.returncode == 2, plugin.stdout + plugin.stderr
     status = plugin.stdout.splitlines()[0]
     assert status.startswith("ENTRA-STANDBY CRITICAL - healthy-pair: SPLIT BRAIN")
-    assert "127.0.0.11" in status and "127.0.0.12" in status
+    assert "aadc01 and aadc02 are both un-staged" in status and "127.0.0." not in status  # names
     assert "'healthy-pair unstaged'=2;;1:1;0;2" in status
 
     lab.wizard("aadc02").configure_staging(True, start_sync=False)  # and back
@@ -153,13 +155,13 @@ def test_watch_follows_split_brain_and_back_within_a_poll(healthy_lab: tuple[Lab
     assert value(back, "entra_standby_pair_condition", condition="split_brain", severity="critical") is None
     assert value(back, "entra_standby_pair_verdict", verdict="ready") == 1
     assert main(["check", "--inventory", str(inventory), "--pair", "healthy-pair"]) == 0
-    assert capsys.readouterr().out.startswith("ENTRA-STANDBY OK - healthy-pair: ready, 127.0.0.11 exports")
+    assert capsys.readouterr().out.startswith("ENTRA-STANDBY OK - healthy-pair: ready, aadc01 exports")
 
 
 @pytest.mark.parametrize(("scenario", "code", "unstaged", "words"), [
     ("healthy-pair", 0, 1, ["ENTRA-STANDBY OK", "ready"]),
-    ("split-brain", 2, 2, ["ENTRA-STANDBY CRITICAL", "SPLIT BRAIN", "127.0.0.11", "127.0.0.12"]),
-    ("active-down", 2, 0, ["ENTRA-STANDBY CRITICAL", "127.0.0.11 (active) not polled", "refused"]),
+    ("split-brain", 2, 2, ["ENTRA-STANDBY CRITICAL", "SPLIT BRAIN", "aadc01 and aadc02"]),
+    ("active-down", 2, 0, ["ENTRA-STANDBY CRITICAL", "aadc01 (active) not polled: 127.0.0.11:", "refused"]),
     ("cloud-stale", 2, 1, ["ENTRA-STANDBY CRITICAL", "6.0 h ago"]),
 ])
 def test_check_exit_codes_on_the_lab_scenarios(tmp_path: Path, scenario: str, code: int, unstaged: int,
@@ -269,9 +271,10 @@ def test_a_hung_host_never_holds_another_pairs_metrics(tmp_path: Path) -> None:
     # the branch pair answered at its deadline (2 s), not after the host's 30 s read timeout
     assert branch_first is not None and branch_first < 10, branch_first
     branch = views["branch-pair"]
-    assert branch.verdict is Verdict.UNKNOWN and not branch.server("127.0.0.22").reachable
-    assert branch.server("127.0.0.21").reachable and branch.server("127.0.0.21").staging_enabled is False
-    error = branch.server("127.0.0.22").error or ""
+    assert branch.verdict is Verdict.UNKNOWN and not branch.server("branch-aadc02").reachable
+    active = branch.server("branch-aadc01")
+    assert active.reachable and active.staging_enabled is False
+    error = branch.server("branch-aadc02").error or ""
     assert "poll deadline of 2 s" in error or "still running" in error, error
     # never two sessions to one host at once, although polls of the branch pair came every ~2 s
     assert _CountingSession.most.get("127.0.0.22") == 1, _CountingSession.most
@@ -286,14 +289,14 @@ def test_the_previous_active_back_unstaged_after_a_failover_is_named(tmp_path: P
         lab.set_fault("aadc01", down=True)  # the active dies ...
         lab.wizard("aadc02").configure_staging(False, start_sync=False)  # ... and the standby takes over
         after_failover = watcher.poll_once("healthy-pair")
-        assert after_failover.unstaged == 1 and not after_failover.server("127.0.0.11").reachable
+        assert after_failover.unstaged == 1 and not after_failover.server("aadc01").reachable
         lab.set_fault("aadc01", down=False)  # the old active comes back, still out of staging mode
         back = watcher.poll_once("healthy-pair")
     assert back.unstaged == 2
     conditions = {c.name: c for c in back.conditions}
     assert set(conditions) == {"returned_active", "split_brain"}
     assert conditions["returned_active"].message.startswith(
-        "127.0.0.11, the previous active, came back un-staged after the failover to 127.0.0.12")
+        "aadc01, the previous active, came back un-staged after the failover to aadc02")
 
 
 def test_check_of_two_pairs_with_hung_hosts_takes_one_deadline(tmp_path: Path,
@@ -320,8 +323,8 @@ def test_check_of_two_pairs_with_hung_hosts_takes_one_deadline(tmp_path: Path,
     out = capsys.readouterr().out
     assert code == 2, out
     deadline = "no answer within the poll deadline of 4 s"
-    assert f"branch-pair: 127.0.0.31 (active) not polled: 127.0.0.31: {deadline}" in out
-    assert f"healthy-pair: 127.0.0.12 (standby) not polled: 127.0.0.12: {deadline}" in out
+    assert f"branch-pair: branch-aadc01 (active) not polled: 127.0.0.31: {deadline}" in out
+    assert f"healthy-pair: aadc02 (standby) not polled: 127.0.0.12: {deadline}" in out
     # both pairs polled at once: one 4 s deadline, not one per pair (8 s), nor the hosts' 30 s read timeout
     assert took < 7.5, took
 
@@ -343,3 +346,26 @@ def test_check_state_file_makes_nobody_exporting_critical_on_the_second_run(
     assert main(["check", "--inventory", str(inventory)]) == 2  # without memory: critical at once
     alone = capsys.readouterr().out.splitlines()[-1]
     assert "are both in staging mode: no change reaches Entra ID" in alone
+
+
+def test_default_poll_deadline_is_the_hosts_own_total_deadline(tmp_path: Path) -> None:
+    # A hung host with a 30 s read timeout: its session ends itself at connection.host_timeout (2 s here),
+    # and the poll, waiting host_timeout + DEADLINE_GRACE_S by default, gets that session's own error.
+    with Lab(SCENARIOS / "healthy-pair.yml") as lab:
+        raw = lab.inventory_dict()
+        raw["pairs"][0]["connection"].update(read_timeout=30, host_timeout=2)
+        pair = inventory_from_dict(raw, path=tmp_path / "inv.yml").pairs[0]
+        assert default_deadline(pair) == 2 + DEADLINE_GRACE_S
+        lab.set_fault("aadc02", stall=["*"])
+        gate = HostGate()
+        try:
+            poll = poll_pair(pair, gate=gate)
+        finally:
+            lab.clear_faults()
+    assert 1.5 < poll.elapsed_s < 2 + DEADLINE_GRACE_S + 1.5, poll.elapsed_s
+    error = poll.host_errors["127.0.0.12"]
+    assert error.kind == "deadline" and "total deadline of 2 s" in error.message, error
+    assert poll.hosts["127.0.0.12"] is not None  # the host answered (with its own error) within the poll
+    # the session ended itself: no thread left holding the host, so the next poll may open one session
+    assert gate.busy_for("127.0.0.12") is None and poll.complete
+    assert poll.hosts["127.0.0.11"] is not None and "127.0.0.11" not in poll.host_errors

@@ -62,27 +62,27 @@ class WatchCollector(Collector):
                         "(ready, not_ready, unknown), 0 for the others", ["pair", "verdict"])
         condition = gauge("pair_condition", "1 while a named condition holds (split_brain, no_exporter, "
                           "returned_active), with its severity", ["pair", "condition", "severity"])
-        check = gauge("check_state", "1 for each watched check's current outcome on its target (server is "
-                      "empty for a pair-scoped check), 0 for the other outcomes",
-                      ["pair", "check", "server", "severity", "state"])
+        check = gauge("check_state", "1 for each watched check's current outcome on its target (server and "
+                      "host are empty for a pair-scoped check), 0 for the other outcomes",
+                      ["pair", "check", "server", "host", "severity", "state"])
         poll_ts = gauge("poll_timestamp_seconds", "When the last poll of the pair started (Unix time)",
                         ["pair"])
         poll_dur = gauge("poll_duration_seconds", "How long the last poll of the pair took", ["pair"])
         poll_complete = gauge("poll_complete", "1 when every host of the last poll answered within the "
                               "deadline", ["pair"])
         info = gauge("server_info", "The server's role in the inventory (always 1)",
-                     ["pair", "server", "role"])
+                     ["pair", "server", "host", "role"])
         reachable = gauge("server_reachable", "1 when the last poll reached the server and read its facts",
-                          ["pair", "server", "role"])
+                          ["pair", "server", "host", "role"])
         staging = gauge("server_staging_enabled",
                         "1 staged (not exporting), 0 un-staged (exporting); absent when unknown",
-                        ["pair", "server", "role"])
+                        ["pair", "server", "host", "role"])
         ages = gauge("server_last_success_age_seconds", "Seconds since the newest successful run of a kind "
                      "(import, sync, export) on a connector; +Inf when its history holds only failed runs",
-                     ["pair", "server", "role", "connector", "kind"])
+                     ["pair", "server", "host", "role", "connector", "kind"])
         pending = gauge("server_pending_exports", "Pending export operations per connector and kind (adds, "
                         "updates, deletes), as the last poll read them",
-                        ["pair", "server", "role", "connector", "kind"])
+                        ["pair", "server", "host", "role", "connector", "kind"])
         tenant_age = gauge("tenant_last_sync_age_seconds",
                            "Seconds since the tenant last received a sync from on-premises (Graph "
                            "onPremisesLastSyncDateTime)", ["pair", "tenant"])
@@ -99,13 +99,14 @@ class WatchCollector(Collector):
                 condition.add_metric([p, cond.name, cond.severity], 1.0)
             for result in view.results:
                 for outcome in Outcome:
-                    check.add_metric([p, result.check_id, result.host or "", str(result.severity),
+                    name = view.names.get(result.host, result.host) if result.host else ""
+                    check.add_metric([p, result.check_id, name, result.host or "", str(result.severity),
                                       outcome.value], 1.0 if result.outcome is outcome else 0.0)
             poll_ts.add_metric([p], view.polled_utc.timestamp())
             poll_dur.add_metric([p], view.elapsed_s)
             poll_complete.add_metric([p], 1.0 if view.complete else 0.0)
             for server in view.servers:
-                key = [p, server.host, server.role]
+                key = [p, server.name, server.host, server.role]
                 info.add_metric(key, 1.0)
                 reachable.add_metric(key, 1.0 if server.reachable else 0.0)
                 if server.staging_enabled is not None:

@@ -43,18 +43,19 @@ def _problems(view: PairView) -> list[tuple[State, str]]:
         found.append((State.CRITICAL if cond.severity == "critical" else State.WARNING, cond.message))
     for server in view.servers:
         if not server.reachable:
-            found.append((State.CRITICAL, f"{server.host} ({server.role}) not polled: {server.error}"))
+            found.append((State.CRITICAL, f"{server.name} ({server.role}) not polled: {server.error}"))
     conditions_said = any(c.name in ("split_brain", "no_exporter") for c in view.conditions)
     for result in view.results:
         if result.outcome is Outcome.FAILED:
             if result.check_id == "staging-flag" and conditions_said:
                 continue
             state = State.CRITICAL if result.worst_severity >= Severity.HIGH else State.WARNING
-            found.extend((state, f.message) for f in result.findings)
+            found.extend((state, view.present(f.message)) for f in result.findings)
         elif result.outcome is Outcome.ERROR:
             unreachable = result.host is not None and not view.server(result.host).reachable
             if not unreachable and not (result.host is None and any(not s.reachable for s in view.servers)):
-                found.append((State.UNKNOWN, f"{result.check_id} {result.target}: {result.reason}"))
+                target = view.present(result.target)
+                found.append((State.UNKNOWN, f"{result.check_id} {target}: {result.reason}"))
     return found
 
 
@@ -86,10 +87,10 @@ def _perfdata(view: PairView, now: datetime) -> list[str]:
             ages = [math.inf if m is None else (now - m).total_seconds() for m in moments]
             worst = max(ages)
             if math.isfinite(worst):  # perfdata has no infinity: a kind that never succeeded is left out
-                data.append(f"{_label(f'{server.host} {kind} age')}={worst:.0f}s;;;0;")
+                data.append(f"{_label(f'{server.name} {kind} age')}={worst:.0f}s;;;0;")
         deletes = sum(n for (_, kind), n in server.pending.items() if kind == "deletes")
         if server.pending:
-            data.append(f"{_label(f'{server.host} pending deletes')}={deletes};;;0;")
+            data.append(f"{_label(f'{server.name} pending deletes')}={deletes};;;0;")
     if view.tenant_last_sync is not None:
         age = (now - view.tenant_last_sync).total_seconds()
         data.append(f"{_label(prefix + ' tenant sync age')}={age:.0f}s;;;0;")
@@ -111,7 +112,7 @@ def plugin_output(views: Sequence[PairView], *, verbose: bool = False,
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             summaries.append(f"{view.name}: {first}{more}")
         else:
-            exporter = next((s.host for s in view.servers if s.staging_enabled is False), "?")
+            exporter = next((s.name for s in view.servers if s.staging_enabled is False), "?")
             passed = sum(1 for r in view.results if r.outcome is Outcome.PASSED)
             summaries.append(f"{view.name}: {view.verdict}, {exporter} exports, {passed} watched checks pass")
         details.extend(f"[{s.name}] {view.name}: {text}" for s, text in problems)
@@ -139,7 +140,7 @@ def checkmk_local_output(views: Sequence[PairView], *, now: datetime | None = No
         if problems:
             text = sorted(problems, key=lambda p: -_rank(p[0]))[0][1]
         else:
-            exporter = next((s.host for s in view.servers if s.staging_enabled is False), "?")
+            exporter = next((s.name for s in view.servers if s.staging_enabled is False), "?")
             text = f"{view.verdict}, {exporter} exports"
         metrics = []
         for item in _perfdata(view, moment):

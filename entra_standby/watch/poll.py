@@ -9,9 +9,12 @@ own, so a verdict here is the audit's verdict on those checks.
 
 Bounds: every host and the cloud run in their own thread; the poll waits at most ``deadline_s`` for them
 and reports a host that has not answered by then as a ``deadline`` error, so one hung host never holds the
-pair's metrics longer than that. Its thread goes on in the background (a thread cannot be killed) and keeps
-the host's slot in the ``HostGate``: the next poll does not start a second session to that host while the
-first is still running, it reports the host as still busy instead.
+pair's metrics longer than that. By default that is the audit's own bound (``default_deadline``): each
+host's session ends itself at ``connection.host_timeout`` (remoting.py), and the poll, like ``gather``,
+stops waiting ``DEADLINE_GRACE_S`` later. A thread still running then (or under a shorter ``deadline_s``)
+goes on in the background (a thread cannot be killed) and keeps the host's slot in the ``HostGate``: the
+next poll does not start a second session to that host while the first is still running, it reports the
+host as still busy instead.
 """
 
 from __future__ import annotations
@@ -26,13 +29,12 @@ from typing import Any, TypeVar
 
 from ..facts.collection import FactError, HostFacts, PairFacts
 from ..facts.model import CloudFacts
-from ..gather import HostRun, gather_host, gather_pair_cloud
+from ..gather import DEADLINE_GRACE_S, HostRun, gather_host, gather_pair_cloud
 from ..inventory import PairEntry, ServerEntry
 from ..results import CheckResult, evaluate_pair
 from ..rules import load_all
 
 __all__ = [
-    "AUDIT_REQUESTS_PER_HOST",
     "WATCH_PROBES",
     "HostGate",
     "PairPoll",
@@ -47,11 +49,6 @@ WATCH_PROBES: tuple[str, ...] = ("scheduler", "service", "run-history", "pending
 """The fact domains a poll gathers: what the alerts and the per-server metrics read, nothing heavier (no AD
 rights reads, no configuration fingerprint, no OS update history)."""
 
-AUDIT_REQUESTS_PER_HOST = 8
-"""HTTP requests a full audit costs per host, authentication included (README: about 7); bounds the default
-deadline below and the poll's cost (tests/test_watch_lab.py measures both)."""
-
-
 def watched_check_ids() -> list[str]:
     """Every registered check the poll's facts can decide (its ``needs`` within ``WATCH_PROBES`` + cloud).
 
@@ -62,11 +59,10 @@ def watched_check_ids() -> list[str]:
 
 
 def default_deadline(pair: PairEntry) -> float:
-    """How long a poll of ``pair`` may take: the audit's own per-request bounds for its slowest server
-    (connect, then every request of a full audit at the read timeout), so a healthy but slow host is never
-    cut off sooner than the audit would give up on it."""
-    return max(s.connection.connect_timeout + AUDIT_REQUESTS_PER_HOST * s.connection.read_timeout
-               for s in pair.servers)
+    """How long a poll of ``pair`` may take: what ``gather`` waits for the pair's slowest host (its
+    ``connection.host_timeout``, which its session enforces itself, plus ``DEADLINE_GRACE_S``), so a poll
+    neither cuts a host off sooner than the audit would nor waits longer for one."""
+    return max(s.connection.host_timeout for s in pair.servers) + DEADLINE_GRACE_S
 
 
 class HostGate:
@@ -105,6 +101,8 @@ class PairPoll:
     elapsed_s: float
     deadline_s: float
     host_errors: dict[str, FactError] = field(default_factory=dict)  # host -> why it gave no facts
+    # host -> display name (the inventory's ``name``); errors keep the address, as the audit's do
+    names: dict[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -209,4 +207,5 @@ def poll_pair(pair: PairEntry, *, gate: HostGate, deadline_s: float | None = Non
                            now_utc=started)
     results = tuple(evaluate_pair(pair_facts, watched_check_ids()))
     return PairPoll(pair=pair_facts, results=results, hosts=runs, started_utc=started,
-                    elapsed_s=time.monotonic() - t0, deadline_s=deadline, host_errors=host_errors)
+                    elapsed_s=time.monotonic() - t0, deadline_s=deadline, host_errors=host_errors,
+                    names={s.host: s.display for s in pair.servers})

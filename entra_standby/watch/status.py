@@ -1,9 +1,11 @@
 """What one poll means: the pair's verdict, each server's state, and the transitions that matter, named.
 
 ``PairView`` is the read-only picture every output (Prometheus, the Nagios line, the textfile) renders; it
-holds no logic of its own beyond reading facts. The verdict follows the watched checks' results (the audit's
-check logic, through ``results``): NOT READY when a check fails with a high or critical finding on the pair
-or a standby, UNKNOWN when such a check could not be evaluated (a host gave no facts), else READY.
+holds no logic of its own beyond reading facts. The verdict is the audit's (``results.readiness`` over the
+watched checks' judged results) on the pair's and the standbys' targets: the active's own errors are left
+out, because the verdict answers "can the standby take over?", which matters most when the active is down
+(its reachability has its own metric and alert). Servers are named by their inventory ``name`` in every
+message, the address stays in the ``host`` fields (and in error reasons, as in the audit).
 
 ``PairTracker`` remembers just enough between polls to name transitions:
 
@@ -24,8 +26,7 @@ from typing import Any
 
 from ..facts.collection import FactError, HostFacts, PairFacts
 from ..facts.model import RunRecord
-from ..results import CheckResult, Outcome
-from ..rules import Severity
+from ..results import CheckResult, Policy, Readiness, judge, readiness
 from .poll import PairPoll
 
 __all__ = ["RUN_KINDS", "Condition", "PairTracker", "PairView", "ServerView", "Verdict", "verdict_of",
@@ -48,15 +49,21 @@ class Verdict(enum.Enum):
         return self.value
 
 
-def verdict_of(pair: PairFacts, results: Iterable[CheckResult]) -> Verdict:
-    """The standby's readiness from the watched checks: only the pair's and the standbys' results count."""
+_VERDICTS = {Readiness.READY: Verdict.READY, Readiness.NOT_READY: Verdict.NOT_READY,
+             Readiness.UNKNOWN: Verdict.UNKNOWN}
+
+
+def verdict_of(pair: PairFacts, results: Iterable[CheckResult],
+               names: dict[str, str] | None = None) -> tuple[Verdict, str]:
+    """The audit's readiness rule (``results.readiness``, default gate, no waivers) over the watched checks'
+    results on the pair and its standbys, and why."""
+    roles = {s.host: s.role for s in pair.servers}
     standbys = {s.host for s in pair.standbys}
-    relevant = [r for r in results if r.host is None or r.host in standbys]
-    if any(r.outcome is Outcome.FAILED and r.worst_severity >= Severity.HIGH for r in relevant):
-        return Verdict.NOT_READY
-    if any(r.outcome is Outcome.ERROR for r in relevant):
-        return Verdict.UNKNOWN
-    return Verdict.READY
+    policy = Policy(names=names or {})
+    judged = [judge(r, policy, roles.get(r.host) if r.host else None)
+              for r in results if r.host is None or r.host in standbys]
+    verdict, why = readiness(judged)
+    return _VERDICTS[verdict], why
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class ServerView:
-    host: str
+    host: str  # the inventory's address
+    name: str  # its display name (the inventory's ``name``, else the address)
     role: str
     reachable: bool
     staging_enabled: bool | None  # None: unknown this poll
@@ -97,9 +105,16 @@ class PairView:
     elapsed_s: float
     deadline_s: float
     complete: bool
+    verdict_reason: str = ""
+    names: dict[str, str] = field(default_factory=dict)  # host -> display name
 
-    def server(self, host: str) -> ServerView:
-        return next(s for s in self.servers if s.host == host)
+    def server(self, key: str) -> ServerView:
+        """The server with address or display name ``key``."""
+        return next(s for s in self.servers if key in (s.host, s.name))
+
+    def present(self, text: str) -> str:
+        """``text`` with server addresses replaced by display names (``results.Policy.present``)."""
+        return Policy(names=self.names).present(text)
 
 
 def _last_success(runs: Sequence[RunRecord]) -> dict[tuple[str, str], datetime | None]:
@@ -120,7 +135,7 @@ def _last_success(runs: Sequence[RunRecord]) -> dict[tuple[str, str], datetime |
     return found
 
 
-def _server_view(server: HostFacts, error: FactError | None) -> ServerView:
+def _server_view(server: HostFacts, error: FactError | None, name: str) -> ServerView:
     flag = server.scheduler.staging_mode_enabled if server.has("scheduler") else None
     runs = server.run_history.runs if server.has("run-history") else ()
     pending: dict[tuple[str, str], int] = {}
@@ -128,17 +143,19 @@ def _server_view(server: HostFacts, error: FactError | None) -> ServerView:
         for row in server.pending_exports.connectors:
             pending.update({(row.connector, "adds"): row.adds, (row.connector, "updates"): row.updates,
                             (row.connector, "deletes"): row.deletes})
-    return ServerView(host=server.host, role=server.role, reachable=error is None, staging_enabled=flag,
-                      error=error.message if error else None, last_success=_last_success(runs),
-                      pending=pending)
+    return ServerView(host=server.host, name=name, role=server.role, reachable=error is None,
+                      staging_enabled=flag, error=error.message if error else None,
+                      last_success=_last_success(runs), pending=pending)
 
 
 def view_of(poll: PairPoll, conditions: Sequence[Condition] = ()) -> PairView:
     pair = poll.pair
-    servers = tuple(_server_view(s, poll.host_errors.get(s.host)) for s in pair.servers)
+    servers = tuple(_server_view(s, poll.host_errors.get(s.host), poll.names.get(s.host, s.host))
+                    for s in pair.servers)
     cloud = pair.cloud
+    verdict, why = verdict_of(pair, poll.results, poll.names)
     return PairView(
-        name=pair.name, verdict=verdict_of(pair, poll.results),
+        name=pair.name, verdict=verdict, verdict_reason=why, names=dict(poll.names),
         unstaged=sum(1 for s in servers if s.staging_enabled is False),
         unknown_flags=sum(1 for s in servers if s.staging_enabled is None),
         servers=servers, results=poll.results, conditions=tuple(conditions),
@@ -171,8 +188,15 @@ class PairTracker:
         self.takeover: tuple[str, str] | None = None  # (new exporter, the one it took over from)
         self.no_exporter_polls = 0
         self.no_exporter_since: str | None = None
+        self._display: dict[str, str] = {}
 
-    def update(self, pair: PairFacts) -> list[Condition]:
+    def _d(self, host: str) -> str:
+        return self._display.get(host, host)
+
+    def update(self, pair: PairFacts, names: dict[str, str] | None = None) -> list[Condition]:
+        """The conditions of a new poll of ``pair``; ``names`` (host -> display name) names the servers in
+        the messages (the state stays keyed by address)."""
+        self._display = dict(names or {})
         flags = {s.host: (s.scheduler.staging_mode_enabled if s.has("scheduler") else None)
                  for s in pair.servers}
         unstaged = sorted(h for h, staged in flags.items() if staged is False)
@@ -194,7 +218,7 @@ class PairTracker:
     def _split_brain(self, unstaged: list[str]) -> list[Condition]:
         found: list[Condition] = []
         if self.takeover is not None and set(self.takeover) <= set(unstaged):
-            new, old = self.takeover
+            new, old = self._d(self.takeover[0]), self._d(self.takeover[1])
             found.append(Condition(
                 "returned_active", "critical",
                 f"{old}, the previous active, came back un-staged after the failover to {new}: both export "
@@ -203,15 +227,16 @@ class PairTracker:
             return [*found, Condition("split_brain", "critical", found[0].message)]
         newly = [h for h in unstaged if self.flags.get(h) is True]
         if newly:
-            host = newly[0]
-            others = [h for h in unstaged if h != host]
+            host = self._d(newly[0])
+            others = [self._d(h) for h in unstaged if h != newly[0]]
             message = (f"SPLIT BRAIN: {host} was staged and is now un-staged while {_names(others)} "
                        f"{'exports' if len(others) == 1 else 'export'}: {len(unstaged)} servers write to the "
                        f"tenant. If {host} should not export, {STAGE_NOW}; if it is the intended new active, "
                        f"stage {_names(others)} instead, at once")
         else:
             every = "both" if len(unstaged) == 2 else "all"
-            message = (f"SPLIT BRAIN: {_names(unstaged)} are {every} un-staged and export at the same time. "
+            both = _names(self._d(h) for h in unstaged)
+            message = (f"SPLIT BRAIN: {both} are {every} un-staged and export at the same time. "
                        "Put every one that should not export into staging mode now (Entra Connect wizard > "
                        "Configure staging mode > enable, or stop its ADSync service)")
         return [Condition("split_brain", "critical", message)]
@@ -220,7 +245,7 @@ class PairTracker:
         self.no_exporter_polls += 1
         if self.no_exporter_since is None:
             self.no_exporter_since = (pair.now_utc or datetime.now(UTC)).isoformat(timespec="seconds")
-        servers = _names(s.host for s in pair.servers)
+        servers = _names(self._d(s.host) for s in pair.servers)
         every = "both" if len(pair.servers) == 2 else "all"
         if self.no_exporter_polls < self.no_exporter_critical_after:
             return Condition("no_exporter", "warning",

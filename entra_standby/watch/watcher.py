@@ -96,7 +96,7 @@ class Watcher:
             poll = poll_pair(state.entry, gate=self.gate, deadline_s=state.deadline_s,
                              session_factory=self._session_factory)
             previous: set[str] = {c.name for c in state.view.conditions} if state.view else set()
-            conditions = state.tracker.update(poll.pair)
+            conditions = state.tracker.update(poll.pair, poll.names)
             view = view_of(poll, conditions)
         finally:
             state.poll_started = None
