@@ -24,6 +24,7 @@ from entra_standby.facts.model import (
     Connector,
     ConnectorConfig,
     ConnectorsFacts,
+    DatabaseFacts,
     DeletionThreshold,
     HotFix,
     MachineFacts,
@@ -187,7 +188,10 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
         ),
         "service": ServiceFacts("ADSync", True, "Running", "Auto", True, "NT SERVICE\\ADSync"),
         "version": VersionFacts("2.5.79.0", "2.5.79.0", "C:\\Program Files\\Microsoft Azure AD Sync",
-                                auto_upgrade="Enabled"),
+                                auto_upgrade="Enabled",
+                                database=DatabaseFacts("(localdb)", ".\\ADSync2019", "ADSync",
+                                                       "C:\\Program Files\\Microsoft Azure AD Sync\\Data\\"
+                                                       "ADSync2019\\ADSync.mdf", 1_310_720_000)),
         "tls": TlsFacts(tuple(RegistryValue(p, n, v) for p, n, v in TLS12_VALUES), 528449),
         "os": OsFacts(
             "Microsoft Windows Server 2022 Standard",

@@ -364,6 +364,22 @@ def test_auto_upgrade_parses_and_older_version_facts_without_it_still_do() -> No
     assert plain.auto_upgrade is None and plain.auto_upgrade_error is None
 
 
+def test_database_block_parses_and_version_facts_without_it_still_do() -> None:
+    """ADSync\\Parameters and the LocalDB data file (issue 16 point 7); evidence from before carries none."""
+    data = {**EXAMPLES["version"], "database": {
+        "server": "(localdb)", "sql_instance": ".\\ADSync2019", "db_name": "ADSync",
+        "data_file": "C:\\Program Files\\Microsoft Azure AD Sync\\Data\\ADSync2019\\ADSync.mdf",
+        "data_file_bytes": 9556302233, "registry_error": None, "data_file_error": None}}
+    version: VersionFacts = parse("version", data)
+    assert version.database is not None and version.database.is_localdb is True
+    assert version.database.data_file_bytes == 9556302233
+    remote = {**data["database"], "server": "sql01.contoso.com", "sql_instance": None, "data_file": None,
+              "data_file_bytes": None}
+    parsed: VersionFacts = parse("version", {**EXAMPLES["version"], "database": remote})
+    assert parsed.database is not None and parsed.database.is_localdb is False
+    assert parse("version", EXAMPLES["version"]).database is None
+
+
 def test_proxy_block_parses_and_machine_facts_without_it_still_do() -> None:
     """machine.config defaultProxy and WinHTTP proxy (issue 16); evidence from before carries no block."""
     machine = parse("machine", EXAMPLES["machine"])

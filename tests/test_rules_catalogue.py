@@ -38,6 +38,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "audit-access": (Severity.HIGH, "host"),
     "export-health": (Severity.HIGH, "host"),
     "auto-upgrade": (Severity.MEDIUM, "pair"),
+    "database": (Severity.HIGH, "pair"),
     "proxy-parity": (Severity.HIGH, "standby"),
 }
 

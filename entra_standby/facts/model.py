@@ -71,6 +71,28 @@ class ServiceFacts:
 
 
 @dataclass(frozen=True)
+class DatabaseFacts:
+    """Where the sync database lives (probes/version.ps1): HKLM:\\SYSTEM\\CurrentControlSet\\Services\\
+    ADSync\\Parameters Server / SQLInstance / DBName, and for LocalDB the data file's size (10 GB limit)."""
+
+    server: str | None = None
+    sql_instance: str | None = None
+    db_name: str | None = None
+    data_file: str | None = None  # the .mdf found (LocalDB only)
+    data_file_bytes: int | None = None
+    registry_error: str | None = None  # the Parameters key could not be read
+    data_file_error: str | None = None  # LocalDB, but no data file found: the paths looked at
+
+    @property
+    def is_localdb(self) -> bool | None:
+        """LocalDB when Server or SQLInstance names "(localdb)" (both shapes are read: Server "(localdb)" with
+        SQLInstance ".\\ADSync2019", or the whole "(localdb)\\.\\ADSync2019" in Server); None when unread."""
+        if self.server is None and self.sql_instance is None:
+            return None
+        return any("(localdb)" in (text or "").lower() for text in (self.server, self.sql_instance))
+
+
+@dataclass(frozen=True)
 class VersionFacts:
     """Installed Entra Connect build: miiserver.exe ProductVersion and the uninstall entry."""
 
@@ -82,6 +104,7 @@ class VersionFacts:
     auto_upgrade: str | None = None
     auto_upgrade_reason: str | None = None
     auto_upgrade_error: str | None = None
+    database: DatabaseFacts | None = None  # None: a probe from before the database check
 
 
 # --- tls (TLS 1.2 registry values and .NET release) ------------------------------------------------------

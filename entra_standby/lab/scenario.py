@@ -287,6 +287,10 @@ SERVER_SCHEMA = Obj(
         ),
         "sync_machine_identifier": _s(True),
         "auto_upgrade_suspension_reason": _s(True),
+        # ADSync\Parameters and the LocalDB data file as probes/version.ps1 reports them
+        "database": Obj(
+            {"server": _s(True), "sql_instance": _s(True), "db_name": _s(True), "data_file_bytes": _i(True)}
+        ),
         # machine.config <defaultProxy> and the WinHTTP proxy as probes/machine.ps1 reports them
         "proxy": Obj(
             {
