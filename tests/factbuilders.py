@@ -26,6 +26,8 @@ from entra_standby.facts.model import (
     ConnectorsFacts,
     DatabaseFacts,
     DeletionThreshold,
+    HealthAgentFacts,
+    HealthAgentService,
     HotFix,
     MachineFacts,
     ObjectPermissions,
@@ -274,7 +276,10 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
         ),
         "pending-exports": PendingExportsFacts((PendingExport(AD, 0, 0, 0), PendingExport(AAD, 0, 3, 0))),
         "machine": MachineFacts(name.upper(), "contoso.com", f"{name}-sync-machine-id", ("2.4.0",),
-                                proxy=ProxyFacts()),
+                                proxy=ProxyFacts(), health_agent=HealthAgentFacts(tuple(
+                                    HealthAgentService(f"AzureADConnectHealthSync{kind}", True, "Running",
+                                                       "Auto", "4.5.2466.0")
+                                    for kind in ("Insights", "Monitor")))),
     }
     return HostFacts(name, role, values, collected_utc=now)
 

@@ -283,6 +283,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                   "bypass_on_local": "true", "bypass_list": ["contoso\\.com"], "machine_config_error": None,
                   "winhttp_proxy": None, "winhttp_bypass": None,
                   "winhttp_error": "Failed: layout not recognised"},
+        "health_agent": {"services": [{"name": "AzureADConnectHealthSyncInsights", "exists": True,
+                                       "state": "Running", "start_mode": "Auto", "version": "4.5.2466.0"},
+                                      {"name": "AzureADConnectHealthSyncMonitor", "exists": True,
+                                       "state": "Running", "start_mode": "Auto", "version": "4.5.2466.0"}],
+                         "error": None},
     },
 }
 
@@ -378,6 +383,17 @@ def test_database_block_parses_and_version_facts_without_it_still_do() -> None:
     parsed: VersionFacts = parse("version", {**EXAMPLES["version"], "database": remote})
     assert parsed.database is not None and parsed.database.is_localdb is False
     assert parse("version", EXAMPLES["version"]).database is None
+
+
+def test_health_agent_rows_parse_and_machine_facts_without_them_still_do() -> None:
+    """Connect Health sync agent services (issue 16 point 4); evidence from before carries none."""
+    rows = [{"name": "AzureADConnectHealthSyncMonitor", "exists": True, "state": "Stopped",
+             "start_mode": "Manual", "version": "4.2.1100.0"}]
+    machine = parse("machine", {**EXAMPLES["machine"], "health_agent": {"services": rows, "error": None}})
+    assert machine.health_agent.services[0].state == "Stopped"
+    assert machine.health_agent.services[0].version == "4.2.1100.0"
+    without = {k: v for k, v in EXAMPLES["machine"].items() if k != "health_agent"}
+    assert parse("machine", without).health_agent is None
 
 
 def test_proxy_block_parses_and_machine_facts_without_it_still_do() -> None:

@@ -103,6 +103,8 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                                             UNREACHABLE),
         ("auto-upgrade", None): errored("auto-upgrade cannot be evaluated on active-down:", UNREACHABLE),
         ("database", None): errored("database cannot be evaluated on active-down:", UNREACHABLE),
+        ("connect-health-agent", None): errored("connect-health-agent cannot be evaluated on active-down:",
+                                                UNREACHABLE),
         ("staging-flag", None): errored("staging-flag cannot be evaluated on active-down:", UNREACHABLE),
     },
     "cloud-stale": {
@@ -194,6 +196,13 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                                        f"Enabled, {STANDBY}: Suspended)", "auto-upgrade: 2 findings"),
         # config-drift compares the same global setting (AutoUpgradeState, medium).
         ("config-drift", STANDBY): failed("Microsoft.OptionalFeature.AutoUpgradeState"),
+    },
+    "break-connect-health-agent": {
+        ("connect-health-agent", None): failed(
+            f"{STANDBY}: Connect Health sync service AzureADConnectHealthSyncMonitor is Stopped, start mode "
+            "Manual",
+            f"Connect Health sync agent versions differ between the servers ({ACTIVE} (active): 4.5.2466.0, "
+            f"{STANDBY}: 4.2.1100.0)", "connect-health-agent: 2 findings"),
     },
     "break-database": {
         ("database", None): failed(f"{ACTIVE}: the LocalDB data file C:\\Program Files\\Microsoft Azure AD "

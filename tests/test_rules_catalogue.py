@@ -39,6 +39,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "export-health": (Severity.HIGH, "host"),
     "auto-upgrade": (Severity.MEDIUM, "pair"),
     "database": (Severity.HIGH, "pair"),
+    "connect-health-agent": (Severity.MEDIUM, "pair"),
     "proxy-parity": (Severity.HIGH, "standby"),
 }
 

@@ -378,12 +378,32 @@ class ProxyFacts:
 
 
 @dataclass(frozen=True)
+class HealthAgentService:
+    """One Connect Health sync agent service (probes/machine.ps1, Win32_Service)."""
+
+    name: str
+    exists: bool = False
+    state: str | None = None  # Running, Stopped, ...
+    start_mode: str | None = None  # Auto, Manual, Disabled
+    version: str | None = None  # the service binary's ProductVersion
+
+
+@dataclass(frozen=True)
+class HealthAgentFacts:
+    """The Connect Health sync agent (probes/machine.ps1): one row per service looked for, or the error."""
+
+    services: tuple[HealthAgentService, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class MachineFacts:
     computer_name: str
     domain: str | None = None
     sync_machine_identifier: str | None = None
     adsynctools_versions: tuple[str, ...] = ()
     proxy: ProxyFacts | None = None  # None: a probe from before proxy-parity
+    health_agent: HealthAgentFacts | None = None  # None: a probe from before connect-health-agent
 
 
 # --- cloud (Graph) ---------------------------------------------------------------------------------------

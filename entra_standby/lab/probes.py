@@ -455,6 +455,7 @@ def machine_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
             "machine_config_error": None,
             "winhttp_error": None,
         },
+        "health_agent": {"services": [dict(row) for row in state.health_agent], "error": None},
     }
 
 
