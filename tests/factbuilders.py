@@ -24,7 +24,10 @@ from entra_standby.facts.model import (
     Connector,
     ConnectorConfig,
     ConnectorsFacts,
+    DatabaseFacts,
     DeletionThreshold,
+    HealthAgentFacts,
+    HealthAgentService,
     HotFix,
     MachineFacts,
     ObjectPermissions,
@@ -187,7 +190,10 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
         ),
         "service": ServiceFacts("ADSync", True, "Running", "Auto", True, "NT SERVICE\\ADSync"),
         "version": VersionFacts("2.5.79.0", "2.5.79.0", "C:\\Program Files\\Microsoft Azure AD Sync",
-                                auto_upgrade="Enabled"),
+                                auto_upgrade="Enabled",
+                                database=DatabaseFacts("(localdb)", ".\\ADSync2019", "ADSync",
+                                                       "C:\\Program Files\\Microsoft Azure AD Sync\\Data\\"
+                                                       "ADSync2019\\ADSync.mdf", 1_310_720_000)),
         "tls": TlsFacts(tuple(RegistryValue(p, n, v) for p, n, v in TLS12_VALUES), 528449),
         "os": OsFacts(
             "Microsoft Windows Server 2022 Standard",
@@ -270,7 +276,10 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
         ),
         "pending-exports": PendingExportsFacts((PendingExport(AD, 0, 0, 0), PendingExport(AAD, 0, 3, 0))),
         "machine": MachineFacts(name.upper(), "contoso.com", f"{name}-sync-machine-id", ("2.4.0",),
-                                proxy=ProxyFacts()),
+                                proxy=ProxyFacts(), health_agent=HealthAgentFacts(tuple(
+                                    HealthAgentService(f"AzureADConnectHealthSync{kind}", True, "Running",
+                                                       "Auto", "4.5.2466.0")
+                                    for kind in ("Insights", "Monitor")))),
     }
     return HostFacts(name, role, values, collected_utc=now)
 

@@ -52,6 +52,14 @@ BREAKS: dict[str, tuple[str | None, tuple[str, ...]]] = {
                                 "WinHTTP proxy is none (direct access)", "proxy=proxy.contoso.com:8080")),
     "auto-upgrade": (None, ("automatic upgrade is Suspended (reason UpgradeAbortedAdSyncExeInUse)",
                             "automatic upgrade differs between the servers", ": Enabled", ": Suspended")),
+    "connect-health-agent": (None, ("Connect Health sync service AzureADConnectHealthSyncMonitor is Stopped, "
+                                    "start mode Manual", "Connect Health sync agent versions differ",
+                                    "(active): 4.5.2466.0", ": 4.2.1100.0")),
+    "database": (None, ("the LocalDB data file C:\\Program Files\\Microsoft Azure AD Sync\\Data\\ADSync2019\\"
+                        "ADSync.mdf is 8.90 GB, 89% of the 10 GB LocalDB limit (warning from 80%)",
+                        "the servers use different kinds of database",
+                        "(active): LocalDB (localdb) .\\ADSync2019, database ADSync",
+                        ": SQL Server sql01.contoso.com ADSYNC, database ADSync")),
 }
 
 # What standby-drifted.yml changes on aadc02, one check each (see the comments in that file).

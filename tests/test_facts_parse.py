@@ -283,6 +283,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                   "bypass_on_local": "true", "bypass_list": ["contoso\\.com"], "machine_config_error": None,
                   "winhttp_proxy": None, "winhttp_bypass": None,
                   "winhttp_error": "Failed: layout not recognised"},
+        "health_agent": {"services": [{"name": "AzureADConnectHealthSyncInsights", "exists": True,
+                                       "state": "Running", "start_mode": "Auto", "version": "4.5.2466.0"},
+                                      {"name": "AzureADConnectHealthSyncMonitor", "exists": True,
+                                       "state": "Running", "start_mode": "Auto", "version": "4.5.2466.0"}],
+                         "error": None},
     },
 }
 
@@ -362,6 +367,33 @@ def test_auto_upgrade_parses_and_older_version_facts_without_it_still_do() -> No
     assert version.auto_upgrade_reason == "UpgradeAbortedAdSyncExeInUse"
     plain: VersionFacts = parse("version", EXAMPLES["version"])
     assert plain.auto_upgrade is None and plain.auto_upgrade_error is None
+
+
+def test_database_block_parses_and_version_facts_without_it_still_do() -> None:
+    """ADSync\\Parameters and the LocalDB data file (issue 16 point 7); evidence from before carries none."""
+    data = {**EXAMPLES["version"], "database": {
+        "server": "(localdb)", "sql_instance": ".\\ADSync2019", "db_name": "ADSync",
+        "data_file": "C:\\Program Files\\Microsoft Azure AD Sync\\Data\\ADSync2019\\ADSync.mdf",
+        "data_file_bytes": 9556302233, "registry_error": None, "data_file_error": None}}
+    version: VersionFacts = parse("version", data)
+    assert version.database is not None and version.database.is_localdb is True
+    assert version.database.data_file_bytes == 9556302233
+    remote = {**data["database"], "server": "sql01.contoso.com", "sql_instance": None, "data_file": None,
+              "data_file_bytes": None}
+    parsed: VersionFacts = parse("version", {**EXAMPLES["version"], "database": remote})
+    assert parsed.database is not None and parsed.database.is_localdb is False
+    assert parse("version", EXAMPLES["version"]).database is None
+
+
+def test_health_agent_rows_parse_and_machine_facts_without_them_still_do() -> None:
+    """Connect Health sync agent services (issue 16 point 4); evidence from before carries none."""
+    rows = [{"name": "AzureADConnectHealthSyncMonitor", "exists": True, "state": "Stopped",
+             "start_mode": "Manual", "version": "4.2.1100.0"}]
+    machine = parse("machine", {**EXAMPLES["machine"], "health_agent": {"services": rows, "error": None}})
+    assert machine.health_agent.services[0].state == "Stopped"
+    assert machine.health_agent.services[0].version == "4.2.1100.0"
+    without = {k: v for k, v in EXAMPLES["machine"].items() if k != "health_agent"}
+    assert parse("machine", without).health_agent is None
 
 
 def test_proxy_block_parses_and_machine_facts_without_it_still_do() -> None:

@@ -142,6 +142,33 @@ def test_item6_export_counters_read_in_both_shapes_for_the_newest_export_only() 
     assert "Get-EsExportCounters" in loop and "catch" in loop  # an unreadable step is reported, not fatal
 
 
+def test_item8_database_read_from_the_registry_in_both_shapes_and_the_mdf_looked_for() -> None:
+    """probe-review §4 item 8 (issue 16): ADSync\\Parameters Server/SQLInstance/DBName raw (which one names
+    "(localdb)" is settled in Python, both shapes); the LocalDB .mdf tried per build, the paths reported when
+    none is found; a failed read never fails the version facts."""
+    version = load_probe("version").text
+    block = version.split("$database = [ordered]@{", 1)[1].split("$data =", 1)[0]
+    assert "Services\\ADSync\\Parameters" in block
+    assert all(f"-Name '{name}'" in block for name in ("Server", "SQLInstance", "DBName"))
+    assert "$named.Contains('(localdb)')" in block and "[string]$database['sql_instance']" in block
+    assert "($dbName + '.mdf')" in block and "-Recurse -Depth 1" in block
+    assert "$database['data_file_error'] = 'no LocalDB data file found; looked at '" in block
+    assert block.count("catch") == 2 and "registry_error'] =" in block.split("catch", 1)[1]
+    assert "database = $database" in version
+
+
+def test_issue16_point4_health_agent_services_read_on_their_own() -> None:
+    """Connect Health sync agent (issue 16 point 4): both services by WQL filter, state, start mode and the
+    binary's ProductVersion; a failed read is reported and never fails the machine facts."""
+    machine = load_probe("machine").text
+    block = machine.split("$healthAgent = New-Object", 1)[1].split("$data = [ordered]@{", 1)[0]
+    assert "'AzureADConnectHealthSyncInsights', 'AzureADConnectHealthSyncMonitor'" in block
+    assert "Get-CimInstance -ClassName Win32_Service -Filter" in block
+    assert "$cim.State" in block and "$cim.StartMode" in block and "VersionInfo.ProductVersion" in block
+    assert "catch" in block and "$healthAgentError =" in block.split("catch", 1)[1]
+    assert "= [ordered]@{ services = @($healthAgent); error = $healthAgentError }" in machine
+
+
 def test_item9_auto_upgrade_state_and_reason_read_without_risking_the_version() -> None:
     """probe-review §4 item 9 (issue 16): Get-ADSyncAutoUpgrade, -Detail only when Suspended, its reason read
     as a property or as a string beside the state; a failed read is reported, the version stands."""
@@ -165,5 +192,5 @@ def test_item2_proxies_read_each_on_its_own_from_machine_config_and_winhttp() ->
     winhttp = machine.split("function Get-EsWinHttpProxy", 1)[1].split("$envelope =", 1)[0]
     assert "Internet Settings\\Connections' -Name 'WinHttpSettings'" in winhttp
     assert "($flags -band 2)" in winhttp and "throw ('WinHttpSettings layout not recognised" in winhttp
-    body = machine.split("$proxy = [ordered]@{", 1)[1].split("$data =", 1)[0]
+    body = machine.split("$proxy = [ordered]@{", 1)[1].split("$healthAgent = New-Object", 1)[0]
     assert body.count("catch") == 2 and "machine_config_error" in body and "winhttp_error" in body

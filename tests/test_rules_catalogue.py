@@ -38,6 +38,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "audit-access": (Severity.HIGH, "host"),
     "export-health": (Severity.HIGH, "host"),
     "auto-upgrade": (Severity.MEDIUM, "pair"),
+    "database": (Severity.HIGH, "pair"),
+    "connect-health-agent": (Severity.MEDIUM, "pair"),
     "proxy-parity": (Severity.HIGH, "standby"),
 }
 

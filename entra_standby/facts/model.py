@@ -71,6 +71,28 @@ class ServiceFacts:
 
 
 @dataclass(frozen=True)
+class DatabaseFacts:
+    """Where the sync database lives (probes/version.ps1): HKLM:\\SYSTEM\\CurrentControlSet\\Services\\
+    ADSync\\Parameters Server / SQLInstance / DBName, and for LocalDB the data file's size (10 GB limit)."""
+
+    server: str | None = None
+    sql_instance: str | None = None
+    db_name: str | None = None
+    data_file: str | None = None  # the .mdf found (LocalDB only)
+    data_file_bytes: int | None = None
+    registry_error: str | None = None  # the Parameters key could not be read
+    data_file_error: str | None = None  # LocalDB, but no data file found: the paths looked at
+
+    @property
+    def is_localdb(self) -> bool | None:
+        """LocalDB when Server or SQLInstance names "(localdb)" (both shapes are read: Server "(localdb)" with
+        SQLInstance ".\\ADSync2019", or the whole "(localdb)\\.\\ADSync2019" in Server); None when unread."""
+        if self.server is None and self.sql_instance is None:
+            return None
+        return any("(localdb)" in (text or "").lower() for text in (self.server, self.sql_instance))
+
+
+@dataclass(frozen=True)
 class VersionFacts:
     """Installed Entra Connect build: miiserver.exe ProductVersion and the uninstall entry."""
 
@@ -82,6 +104,7 @@ class VersionFacts:
     auto_upgrade: str | None = None
     auto_upgrade_reason: str | None = None
     auto_upgrade_error: str | None = None
+    database: DatabaseFacts | None = None  # None: a probe from before the database check
 
 
 # --- tls (TLS 1.2 registry values and .NET release) ------------------------------------------------------
@@ -355,12 +378,32 @@ class ProxyFacts:
 
 
 @dataclass(frozen=True)
+class HealthAgentService:
+    """One Connect Health sync agent service (probes/machine.ps1, Win32_Service)."""
+
+    name: str
+    exists: bool = False
+    state: str | None = None  # Running, Stopped, ...
+    start_mode: str | None = None  # Auto, Manual, Disabled
+    version: str | None = None  # the service binary's ProductVersion
+
+
+@dataclass(frozen=True)
+class HealthAgentFacts:
+    """The Connect Health sync agent (probes/machine.ps1): one row per service looked for, or the error."""
+
+    services: tuple[HealthAgentService, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class MachineFacts:
     computer_name: str
     domain: str | None = None
     sync_machine_identifier: str | None = None
     adsynctools_versions: tuple[str, ...] = ()
     proxy: ProxyFacts | None = None  # None: a probe from before proxy-parity
+    health_agent: HealthAgentFacts | None = None  # None: a probe from before connect-health-agent
 
 
 # --- cloud (Graph) ---------------------------------------------------------------------------------------

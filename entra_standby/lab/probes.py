@@ -150,7 +150,36 @@ def version_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
         "auto_upgrade": upgrade,
         "auto_upgrade_reason": reason,
         "auto_upgrade_error": error,
+        "database": _database(state),
     }
+
+
+def _database(state: ServerState) -> dict[str, Any]:
+    """version.ps1's database block: the Parameters values as the scenario sets them; for LocalDB the data
+    file where the probe looks first (<install>\\Data\\<instance>\\<DBName>.mdf), or the error it gives."""
+    spec = state.database
+    block: dict[str, Any] = {
+        "server": spec["server"], "sql_instance": spec["sql_instance"], "db_name": spec["db_name"],
+        "data_file": None, "data_file_bytes": None, "registry_error": None, "data_file_error": None,
+    }
+    named = f"{spec['server'] or ''} {spec['sql_instance'] or ''}".lower()
+    if "(localdb)" not in named:
+        return block
+    db_name = spec["db_name"] or "ADSync"
+    instance_text = spec["sql_instance"] or ""
+    if instance_text.strip().lower() in ("", "(localdb)"):
+        instance_text = spec["server"] or ""
+    parts = [p for p in instance_text.split("\\") if p not in ("", ".", "(localdb)")]
+    folder = f"{state.install_path}\\Data"
+    first = f"{folder}\\{parts[-1]}\\{db_name}.mdf" if parts else f"{folder}\\{db_name}.mdf"
+    if spec["data_file_bytes"] is None:
+        looked = f"{first}, {folder}\\{db_name}.mdf" if parts else first
+        block["data_file_error"] = (f"no LocalDB data file found; looked at {looked} and {db_name}*.mdf "
+                                    f"under {folder}")
+    else:
+        block["data_file"] = first
+        block["data_file_bytes"] = spec["data_file_bytes"]
+    return block
 
 
 AUTO_UPGRADE_SETTING = "Microsoft.OptionalFeature.AutoUpgradeState"
@@ -426,6 +455,7 @@ def machine_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
             "machine_config_error": None,
             "winhttp_error": None,
         },
+        "health_agent": {"services": [dict(row) for row in state.health_agent], "error": None},
     }
 
 

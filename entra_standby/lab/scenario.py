@@ -311,6 +311,15 @@ SERVER_SCHEMA = Obj(
         ),
         "sync_machine_identifier": _s(True),
         "auto_upgrade_suspension_reason": _s(True),
+        # the Connect Health sync agent's services as probes/machine.ps1 reports them
+        "health_agent": ListOf(
+            Obj({"name": _s(), "exists": _b(), "state": _s(True), "start_mode": _s(True),
+                 "version": _s(True)})
+        ),
+        # ADSync\Parameters and the LocalDB data file as probes/version.ps1 reports them
+        "database": Obj(
+            {"server": _s(True), "sql_instance": _s(True), "db_name": _s(True), "data_file_bytes": _i(True)}
+        ),
         # machine.config <defaultProxy> and the WinHTTP proxy as probes/machine.ps1 reports them
         "proxy": Obj(
             {

@@ -414,6 +414,15 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
         "global_settings": dict(DEFAULT_GLOBAL_SETTINGS),
         # Get-ADSyncAutoUpgrade -Detail's reason while the AutoUpgradeState global setting is Suspended.
         "auto_upgrade_suspension_reason": None,
+        # ADSync\Parameters Server / SQLInstance / DBName and the LocalDB data file's size (version probe);
+        # data_file_bytes None on LocalDB: no data file where the probe looks.
+        "database": {"server": "(localdb)", "sql_instance": ".\\ADSync2019", "db_name": "ADSync",
+                     "data_file_bytes": 1_310_720_000},
+        # The Connect Health sync agent's services (machine probe): installed, running, automatic.
+        "health_agent": [
+            {"name": n, "exists": True, "state": "Running", "start_mode": "Auto", "version": "4.5.2466.0"}
+            for n in ("AzureADConnectHealthSyncInsights", "AzureADConnectHealthSyncMonitor")
+        ],
         # No proxy anywhere (direct access): machine.config without <defaultProxy>, WinHTTP reset.
         "proxy": {
             "default_proxy_found": False,
@@ -780,6 +789,8 @@ class ServerState:
     global_settings: dict[str, str | None] = field(default_factory=dict)
     auto_upgrade_suspension_reason: str | None = None
     proxy: dict[str, Any] = field(default_factory=dict)  # probes/machine.ps1's proxy block, from the scenario
+    health_agent: list[dict[str, Any]] = field(default_factory=list)  # machine probe's health_agent rows
+    database: dict[str, Any] = field(default_factory=dict)  # version probe's database block (scenario)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- construction ------------------------------------------------------------------------------------
@@ -889,6 +900,8 @@ class ServerState:
             global_settings=dict(spec["global_settings"]),
             auto_upgrade_suspension_reason=spec["auto_upgrade_suspension_reason"],
             proxy=dict(spec["proxy"]),
+            database=dict(spec["database"]),
+            health_agent=[dict(row) for row in spec["health_agent"]],
             source_anchor=spec["source_anchor"],
             deletion_threshold=dict(spec["deletion_threshold"]),
             pending_exports={

@@ -27,6 +27,14 @@
     Settings\Connections. Its layout (DWORD size, DWORD change counter, DWORD flags, DWORD length + proxy, DWORD
     length + bypass list) is community knowledge: UNCONFIRMED; netsh's own output is localised text, so the probe
     reads the value and reports what it could not decode (winhttp_error) rather than guessing.
+  - Connect Health agent for sync: the services "Microsoft Entra Connect Health Sync Insights Service"
+    (AzureADConnectHealthSyncInsights) and "... Sync Monitoring Service" (AzureADConnectHealthSyncMonitor), as the
+    agent installation page lists them for sync:
+    https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-health-agent-install ;
+    Win32_Service (State, StartMode, PathName): https://learn.microsoft.com/windows/win32/cimwin32prov/win32-service ;
+    the agent version is the service binary's ProductVersion (UNCONFIRMED as *the* agent version: community
+    practice; the uninstall entry's name is not relied on). Read on its own (health_agent_error); never fails
+    the machine facts.
   Output: one JSON envelope (docs/contracts.md section 1), data = MachineFacts.
 #>
 [CmdletBinding()]
@@ -155,12 +163,40 @@ try {
     catch {
         $proxy['winhttp_error'] = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
     }
+    $healthAgent = New-Object System.Collections.ArrayList
+    $healthAgentError = $null
+    try {
+        foreach ($serviceName in @('AzureADConnectHealthSyncInsights', 'AzureADConnectHealthSyncMonitor')) {
+            $entry = [ordered]@{ name = $serviceName; exists = $false; state = $null; start_mode = $null; version = $null }
+            # One instance by WQL filter (probe-review SV2); the names are constants.
+            $cim = Get-CimInstance -ClassName Win32_Service -Filter ("Name='" + $serviceName + "'") -ErrorAction Stop |
+                Select-Object -First 1
+            if ($null -ne $cim) {
+                $entry['exists'] = $true
+                $entry['state'] = [string]$cim.State
+                $entry['start_mode'] = [string]$cim.StartMode
+                $binaryPath = [string]$cim.PathName
+                $closing = $binaryPath.IndexOf('"', 1)
+                if ($binaryPath.StartsWith('"', [System.StringComparison]::Ordinal) -and $closing -gt 1) {
+                    $binaryPath = $binaryPath.Substring(1, $closing - 1)
+                }
+                if ($binaryPath -ne '' -and (Test-Path -LiteralPath $binaryPath -PathType Leaf)) {
+                    $entry['version'] = ConvertTo-EsText -Value (Get-Item -LiteralPath $binaryPath).VersionInfo.ProductVersion
+                }
+            }
+            [void]$healthAgent.Add($entry)
+        }
+    }
+    catch {
+        $healthAgentError = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+    }
     $data = [ordered]@{
         computer_name           = $computerName
         domain                  = $domain
         sync_machine_identifier = $identifier
         adsynctools_versions    = $versions
         proxy                   = $proxy
+        health_agent            = [ordered]@{ services = @($healthAgent); error = $healthAgentError }
     }
     $envelope['data'] = $data
     $envelope['ok'] = $true

@@ -18,6 +18,17 @@
     Without -Detail the cmdlet returns the state itself (community: ADOpsKit Get-EntraConnectSyncStatus.ps1).
     What -Detail returns is UNCONFIRMED: a SuspensionReason-like property, or strings besides the state; both
     are read. A failed read leaves the version standing and is reported as auto_upgrade_error.
+  - Database: HKLM:\SYSTEM\CurrentControlSet\Services\ADSync\Parameters Server / SQLInstance / DBName (probe-review
+    section 4 item 8; the same location Get-ADSyncDatabaseConfiguration reports, [ADSYNC]
+    https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-adsync , read from the registry so
+    it answers without the sync service). LocalDB and its 10 GB limit:
+    https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-prerequisites (SQL Server
+    used by Microsoft Entra Connect: "SQL Server 2019 Express LocalDB ... has a 10-GB size limit").
+    Which value names "(localdb)" is UNCONFIRMED: Server "(localdb)" with SQLInstance ".\ADSync2019", or
+    "(localdb)\.\ADSync2019" in Server alone; both are reported raw and decided in Python. The data file's path
+    is UNCONFIRMED per build (probe-review: "data file path UNVERIFIED"): <install>\Data\<instance>\<DBName>.mdf
+    (2.x, ADSync2019) and <install>\Data\<DBName>.mdf (1.x) are tried, then <DBName>*.mdf one folder down;
+    when none is found, data_file_error lists what was looked at. A failed read never fails the version facts.
   Output: one JSON envelope (docs/contracts.md section 1), data = VersionFacts.
 #>
 [CmdletBinding()]
@@ -105,9 +116,55 @@ try {
     catch {
         $autoUpgradeError = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
     }
+    $database = [ordered]@{ server = $null; sql_instance = $null; db_name = $null; data_file = $null
+                            data_file_bytes = $null; registry_error = $null; data_file_error = $null }
+    try {
+        $parametersKey = 'HKLM:\SYSTEM\CurrentControlSet\Services\ADSync\Parameters'
+        if (-not (Test-Path -LiteralPath $parametersKey)) { throw ($parametersKey + ' does not exist') }
+        $database['server'] = ConvertTo-EsText -Value (Get-EsRegistryValue -Path $parametersKey -Name 'Server')
+        $database['sql_instance'] = ConvertTo-EsText -Value (Get-EsRegistryValue -Path $parametersKey -Name 'SQLInstance')
+        $database['db_name'] = ConvertTo-EsText -Value (Get-EsRegistryValue -Path $parametersKey -Name 'DBName')
+    }
+    catch {
+        $database['registry_error'] = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+    }
+    $named = ([string]$database['server'] + ' ' + [string]$database['sql_instance']).ToLowerInvariant()
+    if ($null -eq $database['registry_error'] -and $named.Contains('(localdb)')) {
+        try {
+            $dbName = [string]$database['db_name']
+            if ($dbName -eq '') { $dbName = 'ADSync' }
+            # The instance name is the last \-separated part of whichever value carries it (ADSync2019, ADSync).
+            $instance = ([string]$database['sql_instance']).Trim()
+            if ($instance -eq '' -or $instance.ToLowerInvariant() -eq '(localdb)') { $instance = [string]$database['server'] }
+            $instance = @($instance.Split('\') | Where-Object { $_ -ne '' -and $_ -ne '.' -and $_ -ne '(localdb)' })[-1]
+            $dataFolder = Join-Path -Path ([string]$installPath) -ChildPath 'Data'
+            $candidates = @()
+            if ([string]$instance -ne '') { $candidates += (Join-Path -Path (Join-Path -Path $dataFolder -ChildPath $instance) -ChildPath ($dbName + '.mdf')) }
+            $candidates += (Join-Path -Path $dataFolder -ChildPath ($dbName + '.mdf'))
+            $found = $null
+            foreach ($candidate in $candidates) {
+                if (Test-Path -LiteralPath $candidate -PathType Leaf) { $found = Get-Item -LiteralPath $candidate; break }
+            }
+            if ($null -eq $found -and (Test-Path -LiteralPath $dataFolder)) {
+                # -Depth: Windows PowerShell 5.0+. The largest match, as the one that counts against the limit.
+                $found = @(Get-ChildItem -LiteralPath $dataFolder -Filter ($dbName + '*.mdf') -Recurse -Depth 1 -File -ErrorAction SilentlyContinue |
+                    Sort-Object -Property Length -Descending)[0]
+            }
+            if ($null -ne $found) {
+                $database['data_file'] = [string]$found.FullName
+                $database['data_file_bytes'] = [long]$found.Length
+            }
+            else {
+                $database['data_file_error'] = 'no LocalDB data file found; looked at ' + ($candidates -join ', ') + ' and ' + $dbName + '*.mdf under ' + $dataFolder
+            }
+        }
+        catch {
+            $database['data_file_error'] = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+        }
+    }
     $data = [ordered]@{ product_version = $productVersion; display_version = $displayVersion; install_path = $installPath
                         auto_upgrade = $autoUpgrade; auto_upgrade_reason = $autoUpgradeReason
-                        auto_upgrade_error = $autoUpgradeError }
+                        auto_upgrade_error = $autoUpgradeError; database = $database }
     $envelope['data'] = $data
     $envelope['ok'] = $true
 }

@@ -38,6 +38,9 @@ DEFAULT_THRESHOLDS: Final[dict[str, Any]] = {
     # pending-exports: the most pending deletes per connector; any count above the export deletion threshold
     # (default 500) is critical whatever this says, because the first export would stop on it.
     "max_pending_deletes": 10,
+    # database: percent of the 10 GB LocalDB limit (SQL Server Express) a LocalDB data file may reach before
+    # it is a finding; the sync service stops when the database is full (install prerequisites).
+    "localdb_warn_percent": 80,
     # cloud-sync-fresh, cloud-canary: minutes since the tenant (or the canary user) last received a sync from
     # on-premises. Three default 30-minute cycles, so one slow or skipped cycle is not a finding.
     "cloud_sync_max_age_minutes": 90,
