@@ -52,3 +52,21 @@ def test_unreadable_or_older_facts_are_no_verdict() -> None:
         run("connect-health-agent", pair)
     with pytest.raises(FactUnavailableError, match="no health agent block"):
         run("connect-health-agent", change(healthy_pair(), "aadc01", "machine", health_agent=None))
+
+
+def test_no_agent_on_any_server_is_not_applicable_but_on_one_server_it_fails() -> None:
+    from entra_standby.results import Outcome, evaluate_check
+    from entra_standby.rules import load_all
+
+    spec = load_all()["connect-health-agent"]
+    absent = HealthAgentFacts(tuple(HealthAgentService(name) for name in (INSIGHTS, MONITOR)))
+    nowhere = change(change(healthy_pair(), "aadc01", "machine", health_agent=absent),
+                     "aadc02", "machine", health_agent=absent)
+    skipped = evaluate_check(spec, nowhere)
+    assert skipped.outcome is Outcome.SKIPPED and "Entra ID P1" in (skipped.reason or ""), skipped
+    only_active = change(healthy_pair(), "aadc02", "machine", health_agent=absent)
+    failed = evaluate_check(spec, only_active)
+    assert failed.outcome is Outcome.FAILED
+    messages = " / ".join(f.message for f in failed.findings)
+    assert f"aadc02: Connect Health sync service {INSIGHTS} is not installed" in messages, messages
+    assert f"aadc02: Connect Health sync service {MONITOR} is not installed" in messages, messages

@@ -36,6 +36,20 @@ def _services(server: HostFacts) -> tuple[HealthAgentService, ...]:
     return agent.services
 
 
+def _installed_nowhere(pair: PairFacts) -> str | None:
+    """Connect Health needs Microsoft Entra ID P1 ([HEALTH]); a pair with the agent on no server at all is
+    consistent and not this check's business. Only when every server's machine facts say so: an unreadable
+    server keeps the check (it then errors with the reason)."""
+    for server in pair.servers:
+        if not server.has("machine"):
+            return None
+        agent = server.machine.health_agent
+        if agent is None or agent.error is not None or any(s.exists for s in agent.services):
+            return None
+    return ("the Connect Health agent for sync is installed on no server of the pair (it needs Microsoft "
+            "Entra ID P1); install it on every server to have sync alerts")
+
+
 @check(
     "connect-health-agent",
     title="Connect Health sync agent services running and automatic on every server, same version",
@@ -43,6 +57,7 @@ def _services(server: HostFacts) -> tuple[HealthAgentService, ...]:
     scope="pair",
     remediation=HEALTH_AGENT_REMEDIATION,
     needs=("machine",),
+    skip_if=_installed_nowhere,
 )
 def connect_health_agent(pair: PairFacts) -> Iterator[Finding]:
     report = Reporter("connect-health-agent", pair)
