@@ -37,7 +37,7 @@ def test_drifted_run_ends_with_the_verdict_and_the_scorecard() -> None:
 
 def test_check_ids_and_severities_select_what_they_say() -> None:
     by_id = run_checks(DRIFTED, "-k", "version-parity", "--co")
-    assert selected(by_id.stdout) == ["test_version_parity[standby-drifted/127.0.0.12]"], by_id.output
+    assert selected(by_id.stdout) == ["test_version_parity[standby-drifted/aadc02]"], by_id.output
     critical = run_checks(DRIFTED, "-m", "critical", "--co")
     expected = {cid for cid, spec in load_all().items() if str(spec.severity) == "critical"}
     got = {name.split("[")[0].removeprefix("test_").replace("_", "-") for name in selected(critical.stdout)}
