@@ -8,8 +8,6 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import shlex
 import signal
 import sys
@@ -61,9 +59,8 @@ def _lab_serve(args: argparse.Namespace) -> int:
 
 def _lab_serve_fleet(args: argparse.Namespace) -> int:
     """``lab serve --pairs N``: N pairs of one scenario, optionally over several processes."""
-    import yaml
-
     from .lab.fleet import Fleet
+    from .lab.lab import write_private_inventory
 
     stop = threading.Event()
 
@@ -74,19 +71,9 @@ def _lab_serve_fleet(args: argparse.Namespace) -> int:
     try:
         with Fleet(args.scenario, pairs=args.pairs, processes=args.processes, latency_ms=args.latency_ms,
                    transport=args.transport, first_pair=args.first_pair) as fleet:
-            target = Path(args.write_inventory)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # It holds the passwords: a new owner-only file (O_EXCL after removing a leftover, whose mode
-            # O_TRUNC would keep), renamed into place. The first line marks it as a lab's (TARGET: LAB).
-            partial = target.with_name(f".{target.name}.partial")
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(partial)
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write("# entra-standby lab inventory (fleet): holds the lab passwords; valid while "
-                             "served\n")
-                yaml.safe_dump(fleet.inventory_dict(), handle, sort_keys=False)
-            os.replace(partial, target)
+            target = write_private_inventory(
+                args.write_inventory, fleet.inventory_dict(),
+                "# entra-standby lab inventory (fleet): holds the lab passwords; valid while served")
             _out(f"entra-standby lab fleet: {args.pairs} pair(s) of {args.scenario} in {fleet.processes} "
                  f"process(es); Ctrl-C or SIGTERM stops it")
             _out(f"  inventory: {target}")

@@ -12,9 +12,7 @@ server and per result, ``<server>.host|role|version`` and ``<server>.<check>.sev
 from __future__ import annotations
 
 import json
-import os
 import socket
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from .atomicfile import write_text_atomically
 from .drill.report import scrub
 from .errors import EntraStandbyError
 from .results import Judged, Status
@@ -158,19 +157,10 @@ def results_document(verdicts: Sequence[PairVerdict], servers: Mapping[str, Sequ
 def write_text(path: Path, text: str) -> Path:
     """Write atomically: a report is whole or absent, never half-written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        return write_text_atomically(path, text)
     except OSError as exc:
         raise EntraStandbyError(f"cannot write report {path}: {exc.strerror or exc}",
                                 fix="pass a writable path") from None
-    return path
 
 
 def write_readiness_reports(verdicts: Sequence[PairVerdict], servers: Mapping[str, Sequence[ServerInfo]], *,

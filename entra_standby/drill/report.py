@@ -18,7 +18,6 @@ import math
 import os
 import re
 import socket
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from ..atomicfile import write_text_atomically
 from ..errors import DrillError
 from .filenames import pair_file_stem
 from .records import AuditEntry, DrillRecord, RunOutcome, StepOutcome, StepRecord
@@ -341,16 +341,7 @@ def _seconds(value: float) -> float:
 def _write_text(path: Path, text: str) -> Path:
     """Write atomically (temp file + rename): a report is whole or absent, never half-written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        return write_text_atomically(path, text)
     except OSError as exc:
         raise DrillError(f"cannot write drill report {path}: {exc.strerror or exc}",
                          fix="pass a writable report directory (--report / --drill-report)") from None
-    return path

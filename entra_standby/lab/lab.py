@@ -482,19 +482,27 @@ class Lab:
 
     def write_inventory(self, path: str | Path) -> Path:
         """Write ``inventory_dict()`` as YAML, readable by the owner only (it holds the lab password)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        # O_EXCL after removing any leftover: an existing file keeps its mode under O_TRUNC, so a stale
-        # world-readable partial (or a link planted there) would receive the password.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial)
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("# entra-standby lab inventory: holds the lab password; valid while the lab runs\n")
-            yaml.safe_dump(self.inventory_dict(), handle, sort_keys=False)
-        os.replace(partial, target)  # readers never see half a file
-        return target
+        return write_private_inventory(
+            path, self.inventory_dict(),
+            "# entra-standby lab inventory: holds the lab password; valid while the lab runs")
+
+
+def write_private_inventory(path: str | Path, inventory: dict[str, Any], first_line: str) -> Path:
+    """Write a lab's inventory as YAML, owner-only, whole or not at all; ``first_line`` marks it as a lab's
+    (the plugin announces such a file as TARGET: LAB)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    # O_EXCL after removing any leftover: an existing file keeps its mode under O_TRUNC, so a stale
+    # world-readable partial (or a link planted there) would receive the password.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(partial)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(first_line + "\n")
+        yaml.safe_dump(inventory, handle, sort_keys=False)
+    os.replace(partial, target)  # readers never see half a file
+    return target
 
 
 def _tenant(settings: dict[str, Any], start: datetime) -> SimulatedTenant:
