@@ -23,9 +23,12 @@ from entra_standby.facts.model import (
     ConfigFacts,
     Connector,
     ConnectorConfig,
+    ConnectorOverride,
+    ConnectorOverridesFacts,
     ConnectorsFacts,
     DatabaseFacts,
     DeletionThreshold,
+    EntraIdentityFacts,
     HealthAgentFacts,
     HealthAgentService,
     HotFix,
@@ -186,7 +189,10 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
             ),
         ),
         "scheduler": SchedulerFacts(
-            1800, 1800, None, "Delta", now + timedelta(minutes=18), 604800, True, True, staging, False, False
+            1800, 1800, None, "Delta", now + timedelta(minutes=18), 604800, True, True, staging, False, False,
+            ConnectorOverridesFacts(tuple(
+                ConnectorOverride(ident, None, False, False)
+                for ident in (f"{name}-ad-guid", "b891884f-051e-4a83-95af-2544101c9083"))),
         ),
         "service": ServiceFacts("ADSync", True, "Running", "Auto", True, "NT SERVICE\\ADSync"),
         "version": VersionFacts("2.5.79.0", "2.5.79.0", "C:\\Program Files\\Microsoft Azure AD Sync",
@@ -250,7 +256,9 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
                     None,
                     f"Sync_{name.upper()}_1a2b3c@contoso.onmicrosoft.com",
                 ),
-            )
+            ),
+            EntraIdentityFacts("Application", f"{name}-aba-app-id", f"{name.upper()}THUMB",
+                               now + timedelta(days=300), "Get-ADSyncEntraConnectorCredential"),
         ),
         "config": ConfigFacts(
             "2.5.79.0",
@@ -327,7 +335,7 @@ def ad_connector(pair: PairFacts, host: str) -> Connector:
 def change_ad_connector(pair: PairFacts, host: str, **fields: Any) -> PairFacts:
     conns = pair.server(host).connectors.connectors
     new = tuple(dataclasses.replace(c, **fields) if c.type == "AD" else c for c in conns)
-    return put(pair, host, "connectors", ConnectorsFacts(new))
+    return put(pair, host, "connectors", dataclasses.replace(pair.server(host).connectors, connectors=new))
 
 
 def run(check_id: str, pair: PairFacts, host: str | None = None) -> list[Finding]:

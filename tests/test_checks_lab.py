@@ -47,6 +47,15 @@ BREAKS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "export-health": ("aadc01", ("newest Export ended", "with stopped-deletion-threshold-exceeded",
                                  "event 116", "812 delete(s) still pending export",
                                  "with completed-export-errors", "14 update(s)", "4 failure(s)")),
+    "pending-full-sync": ("aadc02", (
+        "a full import and a full synchronization are pending on connector contoso.com",
+        "a full synchronization is pending on connector contoso.onmicrosoft.com - AAD",
+        "Start-ADSyncSyncCycle -PolicyType Initial")),
+    "entra-connector-identity": (None, (
+        "the servers authenticate to Entra ID differently", "(active): Application (application ",
+        ": ServiceAccount (account Sync_",
+        "the application certificate 5C1E8A7D2B9F40C63E1A7B8D9C0F2E4A6B8C1D3E expires on",
+        "in 12 days (warning from 30 days")),
     "proxy-parity": ("aadc02", ("machine.config defaultProxy is none (direct access); on the active",
                                 "proxyaddress=http://proxy.contoso.com:8080",
                                 "WinHTTP proxy is none (direct access)", "proxy=proxy.contoso.com:8080")),

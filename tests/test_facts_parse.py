@@ -104,6 +104,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "staging_mode_enabled": False,
         "scheduler_suspended": False,
         "sync_cycle_in_progress": False,
+        "connector_overrides": {"overrides": [
+            {"connector_identifier": "5d4e3f2a-1b0c-4d9e-8f7a-6b5c4d3e2f1a", "connector_name": None,
+             "full_import_required": False, "full_sync_required": False},
+            {"connector_identifier": "b891884f-051e-4a83-95af-2544101c9083", "connector_name": None,
+             "full_import_required": False, "full_sync_required": False}], "error": None},
     },
     "service": {
         "name": "ADSync",
@@ -221,7 +226,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                 "permissions": [],
                 "permissions_error": None,
             },
-        ]
+        ],
+        "entra_identity": {"identity_type": "Application",
+                           "application_id": "0e6a1c7d-55b1-4a43-9a51-3f1e3d2b7c11",
+                           "certificate_thumbprint": "3F2A9C1B7E6D5A4F3E2D1C0B9A8F7E6D5C4B3A29",
+                           "certificate_not_after": "2027-09-18T04:00:00.0000000Z",
+                           "certificate_source": "Get-ADSyncEntraConnectorCredential",
+                           "certificate_error": None, "error": None},
     },
     "config": {
         "server_configuration_version": "2.5.79.0",
@@ -383,6 +394,32 @@ def test_database_block_parses_and_version_facts_without_it_still_do() -> None:
     parsed: VersionFacts = parse("version", {**EXAMPLES["version"], "database": remote})
     assert parsed.database is not None and parsed.database.is_localdb is False
     assert parse("version", EXAMPLES["version"]).database is None
+
+
+def test_connector_overrides_parse_and_scheduler_facts_without_them_still_do() -> None:
+    """Get-ADSyncSchedulerConnectorOverride (issue 16 point 8); older evidence and actions carry none."""
+    rows = [{"connector_identifier": "b891884f-051e-4a83-95af-2544101c9083", "connector_name": None,
+             "full_import_required": True, "full_sync_required": None}]
+    scheduler = parse("scheduler", {**EXAMPLES["scheduler"],
+                                    "connector_overrides": {"overrides": rows, "error": None}})
+    assert scheduler.connector_overrides.overrides[0].full_import_required is True
+    assert scheduler.connector_overrides.overrides[0].full_sync_required is None
+    failed = parse("scheduler", {**EXAMPLES["scheduler"],
+                                 "connector_overrides": {"overrides": None, "error": "Failed: no"}})
+    assert failed.connector_overrides.overrides == () and failed.connector_overrides.error == "Failed: no"
+    without = {k: v for k, v in EXAMPLES["scheduler"].items() if k != "connector_overrides"}
+    assert parse("scheduler", without).connector_overrides is None
+
+
+def test_entra_identity_parses_a_certificate_years_ahead_and_connectors_without_it_still_do() -> None:
+    """Get-ADSyncEntraConnectorCredential (issue 16 point 9): a certificate's expiry lies in the future by
+    nature, unlike every other date; older evidence carries no block."""
+    identity = {**EXAMPLES["connectors"]["entra_identity"], "certificate_not_after": "2031-01-01T00:00:00Z"}
+    facts = parse("connectors", {**EXAMPLES["connectors"], "entra_identity": identity})
+    assert facts.entra_identity.identity_type == "Application"
+    assert facts.entra_identity.certificate_not_after == datetime(2031, 1, 1, tzinfo=UTC)
+    without = {k: v for k, v in EXAMPLES["connectors"].items() if k != "entra_identity"}
+    assert parse("connectors", without).entra_identity is None
 
 
 def test_health_agent_rows_parse_and_machine_facts_without_them_still_do() -> None:

@@ -194,3 +194,36 @@ def test_item2_proxies_read_each_on_its_own_from_machine_config_and_winhttp() ->
     assert "($flags -band 2)" in winhttp and "throw ('WinHttpSettings layout not recognised" in winhttp
     body = machine.split("$proxy = [ordered]@{", 1)[1].split("$healthAgent = New-Object", 1)[0]
     assert body.count("catch") == 2 and "machine_config_error" in body and "winhttp_error" in body
+
+
+def test_item11_connector_overrides_read_on_their_own_by_the_scheduler_probe() -> None:
+    """probe-review §4 item 11 (issue 16 point 8): Get-ADSyncSchedulerConnectorOverride read after the
+    scheduler, by Microsoft's property names, an unknown shape refused with its property names; a failed read
+    is reported and never fails the scheduler facts (no new probe: issue 13's cost per host)."""
+    script = load_probe("scheduler")
+    assert "Get-ADSyncSchedulerConnectorOverride" in command_names(script)
+    block = script.text.split("$data = Get-EsSchedulerData", 1)[1].split("$envelope['data'] = $data", 1)[0]
+    assert "@(Get-ADSyncSchedulerConnectorOverride -ErrorAction Stop)" in block
+    assert "PSObject.Properties['FullImportRequired']" in block
+    assert "PSObject.Properties['FullSyncRequired']" in block
+    assert "@('ConnectorIdentifier', 'ConnectorId')" in block and "properties: ' + $names" in block
+    assert "catch" in block and "$overridesError =" in block.split("catch", 1)[1]
+    assert ("$data['connector_overrides'] = [ordered]@{ overrides = @($overrides); error = $overridesError }"
+            in block)
+
+
+def test_item5_entra_connector_identity_read_on_its_own_by_the_connectors_probe() -> None:
+    """probe-review §4 item 5 (issue 16 point 9): Get-ADSyncEntraConnectorCredential's ConnectorIdentityType;
+    for Application the certificate's expiry from the credential (both shapes) or LocalMachine\\My by
+    thumbprint or SHA256 hash; a failure is reported and the connectors stand."""
+    script = load_probe("connectors")
+    assert "Get-ADSyncEntraConnectorCredential" in command_names(script)
+    block = script.text.split("$identity = [ordered]@{", 1)[1].split("$data = [ordered]@{", 1)[0]
+    assert "Get-ADSyncEntraConnectorCredential -ErrorAction Stop" in block
+    assert "@('ConnectorIdentityType', 'IdentityType')" in block
+    assert "if ($identity['identity_type'] -eq 'Application')" in block
+    assert "'CertificateNotAfter', 'NotAfter'" in block and "$certificate.NotAfter" in block
+    assert "Get-ChildItem -Path 'Cert:\\LocalMachine\\My'" in block and "GetRawCertData()" in block
+    assert "ConvertTo-EsUtcString -Value $notAfter" in block
+    assert "catch" in block and "$identity['error'] =" in block.split("catch", 1)[1]
+    assert "entra_identity = $identity" in script.text

@@ -105,6 +105,8 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
         ("database", None): errored("database cannot be evaluated on active-down:", UNREACHABLE),
         ("connect-health-agent", None): errored("connect-health-agent cannot be evaluated on active-down:",
                                                 UNREACHABLE),
+        ("entra-connector-identity", None): errored("entra-connector-identity cannot be evaluated on "
+                                                    "active-down:", UNREACHABLE),
         ("staging-flag", None): errored("staging-flag cannot be evaluated on active-down:", UNREACHABLE),
     },
     "cloud-stale": {
@@ -136,8 +138,11 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                ("export-health", "run-history", "Get-ADSyncRunProfileResult"),
                ("pending-exports", "pending-exports", "Get-ADSyncConnectorStatistics"),
                ("recent-imports", "run-history", "Get-ADSyncRunProfileResult"),
+               ("pending-full-sync", "scheduler", "Get-ADSyncScheduler"),
                ("sync-scheduler", "scheduler", "Get-ADSyncScheduler"))},
         ("staging-flag", None): errored(f"{STANDBY}: probe scheduler: Failed: Get-ADSyncScheduler"),
+        ("entra-connector-identity", None): errored(
+            f"{STANDBY}: probe connectors: Failed: Get-ADSyncConnector : {NO_SYNC_SERVICE}"),
         # The version probe answers without the sync service; its Get-ADSyncAutoUpgrade read does not.
         ("auto-upgrade", None): errored(f"{STANDBY}: fact 'version' unavailable",
                                         "auto-upgrade state unreadable: Failed: Get-ADSyncAutoUpgrade : "
@@ -158,8 +163,11 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
                ("export-health", "run-history", "Get-ADSyncRunProfileResult"),
                ("pending-exports", "pending-exports", "Get-ADSyncConnectorStatistics"),
                ("recent-imports", "run-history", "Get-ADSyncRunProfileResult"),
+               ("pending-full-sync", "scheduler", "Get-ADSyncScheduler"),
                ("sync-scheduler", "scheduler", "Get-ADSyncScheduler"))},
         ("staging-flag", None): errored(f"{STANDBY}: probe scheduler: Failed: Get-ADSyncScheduler"),
+        ("entra-connector-identity", None): errored(
+            f"{STANDBY}: probe connectors: Failed: Get-ADSyncConnector : {NO_SYNC_SERVICE}"),
         # The version probe answers without the sync service; its Get-ADSyncAutoUpgrade read does not.
         ("auto-upgrade", None): errored(f"{STANDBY}: fact 'version' unavailable",
                                         "auto-upgrade state unreadable: Failed: Get-ADSyncAutoUpgrade : "
@@ -219,6 +227,20 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
             "WinHTTP proxy is none (direct access)",
             "proxy=proxy.contoso.com:8080, bypass=*.contoso.com;<local>",
             "proxy-parity: 2 findings"),
+    },
+    "break-pending-full-sync": {
+        ("pending-full-sync", STANDBY): failed(
+            "a full import and a full synchronization are pending on connector contoso.com "
+            "(Get-ADSyncSchedulerConnectorOverride FullImportRequired=True, FullSyncRequired=True)",
+            "a full synchronization is pending on connector contoso.onmicrosoft.com - AAD",
+            "pending-full-sync: 2 findings"),
+    },
+    "break-entra-connector-identity": {
+        ("entra-connector-identity", None): failed(
+            f"the servers authenticate to Entra ID differently ({ACTIVE} (active): Application (application ",
+            f"{STANDBY}: ServiceAccount (account Sync_AADC02_",
+            f"{ACTIVE}: the application certificate 5C1E8A7D2B9F40C63E1A7B8D9C0F2E4A6B8C1D3E expires on",
+            "in 12 days (warning from 30 days", "entra-connector-identity: 2 findings"),
     },
     "break-cloud-sync-enabled": {
         ("cloud-sync-enabled", None): failed("tenant 7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60: directory "

@@ -41,6 +41,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "database": (Severity.HIGH, "pair"),
     "connect-health-agent": (Severity.MEDIUM, "pair"),
     "proxy-parity": (Severity.HIGH, "standby"),
+    "pending-full-sync": (Severity.HIGH, "standby"),
+    "entra-connector-identity": (Severity.HIGH, "pair"),
 }
 
 

@@ -36,6 +36,25 @@ class AccessFacts:
 
 
 @dataclass(frozen=True)
+class ConnectorOverride:
+    """One row of Get-ADSyncSchedulerConnectorOverride (probes/scheduler.ps1): a full step the next cycle runs
+    for that connector only. None: the flag was not readable."""
+
+    connector_identifier: str | None = None
+    connector_name: str | None = None  # only when the object carries one (Microsoft's examples use the id)
+    full_import_required: bool | None = None
+    full_sync_required: bool | None = None
+
+
+@dataclass(frozen=True)
+class ConnectorOverridesFacts:
+    """The scheduler's per-connector overrides, or why they could not be read ("Kind: message")."""
+
+    overrides: tuple[ConnectorOverride, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class SchedulerFacts:
     """Get-ADSyncScheduler, with TimeSpans as seconds and DateTimes as UTC."""
 
@@ -50,6 +69,7 @@ class SchedulerFacts:
     staging_mode_enabled: bool
     scheduler_suspended: bool
     sync_cycle_in_progress: bool | None = None
+    connector_overrides: ConnectorOverridesFacts | None = None  # None: a probe from before pending-full-sync
 
 
 # --- service ---------------------------------------------------------------------------------------------
@@ -262,8 +282,24 @@ class Connector:
 
 
 @dataclass(frozen=True)
+class EntraIdentityFacts:
+    """How the Entra connector authenticates (probes/connectors.ps1, Get-ADSyncEntraConnectorCredential):
+    ConnectorIdentityType ServiceAccount (the Sync_* account) or Application (application-based
+    authentication, a certificate credential)."""
+
+    identity_type: str | None = None  # ServiceAccount | Application
+    application_id: str | None = None
+    certificate_thumbprint: str | None = None
+    certificate_not_after: datetime | None = None
+    certificate_source: str | None = None  # where the expiry was read (the credential object or a store)
+    certificate_error: str | None = None  # Application only: why no expiry could be read
+    error: str | None = None  # the cmdlet failed ("Kind: message")
+
+
+@dataclass(frozen=True)
 class ConnectorsFacts:
     connectors: tuple[Connector, ...]
+    entra_identity: EntraIdentityFacts | None = None  # None: a probe from before entra-connector-identity
 
 
 # --- config (fingerprint for drift) ----------------------------------------------------------------------

@@ -40,6 +40,7 @@ from .model import (
     CloudFacts,
     Connector,
     ConnectorConfig,
+    EntraIdentityFacts,
     MachineFacts,
     OsFacts,
     RegistryValue,
@@ -409,6 +410,8 @@ _COMMA_LISTS: frozenset[tuple[type, str]] = frozenset({(Ace, "rights")})
 
 _FUTURE_ALLOWANCE: dict[tuple[type, str], timedelta] = {
     (SchedulerFacts, "next_start_utc"): timedelta(days=31),  # a customised interval can be long
+    # A certificate's expiry lies ahead by nature (BYOC certificates may be valid for years).
+    (EntraIdentityFacts, "certificate_not_after"): timedelta(days=100 * 366),
 }
 
 

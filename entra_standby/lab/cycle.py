@@ -78,6 +78,9 @@ class SyncCycleRunner:
                     break
             if completed:
                 with state.lock:
+                    # The full steps ran: the overrides are spent (Microsoft's upgrade page: removed once
+                    # they ran successfully).
+                    state.connector_overrides.clear()
                     if state.export_result is None:  # a cycle that could not export reached no one
                         state.cycle_completed(began, utc_now())
         finally:

@@ -119,6 +119,52 @@ def scheduler_data(state: ServerState) -> dict[str, Any]:
     }
 
 
+def scheduler_probe_data(state: ServerState) -> dict[str, Any]:
+    """probes/scheduler.ps1: the scheduler (as the actions also return it) and, read by the probe alone,
+    Get-ADSyncSchedulerConnectorOverride: one row per connector, by identifier only (the property Microsoft's
+    upgrade page reads; whether the object also names the connector is UNCONFIRMED, so the lab does not)."""
+    rows = []
+    for c in state.connectors:
+        flags = state.connector_overrides.get(c.name, {})
+        rows.append({"connector_identifier": c.identifier, "connector_name": None,
+                     "full_import_required": bool(flags.get("full_import_required", False)),
+                     "full_sync_required": bool(flags.get("full_sync_required", False))})
+    return {**scheduler_data(state), "connector_overrides": {"overrides": rows, "error": None}}
+
+
+ENTRA_CREDENTIAL_CMDLET = "Get-ADSyncEntraConnectorCredential"
+
+
+def entra_identity_data(state: ServerState) -> dict[str, Any]:
+    """connectors.ps1's entra_identity block: what Get-ADSyncEntraConnectorCredential gives, as the probe
+    reports it (the lab's credential object carries its certificate's expiry; a null expiry is what the probe
+    writes when neither the object nor Cert:\\LocalMachine\\My has one)."""
+    spec = state.entra_identity
+    kind = spec.get("identity_type")
+    block: dict[str, Any] = {"identity_type": kind, "application_id": None, "certificate_thumbprint": None,
+                             "certificate_not_after": None, "certificate_source": None,
+                             "certificate_error": None, "error": None}
+    if kind is None:
+        # Builds before application-based authentication (2.5.3.0) have no such cmdlet.
+        block["error"] = (
+            f"CommandNotFound: The term '{ENTRA_CREDENTIAL_CMDLET}' is not recognized as the name of a "
+            "cmdlet, function, script file, or operable program. Check the spelling of the name, or if a "
+            "path was included, verify that the path is correct and try again.")
+        return block
+    if kind == "Application":
+        not_after = spec.get("certificate_not_after")
+        block.update(application_id=spec.get("application_id"),
+                     certificate_thumbprint=spec.get("certificate_thumbprint"),
+                     certificate_not_after=ps_date(not_after))
+        if not_after is None:
+            block["certificate_error"] = (
+                f"no certificate expiry in {ENTRA_CREDENTIAL_CMDLET} (properties: ConnectorIdentityType, "
+                "ApplicationId, CertificateThumbprint) nor in Cert:\\LocalMachine\\My")
+        else:
+            block["certificate_source"] = ENTRA_CREDENTIAL_CMDLET
+    return block
+
+
 def service_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
     name = str(params.get("servicename", "ADSync"))
     svc = state.service
@@ -383,7 +429,7 @@ def connectors_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any
                 "permissions_error_kind": c.permissions_error_kind if c.permissions_error else None,
             }
         )
-    return {"connectors": rows}
+    return {"connectors": rows, "entra_identity": entra_identity_data(state)}
 
 
 def config_data(state: ServerState, params: dict[str, Any]) -> dict[str, Any]:
@@ -510,7 +556,7 @@ def password_sync_data(state: ServerState, params: dict[str, Any]) -> dict[str, 
 
 PROBE_DATA: dict[str, Callable[[ServerState, dict[str, Any]], dict[str, Any]]] = {
     "access": access_data,
-    "scheduler": lambda state, params: scheduler_data(state),
+    "scheduler": lambda state, params: scheduler_probe_data(state),
     "service": service_data,
     "version": version_data,
     "tls": tls_data,

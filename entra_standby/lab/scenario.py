@@ -311,6 +311,17 @@ SERVER_SCHEMA = Obj(
         ),
         "sync_machine_identifier": _s(True),
         "auto_upgrade_suspension_reason": _s(True),
+        # Get-ADSyncEntraConnectorCredential as probes/connectors.ps1 reports it (null type: cmdlet fails)
+        "entra_identity": Obj(
+            {"identity_type": Leaf(str, True, choices=("Application", "ServiceAccount")),
+             "application_id": _s(True), "certificate_thumbprint": _s(True),
+             "certificate_not_after": _t(True)}
+        ),
+        # Get-ADSyncSchedulerConnectorOverride per connector name, as probes/scheduler.ps1 reports it
+        "connector_overrides": Named(
+            Obj({"full_import_required": _b(), "full_sync_required": _b()}),
+            {"full_import_required": False, "full_sync_required": False},
+        ),
         # the Connect Health sync agent's services as probes/machine.ps1 reports them
         "health_agent": ListOf(
             Obj({"name": _s(), "exists": _b(), "state": _s(True), "start_mode": _s(True),

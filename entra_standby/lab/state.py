@@ -418,6 +418,21 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
         # data_file_bytes None on LocalDB: no data file where the probe looks.
         "database": {"server": "(localdb)", "sql_instance": ".\\ADSync2019", "db_name": "ADSync",
                      "data_file_bytes": 1_310_720_000},
+        # How the Entra connector authenticates (connectors probe, Get-ADSyncEntraConnectorCredential):
+        # application-based authentication, the default from 2.5.3.0 (onboarded automatically from
+        # 2.5.74.0), its own application per server and a certificate rotated well before expiry.
+        # identity_type null: the cmdlet fails; certificate_not_after null: the probe finds no expiry. The
+        # legacy Sync_* account stays in the connector's parameters until someone removes it (Learn
+        # recommends it), so account_user is kept.
+        "entra_identity": {
+            "identity_type": "Application",
+            "application_id": _guid(name, "ConnectSyncProvisioning"),
+            "certificate_thumbprint": _hash(name, "aba-certificate")[:40].upper(),
+            "certificate_not_after": "+300d",
+        },
+        # Get-ADSyncSchedulerConnectorOverride (scheduler probe): connector name -> the full steps its next
+        # cycle runs ({full_import_required, full_sync_required}); a completed cycle clears them.
+        "connector_overrides": {},
         # The Connect Health sync agent's services (machine probe): installed, running, automatic.
         "health_agent": [
             {"name": n, "exists": True, "state": "Running", "start_mode": "Auto", "version": "4.5.2466.0"}
@@ -790,6 +805,10 @@ class ServerState:
     auto_upgrade_suspension_reason: str | None = None
     proxy: dict[str, Any] = field(default_factory=dict)  # probes/machine.ps1's proxy block, from the scenario
     health_agent: list[dict[str, Any]] = field(default_factory=list)  # machine probe's health_agent rows
+    # connectors probe's Get-ADSyncEntraConnectorCredential (certificate_not_after resolved to a datetime)
+    entra_identity: dict[str, Any] = field(default_factory=dict)
+    # Get-ADSyncSchedulerConnectorOverride: connector name -> {full_import_required, full_sync_required}
+    connector_overrides: dict[str, dict[str, bool]] = field(default_factory=dict)
     database: dict[str, Any] = field(default_factory=dict)  # version probe's database block (scenario)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -902,6 +921,8 @@ class ServerState:
             proxy=dict(spec["proxy"]),
             database=dict(spec["database"]),
             health_agent=[dict(row) for row in spec["health_agent"]],
+            entra_identity={**spec["entra_identity"],
+                            "certificate_not_after": when(spec["entra_identity"]["certificate_not_after"])},
             source_anchor=spec["source_anchor"],
             deletion_threshold=dict(spec["deletion_threshold"]),
             pending_exports={
@@ -922,6 +943,12 @@ class ServerState:
             ),
         )
         state.runs = _build_runs(state, spec["run_history"], when)
+        # After the history: the overrides are pending, the past cycles ran without them.
+        state.connector_overrides = {
+            cname: {"full_import_required": bool(o["full_import_required"]),
+                    "full_sync_required": bool(o["full_sync_required"])}
+            for cname, o in spec["connector_overrides"].items()
+        }
         state.export_counters = {
             cname: {k: int(v) for k, v in counters.items()}
             for cname, counters in (spec["run_history"].get("export_counters") or {}).items()
@@ -1035,8 +1062,14 @@ def cycle_steps(state: ServerState, policy: str, *, exports: bool) -> list[tuple
     kind = "Full" if policy == "Initial" else "Delta"
     ad = [c.name for c in state.connectors if not c.is_entra]
     entra = [c.name for c in state.connectors if c.is_entra]
-    steps = [(c, f"{kind} Import") for c in ad + entra]
-    steps += [(c, f"{kind} Synchronization") for c in ad + entra]
+
+    def step(connector: str, flag: str) -> str:
+        # A connector override (Set-ADSyncSchedulerConnectorOverride) makes a Delta cycle run that full step
+        # for that connector only ([SCHED] "Customizing a sync cycle").
+        return "Full" if state.connector_overrides.get(connector, {}).get(flag) else kind
+
+    steps = [(c, f"{step(c, 'full_import_required')} Import") for c in ad + entra]
+    steps += [(c, f"{step(c, 'full_sync_required')} Synchronization") for c in ad + entra]
     if exports:
         steps += [(c, "Export") for c in entra + ad]
     return steps

@@ -24,6 +24,11 @@ KNOWN_COMMANDS: dict[str, str] = {
     "Get-ADSyncAutoUpgrade": _ADSYNC,
     "Get-ADSyncConnectorRunStatus": _SCHEDULER,
     "Get-ADSyncConnector": _ADSYNC,
+    # Listed on the reference page (output "System.Object"); property names from Microsoft's upgrade page.
+    "Get-ADSyncSchedulerConnectorOverride": _ADSYNC,
+    # Documented with ConnectorIdentityType (ServiceAccount | Application) on the ABA page, not the reference.
+    "Get-ADSyncEntraConnectorCredential":
+        "https://learn.microsoft.com/entra/identity/hybrid/connect/authenticate-application-id",
     # Not on Microsoft's ADSync reference page (probe-review X6); Microsoft's diagnostic script
     # Get-AADCDiagData (jpazureid/aadconnect-diagnostic) calls both with these parameter names.
     "Get-ADSyncAADPasswordSyncConfiguration":

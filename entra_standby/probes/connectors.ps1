@@ -22,6 +22,14 @@
   https://learn.microsoft.com/dotnet/api/system.security.principal.tokenimpersonationlevel) and the read failed for
   want of a reachable, authenticated DC (server down / authentication failure / no AD: drive), the second-hop
   symptom: https://learn.microsoft.com/powershell/scripting/security/remoting/ps-remoting-second-hop
+  - How the Entra connector authenticates: Get-ADSyncEntraConnectorCredential, ConnectorIdentityType ServiceAccount |
+    Application: https://learn.microsoft.com/entra/identity/hybrid/connect/authenticate-application-id (the page shows
+    its output only as a screenshot: every other property name is UNCONFIRMED and read under several names). The
+    certificate's expiry is read from the credential object (a NotAfter-like property or a Certificate object), else
+    looked up by thumbprint or SHA256 hash (the page's own hash script: SHA256 over GetRawCertData) in
+    Cert:\LocalMachine\My, where BYOC/BYOA certificates must live (same page); the Connect-managed certificate sits in
+    the sync service account's CURRENT_USER store, which this session cannot open, so certificate_error then names the
+    credential's properties. Read on its own: a failure sets entra_identity.error, the connectors stay valid.
   Output: one JSON envelope (docs/contracts.md section 1), data = ConnectorsFacts.
 #>
 [CmdletBinding()]
@@ -242,7 +250,53 @@ try {
         if ($failures.Count -gt 0) { $entry['permissions_error'] = ($failures.ToArray() -join '; ') }
         $connectors.Add($entry)
     }
-    $data = [ordered]@{ connectors = $connectors.ToArray() }
+    $identity = [ordered]@{
+        identity_type = $null; application_id = $null; certificate_thumbprint = $null; certificate_not_after = $null
+        certificate_source = $null; certificate_error = $null; error = $null
+    }
+    try {
+        $credential = Get-ADSyncEntraConnectorCredential -ErrorAction Stop | Select-Object -First 1
+        $identity['identity_type'] = ConvertTo-EsText -Value (Get-EsProperty -Object $credential -Names @('ConnectorIdentityType', 'IdentityType'))
+        if ($null -eq $identity['identity_type']) { throw 'Get-ADSyncEntraConnectorCredential returned no ConnectorIdentityType' }
+        if ($identity['identity_type'] -eq 'Application') {
+            $identity['application_id'] = ConvertTo-EsGuidString -Value (Get-EsProperty -Object $credential -Names @('ApplicationId', 'AppId', 'ClientId', 'ApplicationAppId'))
+            $certificate = Get-EsProperty -Object $credential -Names @('Certificate')
+            $thumbprint = ConvertTo-EsText -Value (Get-EsProperty -Object $credential -Names @('CertificateThumbprint', 'Thumbprint'))
+            if ($null -eq $thumbprint -and $null -ne $certificate) { $thumbprint = ConvertTo-EsText -Value $certificate.Thumbprint }
+            $sha256 = ConvertTo-EsText -Value (Get-EsProperty -Object $credential -Names @('CertificateSHA256Hash', 'CertificateSha256Hash', 'SHA256Hash'))
+            $notAfter = Get-EsProperty -Object $credential -Names @('CertificateNotAfter', 'NotAfter', 'NotValidAfter', 'CertificateExpiry', 'ExpiryDate')
+            if ($null -ne $notAfter) { $identity['certificate_source'] = 'Get-ADSyncEntraConnectorCredential' }
+            elseif ($null -ne $certificate -and $null -ne $certificate.PSObject.Properties['NotAfter']) {
+                $notAfter = $certificate.NotAfter
+                $identity['certificate_source'] = 'Get-ADSyncEntraConnectorCredential Certificate'
+            }
+            elseif ($null -ne $thumbprint -or $null -ne $sha256) {
+                foreach ($candidate in @(Get-ChildItem -Path 'Cert:\LocalMachine\My' -ErrorAction Stop)) {
+                    $found = ($null -ne $thumbprint -and [string]$candidate.Thumbprint -eq $thumbprint)
+                    if (-not $found -and $null -ne $sha256) {
+                        $hash = [System.Security.Cryptography.SHA256]::Create().ComputeHash($candidate.GetRawCertData())
+                        $found = ([System.BitConverter]::ToString($hash).Replace('-', '') -eq $sha256.ToUpperInvariant())
+                    }
+                    if ($found) {
+                        $thumbprint = [string]$candidate.Thumbprint
+                        $notAfter = $candidate.NotAfter
+                        $identity['certificate_source'] = 'Cert:\LocalMachine\My'
+                        break
+                    }
+                }
+            }
+            $identity['certificate_thumbprint'] = $thumbprint
+            $identity['certificate_not_after'] = ConvertTo-EsUtcString -Value $notAfter
+            if ($null -eq $identity['certificate_not_after']) {
+                $names = @($credential.PSObject.Properties | ForEach-Object { [string]$_.Name }) -join ', '
+                $identity['certificate_error'] = 'no certificate expiry in Get-ADSyncEntraConnectorCredential (properties: ' + $names + ') nor in Cert:\LocalMachine\My'
+            }
+        }
+    }
+    catch {
+        $identity['error'] = [string](Get-EsErrorKind -ErrorRecord $_) + ': ' + [string]$_.Exception.Message
+    }
+    $data = [ordered]@{ connectors = $connectors.ToArray(); entra_identity = $identity }
     $envelope['data'] = $data
     $envelope['ok'] = $true
 }

@@ -41,6 +41,10 @@ DEFAULT_THRESHOLDS: Final[dict[str, Any]] = {
     # database: percent of the 10 GB LocalDB limit (SQL Server Express) a LocalDB data file may reach before
     # it is a finding; the sync service stops when the database is full (install prerequisites).
     "localdb_warn_percent": 80,
+    # entra-connector-identity: days before an application (ABA) certificate expires from which it is a
+    # finding (Entra Connect itself warns from 150 days, event 1011; an expired one, event 1012, stops every
+    # export).
+    "aba_certificate_warn_days": 30,
     # cloud-sync-fresh, cloud-canary: minutes since the tenant (or the canary user) last received a sync from
     # on-premises. Three default 30-minute cycles, so one slow or skipped cycle is not a finding.
     "cloud_sync_max_age_minutes": 90,
