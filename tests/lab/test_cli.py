@@ -58,7 +58,10 @@ def test_lab_serve_answers_a_plain_pypsrp_client(tmp_path: Path) -> None:
     password = yaml.safe_load(inventory.read_text())["pairs"][0]["connection"]["password"]
     assert password and password not in out and password not in err
     # this interpreter's pytest (a bare `pytest` may be another installation's, without the plugin)
-    assert f"{shlex.quote(sys.executable)} -m pytest --inventory {shlex.quote(str(inventory))}" in out
+    suffix = f" -m pytest --inventory {shlex.quote(str(inventory))}"
+    shown = next(line.split(suffix)[0].split()[-1] for line in out.splitlines() if suffix in line)
+    # the interpreter running `lab serve` (the console script's shebang): python or python3 of this venv
+    assert Path(shlex.split(shown)[0]).resolve() == Path(sys.executable).resolve()
     assert "127.0.0.11" in out and "127.0.0.12" in out and "LAB\\auditor" in out
     assert "stopping the lab; HTTP requests served:" in out
     served = [line.split() for line in out.splitlines() if line.strip().startswith(("aadc01 ", "aadc02 "))]
