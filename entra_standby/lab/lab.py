@@ -319,17 +319,23 @@ class Lab:
         if self.directory_mode == "none":
             return
         assert self.directory is not None
-        model = directory_model([s.state for s in self.servers.values()])
         workdir = self.directory / "dc"
         workdir.mkdir(mode=0o700)
         dc: LabDirectory
-        if self.directory_mode == "embedded":
-            from .ldapserver import EmbeddedDirectory
+        try:
+            model = directory_model([s.state for s in self.servers.values()])
+            if self.directory_mode == "embedded":
+                from .ldapserver import EmbeddedDirectory
 
-            dc = EmbeddedDirectory(model, workdir, tls, self._directory_address())
-        else:  # "samba": the real DC (lab/samba_directory.py), imported only when asked for
-            samba = importlib.import_module(".samba_directory", __package__)
-            dc = samba.SambaDirectory(model, workdir, tls, self._directory_address())
+                dc = EmbeddedDirectory(model, workdir, tls, self._directory_address())
+            else:  # "samba": the real DC (lab/samba_directory.py), imported only when asked for
+                samba = importlib.import_module(".samba_directory", __package__)
+                dc = samba.SambaDirectory(model, workdir, tls, self._directory_address())
+        except LabError as exc:
+            raise LabError(f"the lab's {self.directory_mode} directory cannot serve this scenario: "
+                           f"{exc.reason}",
+                           fix=exc.fix or "serve it without a directory (Lab(..., directory='none'), "
+                           "lab serve --directory none)") from None
         dc.start()
         self.dc = dc
 
