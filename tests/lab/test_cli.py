@@ -94,4 +94,5 @@ def test_usage_errors_exit_2() -> None:
     assert result.returncode == 2 and "serve" in result.stderr
     result = subprocess.run([*_cli(), "lab", "serve", "x.yml", "--write-inventory", "i.yml", "--directory",
                              "ldap"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "invalid choice: 'ldap' (choose from 'embedded', 'none')" in result.stderr
+    assert result.returncode == 2
+    assert "invalid choice: 'ldap' (choose from 'embedded', 'none')" in result.stderr
