@@ -74,6 +74,7 @@ class Listener:
 
     def _serve(self, raw: socket.socket) -> None:
         raw.settimeout(_IDLE_TIMEOUT_S)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client: socket.socket = raw
         with self._lock:
             self._clients.add(raw)
@@ -103,18 +104,19 @@ class _Connection:
             if message is None:
                 return
             reply = self._session.handle(message)
-            for out in reply.messages:
-                self._send(out)
+            # One write per reply: entries and the done message written one by one would wait on Nagle's
+            # algorithm and the client's delayed ACK (about 40 ms per search, measured).
+            self._sock.sendall(b"".join(self._frame(out) for out in reply.messages))
             if reply.layer is not None:
                 self._layer = reply.layer
             if reply.close:
                 return
 
-    def _send(self, data: bytes) -> None:
-        if self._layer is not None:
-            wrapped = self._layer.wrap(data, encrypt=True).data
-            data = len(wrapped).to_bytes(4, "big") + wrapped
-        self._sock.sendall(data)
+    def _frame(self, data: bytes) -> bytes:
+        if self._layer is None:
+            return data
+        wrapped: bytes = self._layer.wrap(data, encrypt=True).data
+        return len(wrapped).to_bytes(4, "big") + wrapped
 
     def _read(self, size: int) -> bytes | None:
         chunks = []
