@@ -309,3 +309,16 @@ def test_constructed_attributes_only_when_named_and_token_groups_on_base_only(dc
         by_sid = conn.search(BASE, ldap.SCOPE_SUBTREE, ldap.eq("objectSid", entry.first("objectSid") or b""),
                              ["sAMAccountName"])
         assert [e.dn for e in by_sid] == [entry.dn]
+
+
+def test_no_propagate_reaches_one_level_only() -> None:
+    # SelfAndChildren / Children ([MS-DTYP] NO_PROPAGATE_INHERIT): the child's copy applies there and goes
+    # no further; not in any scenario yet, and not compared with Samba (the seeded DC has no such ACE).
+    from entra_standby.directory.sd import RawAce
+    from entra_standby.lab.ldapserver.descriptors import inherit
+
+    parent = [RawAce("S-1-5-21-1-2-3-1000", True, 0x100, CI | NP, RESET),
+              RawAce("S-1-5-21-1-2-3-1001", True, 0x100, CI | NP | IO, RESET)]
+    child = inherit(parent, OU_CLASS)
+    assert [(a.sid[-4:], a.flags) for a in child] == [("1000", ID), ("1001", ID)]
+    assert {a.inheritance for a in child} == {"None"} and inherit(child, OU_CLASS) == []
