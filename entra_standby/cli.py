@@ -41,7 +41,7 @@ def _lab_serve(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Lab(args.scenario) as lab:
+        with Lab(args.scenario, directory=args.directory) as lab:
             inventory = lab.write_inventory(args.write_inventory)
             _describe(lab, inventory)
             while not stop.wait(0.5):
@@ -51,6 +51,7 @@ def _lab_serve(args: argparse.Namespace) -> int:
                 counts = server.counters.snapshot()
                 actions = ", ".join(f"{a} {n}" for a, n in sorted(counts["by_action"].items()))
                 _out(f"  {server.name:<8} {counts['total']} ({actions or 'none'})")
+            _describe_directory_requests(lab)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -91,6 +92,14 @@ def _lab_serve_fleet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe_directory_requests(lab: Any) -> None:
+    counters = getattr(lab.dc, "counters", None)  # the embedded directory counts; a real DC does not
+    if counters is not None:
+        counts = counters.snapshot()
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(counts.items()) if k != "total")
+        _out(f"  directory LDAP requests: {counts['total']} ({kinds or 'none'})")
+
+
 def _describe(lab: Any, inventory: Path) -> None:
     """How to connect. The password is never printed: it is in the inventory file (mode 0600)."""
     scenario = lab.scenario
@@ -107,6 +116,11 @@ def _describe(lab: Any, inventory: Path) -> None:
         _out(
             f"  cloud:     {lab.cloud.graph_url}  tenant {lab.cloud.tenant_id}  client {lab.cloud.client_id}"
         )
+    if lab.dc is not None:
+        block = lab.dc.inventory_block()
+        where = f"{block.get('transport', 'ldap')}://{block['servers'][0]}:{block.get('port', 389)}"
+        _out(f"  directory: {lab.directory_mode} {where}  {block['domain']}  reader {block.get('username')} "
+             f"(auth {block.get('auth', 'kerberos')}; password: see the inventory file)")
     _out(f"  inventory: {inventory}")
     # This interpreter's pytest: a bare `pytest` may be another installation's, without this plugin.
     python = shlex.quote(sys.executable)
@@ -144,6 +158,11 @@ def register_lab(subparsers: Any) -> None:
     serve.add_argument("--transport", choices=("https", "http"), default="https",
                        help="with --pairs: the listeners the inventory names (http: NTLM + encryption)")
     serve.add_argument("--first-pair", type=int, default=0, help=argparse.SUPPRESS)  # a fleet's child
+    serve.add_argument("--directory", choices=("embedded", "none"), default="embedded",
+                       help="the pair's domain controller: embedded (default: an LDAP endpoint on loopback "
+                            "serving the scenario's accounts and rights; the inventory gets a directory: "
+                            "block) or none (the sync servers' own AD reads are judged); a fleet (--pairs) "
+                            "has none")
     serve.set_defaults(func=_lab_serve)
 
 

@@ -190,7 +190,7 @@ def audit(dc: RunningDC, tmp_path: Path, scenario: dict[str, object], **director
 
 
 def audit_run(dc: RunningDC, tmp_path: Path, scenario: dict[str, object], **directory: object) -> RunFacts:
-    with Lab(scenario, cloud=False) as lab:
+    with Lab(scenario, cloud=False, directory="none") as lab:  # the block: Samba's
         raw = lab.inventory_dict()
         raw["pairs"][0]["directory"] = {"domain": DOMAIN, "servers": [dc.ip], "auth": "ntlm",
                                         "username": "CONTOSO\\auditor", "password": PASSWORD, **directory}
@@ -292,7 +292,7 @@ def test_the_audit_runs_with_kerberos_to_winrm(dc: RunningDC, kerberos: None, tm
     monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'ccache'}")
     scenario = yaml.safe_load((SCENARIOS / "healthy-pair.yml").read_text(encoding="utf-8"))
     scenario.setdefault("lab", {})["domain"] = "CONTOSO.TEST"
-    with Lab(scenario, cloud=False) as lab:
+    with Lab(scenario, cloud=False, directory="none") as lab:  # Kerberos to WinRM only, as before
         raw = lab.inventory_dict()
         raw["pairs"][0]["connection"].update(auth="kerberos", username="auditor@CONTOSO.TEST",
                                              password=PASSWORD)
@@ -310,3 +310,33 @@ def test_the_audit_runs_with_kerberos_to_winrm(dc: RunningDC, kerberos: None, tm
         assert len(errors) == 2 and all("pre-authentication failed" in e.message for e in errors), errors
         assert all(e.kind == "auth" for e in errors), errors
         assert all("Wrong-Pa55word!" not in e.message for e in errors)
+
+
+# --- the lab's embedded directory computes inheritance as this DC does (issue 14 point 3) -------------------
+
+
+def test_the_embedded_directory_inherits_and_encodes_as_the_real_dc(dc: RunningDC) -> None:
+    """The real DC's own DACLs (the seeded grants included: MSOL_scoped's inherit-only replication rights on
+    the root, its "this object only" Reset Password and group-only writes on OU=Sync) run through the lab
+    directory's inheritance give exactly the inherited ACEs Samba stored on OU=Sync and on alice below it, and
+    the lab's encoder turns the parsed DACL back into the DC's very bytes."""
+    from entra_standby.directory.read import connect
+    from entra_standby.directory.sd import dacl
+    from entra_standby.lab.ldapserver.descriptors import descriptor_bytes, inherit
+    from entra_standby.lab.ldapserver.tree import OU_CLASS, USER_CLASS
+
+    inherited_flag = 0x10
+    with connect(ntlm(dc)) as conn:
+        raw = {}
+        for dn in (BASE_DN, OU, f"CN=alice,{OU}"):
+            (entry,) = conn.search(dn, ldap.SCOPE_BASE, ldap.present("objectClass"), ["nTSecurityDescriptor"],
+                                   sd_flags=ldap.DACL_SECURITY_INFORMATION)
+            raw[dn] = entry.first("nTSecurityDescriptor") or b""
+    root, ou, alice = (list(dacl(raw[dn])) for dn in (BASE_DN, OU, f"CN=alice,{OU}"))
+    assert inherit(root, OU_CLASS) == [a for a in ou if a.flags & inherited_flag]
+    assert inherit(ou, USER_CLASS) == [a for a in alice if a.flags & inherited_flag]
+    scoped = {a.flags for a in ou if a.flags & inherited_flag and a.object_type.startswith("1131f6a")
+              and not a.sid.endswith(("-498", "-516")) and a.sid.startswith("S-1-5-21-")}
+    assert scoped == {0x12}  # the root's inherit-only grant applies on the OU (CI|ID), as the lab serves it
+    for dn, data in raw.items():
+        assert descriptor_bytes(None, None, dacl(data)) == data, dn

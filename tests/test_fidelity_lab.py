@@ -22,16 +22,18 @@ from entra_standby.rules.base import Severity
 
 
 @cache
-def gathered(scenario: str) -> tuple[RunFacts, dict[str, str]]:
-    """One real gathering of a lab scenario, and lab server name -> inventory host."""
-    with Lab(SCENARIOS / f"{scenario}.yml") as lab:
+def gathered(scenario: str, directory: str = "embedded") -> tuple[RunFacts, dict[str, str]]:
+    """One real gathering of a lab scenario, and lab server name -> inventory host. ``directory="none"``:
+    no ``directory:`` block, so connector-account judges the sync servers' own (in-session) AD reads."""
+    with Lab(SCENARIOS / f"{scenario}.yml", directory=directory) as lab:
         inventory = inventory_from_dict(lab.inventory_dict(), path=ROOT / "inventory" / "lab.yml")
         hosts = {name: server.address for name, server in lab.servers.items()}
         return gather(inventory, source="lab"), hosts
 
 
-def verdict(scenario: str, check_id: str, server: str | None = None) -> CheckResult:
-    run, hosts = gathered(scenario)
+def verdict(scenario: str, check_id: str, server: str | None = None,
+            directory: str = "embedded") -> CheckResult:
+    run, hosts = gathered(scenario, directory)
     (pair,) = run.pairs
     target = None if server is None else pair.server(hosts[server])
     return evaluate_check(load_all()[check_id], pair, target)
@@ -98,11 +100,17 @@ def test_misscoped_aces_fail_connector_account() -> None:
 
 
 def test_double_hop_is_named() -> None:
-    result = verdict("connector-account-double-hop", "connector-account", "aadc02")
+    result = verdict("connector-account-double-hop", "connector-account", "aadc02", directory="none")
     assert result.outcome is Outcome.FAILED, messages(result)
     [finding] = result.findings
     assert "double hop" in finding.message and "Unable to contact the server" in finding.message
     assert "CredSSP" in finding.remediation and "tool host" in finding.remediation
+
+
+def test_a_directory_block_is_the_remedy_for_the_double_hop() -> None:
+    # The same servers with the lab's directory: the accounts and rights are read over LDAP from this host.
+    result = verdict("connector-account-double-hop", "connector-account", "aadc02")
+    assert result.outcome is Outcome.PASSED, messages(result)
 
 
 # --- CF1 / CF4 / P1: the deletion threshold and pending deletes ------------------------------------------

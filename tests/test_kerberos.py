@@ -151,7 +151,7 @@ def kdc_lab(dc: RunningDC, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         env.setenv("KRB5CCNAME", f"FILE:{tmp / 'empty-ccache'}")  # no ticket unless a test gets one
         scenario = yaml.safe_load((SCENARIOS / "healthy-pair.yml").read_text(encoding="utf-8"))
         scenario.setdefault("lab", {})["domain"] = REALM
-        with Lab(scenario, cloud=False) as lab:
+        with Lab(scenario, cloud=False, directory="none") as lab:  # Kerberos to WinRM only, as before
             yield lab.inventory_dict(), tmp
 
 

@@ -127,7 +127,8 @@ class Fleet:
 
         pairs = []
         for index in indexes:
-            lab = Lab(fleet_scenario(self.raw, index, latency_ms=self.latency_ms), cloud=False)
+            lab = Lab(fleet_scenario(self.raw, index, latency_ms=self.latency_ms), cloud=False,
+                      directory="none")  # a fleet rehearses scale: no DC per pair
             self.labs.append(lab)
             lab.start()
             pairs.extend(self._adjust(lab.inventory_dict(), lab)["pairs"])

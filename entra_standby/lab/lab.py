@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import os
 import secrets
 import shutil
@@ -19,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 from ..errors import LabError
 from .context import LabContext, OnPremDirectory, StagingChange
 from .cycle import AutoScheduler
+from .directory_model import directory_model
 from .handlers import LabEngine
 from .pki import TlsMaterial, create_client_certificate, create_lab_pki
 from .scenario import Scenario, load_scenario
@@ -51,6 +53,22 @@ LAB_DRILL_SETTINGS: dict[str, Any] = {
 """The ``drill:`` block of every lab inventory."""
 
 TRANSPORT_FAULTS = ("down", "stall", "latency_ms", "http500", "drop", "auth_fail")
+DIRECTORY_MODES = ("embedded", "samba", "none")
+DIRECTORY_ADDRESS = "127.0.0.10"
+"""Where the pair's domain controller listens (ephemeral ports), unless the lab binds all to one address."""
+
+
+class LabDirectory(Protocol):
+    """What the lab needs of its directory: ``EmbeddedDirectory`` (lab/ldapserver) or ``SambaDirectory``
+    (lab/samba_directory.py), both built as ``(model, workdir, tls, address)``."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def inventory_block(self) -> dict[str, Any]: ...
+
+
 STATE_FAULTS = ("adsync_stopped", "malformed_output", "cycle_never_ends", "export_result", "ad_unreachable",
                 "password_services_down")
 
@@ -123,11 +141,19 @@ class Lab:
         serve: bool = True,
         cloud: bool = True,
         bind_address: str | None = None,
+        directory: str = "embedded",
     ) -> None:
         """``serve=False`` builds state and engines only (no sockets), for engine-level tests.
 
         ``bind_address`` puts every server on one address (default: each server's own 127.0.0.x).
+        ``directory``: the pair's domain controller the inventory's ``directory:`` block points at (while
+        serving): ``embedded`` (an LDAP endpoint in this process), ``samba`` (a real Samba AD DC seeded from
+        the same model) or ``none`` (no block: the sync servers' own AD reads are judged, as without one).
         """
+        if directory not in DIRECTORY_MODES:
+            raise LabError(f"unknown lab directory {directory!r}",
+                           fix=f"use one of {', '.join(DIRECTORY_MODES)}")
+        self.directory_mode = directory
         self._source = scenario
         self._serve = serve
         self._want_cloud = cloud
@@ -142,6 +168,7 @@ class Lab:
         self.ca_path: Path | None = None
         self.tls: TlsMaterial | None = None
         self._cloud_server: CloudStandIn | None = None
+        self.dc: LabDirectory | None = None  # the pair's directory while serving (directory != "none")
         self.auto_scheduler: AutoScheduler | None = None  # the scenario's lab.auto_cycle_interval_s
         self._started = False
 
@@ -192,6 +219,11 @@ class Lab:
                 self._cloud_server.stop()
             finally:
                 self._cloud_server = None
+        if self.dc is not None:
+            try:
+                self.dc.stop()
+            finally:
+                self.dc = None
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
@@ -247,6 +279,7 @@ class Lab:
             {s.address for s in self.servers.values()}
             | {"127.0.0.1"}
             | ({self._bind_address} if self._bind_address else set())
+            | ({self._directory_address()} if self.directory_mode != "none" else set())
         )
         tls = create_lab_pki(self.directory / "pki", addresses, ("localhost",))
         self.tls, self.ca_path = tls, tls.ca_pem
@@ -275,7 +308,36 @@ class Lab:
                 ) from None
             server.wire = wire
             server.engine.go_down = functools.partial(setattr, wire.faults, "down", True)
+        self._start_directory(tls)
         self._start_cloud(tls)
+
+    def _directory_address(self) -> str:
+        return self._bind_address or DIRECTORY_ADDRESS
+
+    def _start_directory(self, tls: TlsMaterial) -> None:
+        """The pair's DC, serving the directory model of the servers' state as the lab starts."""
+        if self.directory_mode == "none":
+            return
+        assert self.directory is not None
+        workdir = self.directory / "dc"
+        workdir.mkdir(mode=0o700)
+        dc: LabDirectory
+        try:
+            model = directory_model([s.state for s in self.servers.values()])
+            if self.directory_mode == "embedded":
+                from .ldapserver import EmbeddedDirectory
+
+                dc = EmbeddedDirectory(model, workdir, tls, self._directory_address())
+            else:  # "samba": the real DC (lab/samba_directory.py), imported only when asked for
+                samba = importlib.import_module(".samba_directory", __package__)
+                dc = samba.SambaDirectory(model, workdir, tls, self._directory_address())
+        except LabError as exc:
+            raise LabError(f"the lab's {self.directory_mode} directory cannot serve this scenario: "
+                           f"{exc.reason}",
+                           fix=exc.fix or "serve it without a directory (Lab(..., directory='none'), "
+                           "lab serve --directory none)") from None
+        dc.start()
+        self.dc = dc
 
     def _start_cloud(self, tls: TlsMaterial) -> None:
         if not self._want_cloud:
@@ -467,6 +529,8 @@ class Lab:
         # The lab is driven by scripts, so it names the scripted switch method; its waits are scaled to
         # the lab's seconds-long cycles (a real pair keeps the documented defaults).
         pair["drill"] = dict(LAB_DRILL_SETTINGS)
+        if self.dc is not None:
+            pair["directory"] = self.dc.inventory_block()
         if self.cloud is not None:
             pair["cloud"] = {
                 "tenant_id": self.cloud.tenant_id,

@@ -55,8 +55,14 @@ def test_lab_serve_answers_a_plain_pypsrp_client(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=20)
     assert server.returncode == 0, err
-    password = yaml.safe_load(inventory.read_text())["pairs"][0]["connection"]["password"]
+    pair = yaml.safe_load(inventory.read_text())["pairs"][0]
+    password = pair["connection"]["password"]
     assert password and password not in out and password not in err
+    # The pair's embedded directory: named with its reader, its password only in the inventory file.
+    directory = pair["directory"]
+    assert directory["password"] and directory["password"] not in out + err
+    assert f"directory: embedded ldap://127.0.0.10:{directory['port']}  contoso.com  reader " in out
+    assert "directory LDAP requests: 0 (none)" in out
     # this interpreter's pytest (a bare `pytest` may be another installation's, without the plugin)
     suffix = f" -m pytest --inventory {shlex.quote(str(inventory))}"
     shown = next(line.split(suffix)[0].split()[-1] for line in out.splitlines() if suffix in line)
@@ -89,3 +95,7 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_usage_errors_exit_2() -> None:
     result = subprocess.run([*_cli(), "lab"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "serve" in result.stderr
+    result = subprocess.run([*_cli(), "lab", "serve", "x.yml", "--write-inventory", "i.yml", "--directory",
+                             "ldap"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "invalid choice: 'ldap' (choose from 'embedded', 'none')" in result.stderr
