@@ -90,9 +90,12 @@ def relocate(conf: Path, old: Path, new: Path) -> None:
     conf.write_text(conf.read_text(encoding="utf-8").replace(str(old), str(new)), encoding="utf-8")
 
 
-def start(run_dir: Path, ip: str) -> subprocess.Popen[bytes]:
-    """Start the DC of ``run_dir`` (its address alias must exist) and wait until LDAP answers on ``ip``."""
-    log = (run_dir / "log" / "foreground.log").open("ab")
+def start(run_dir: Path, ip: str, log_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the DC of ``run_dir`` (its address alias must exist) and wait until LDAP answers on ``ip``;
+    its output goes to ``log_dir``/foreground.log (default: the DC's own log folder)."""
+    log_dir = log_dir or run_dir / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = (log_dir / "foreground.log").open("ab")
     command = ["samba", "-i", "-M", "single", "-s", str(run_dir / "etc" / "smb.conf")]
     if shutil.which("setpriv"):
         command = ["setpriv", "--pdeathsig", "TERM", *command]
@@ -105,14 +108,14 @@ def start(run_dir: Path, ip: str) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise LabError(f"the Samba DC on {ip} exited with code {proc.returncode} while starting "
-                           f"(log: {run_dir}/log/foreground.log)",
+                           f"(log: {log_dir}/foreground.log)",
                            fix="is another DC or service on that address's ports 88/389/636?")
         if ldap_answers(ip):
             return proc
         time.sleep(0.1)
     stop(proc.pid)
     raise LabError(f"the Samba DC on {ip} did not answer LDAP within {START_TIMEOUT_S:.0f} s "
-                   f"(log: {run_dir}/log/foreground.log)")
+                   f"(log: {log_dir}/foreground.log)")
 
 
 def stop(pid: int) -> None:

@@ -38,6 +38,7 @@ ADDRESS = "127.0.0.50"  # the tests' DC is 127.0.0.20; the lab servers are 127.0
 SEED_SCRIPT = Path(__file__).with_name("samba_seed.py")
 DEBIAN_PYTHON = "/usr/bin/python3"  # the interpreter Debian's samba bindings belong to
 PROVISION_VERSION = "1"  # part of the cache key: bump when _provision changes what a cache holds
+_PER_START_MARKER = "# --- per lab start"
 DC_NAME = "dc1"
 READER = "entra-reader"
 SERVICE = "svc-winrm"
@@ -141,7 +142,10 @@ def cache_dir(model: DirectoryModel) -> Path:
     digest = hashlib.sha256()
     for part in (PROVISION_VERSION, model.domain.lower(), model.netbios.upper(), model.domain_sid):
         digest.update(part.encode() + b"\0")
-    digest.update(SEED_SCRIPT.read_bytes())
+    # What a cache holds comes from the seed script's base part and the settings here: a change to either
+    # rebuilds it, a change to the per-start seeding does not.
+    digest.update(SEED_SCRIPT.read_text(encoding="utf-8").split(_PER_START_MARKER, 1)[0].encode())
+    digest.update(json.dumps(_EXTRA_SETTINGS, sort_keys=True).encode())
     return cache_root() / f"samba-lab-{model.domain.lower()}-{digest.hexdigest()[:12]}"
 
 
@@ -218,6 +222,10 @@ class SambaDirectory:
         return self.workdir / "samba-dc"
 
     @property
+    def log_dir(self) -> Path:
+        return self.workdir / "samba-log"
+
+    @property
     def keytab(self) -> Path:
         """Keys of the lab servers' HTTP/WSMAN/host SPNs (name, name.domain, address): for KRB5_KTNAME."""
         return self.workdir / "lab-winrm.keytab"
@@ -265,7 +273,7 @@ class SambaDirectory:
             cache = ensure_cache(self.model, self.address)
             self._prepare(cache)
             self._alias_added = samba_dc.ensure_alias(self.address)
-            self._proc = samba_dc.start(self.run_dir, self.address)
+            self._proc = samba_dc.start(self.run_dir, self.address, self.log_dir)
         except BaseException:
             self.stop()
             raise
@@ -277,6 +285,9 @@ class SambaDirectory:
         samba_dc.copy_tree(cache, self.run_dir)
         conf = self.run_dir / "etc" / "smb.conf"
         text = re.sub(r"(?m)^(\s*interfaces\s*=).*$", rf"\1 {self.address}", conf.read_text(encoding="utf-8"))
+        # Logs live beside the DC's folder, so a failed start's stay readable after stop() removed the DC.
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        text = re.sub(r"(?m)^(\s*log file\s*=).*$", rf"\1 {self.log_dir}/samba.log", text)
         conf.write_text(text, encoding="utf-8")
         self._reader_password = _password()
         self.keytab.unlink(missing_ok=True)
@@ -288,7 +299,7 @@ class SambaDirectory:
             json.dump(seed, handle)
         try:
             _run([DEBIAN_PYTHON, str(SEED_SCRIPT), "scenario", str(conf), str(seed_file)],
-                 f"seeding the lab's Samba DC for {self.model.domain}", self.run_dir / "log" / "seed.log")
+                 f"seeding the lab's Samba DC for {self.model.domain}", self.log_dir / "seed.log")
         finally:
             seed_file.unlink(missing_ok=True)  # it holds the lab users' passwords
         samba_dc.write_krb5_conf(self.krb5_conf, self.realm, self.model.domain.lower(), self.address,

@@ -55,6 +55,9 @@ def base(conf: str) -> None:
     db.modify(ldb.Message.from_dict(db, {"dn": str(dc.dn), "servicePrincipalName": spns}, ldb.FLAG_MOD_ADD))
 
 
+# --- per lab start (above this line: what a cached domain holds; samba_directory.cache_dir hashes it) ---
+
+
 def _exists(db: SamDB, dn: str) -> bool:
     try:
         return bool(db.search(dn, scope=ldb.SCOPE_BASE, attrs=["objectClass"]))
@@ -79,7 +82,9 @@ def scenario(conf: str, seed_file: str) -> None:
                 "objectSid": ndr_pack(security.dom_sid(account["sid"]))})
         db.setpassword(f"(sAMAccountName={account['sam']})", account["password"])
         uac = UF_NORMAL | (UF_DISABLED if not account["enabled"] else 0)
-        uac |= UF_DONT_EXPIRE if account["never_expires"] else 0
+        # "Password never expires" overrides "must change at next logon" on a DC ([MS-ADTS] 3.1.1.4.5.17):
+        # an expired account cannot keep it, so the state the verdict depends on wins.
+        uac |= UF_DONT_EXPIRE if account["never_expires"] and not account["password_expired"] else 0
         attrs: dict[str, object] = {"userAccountControl": str(uac)}
         if account["locked_out"]:
             attrs["lockoutTime"] = str(seed["now_filetime"])

@@ -11,10 +11,12 @@ Needs root and Debian's samba packages: skipped without them, failed under CI (a
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,14 @@ from entra_standby.lab.lab import write_private_inventory
 from entra_standby.lab.samba_directory import LabHost, Login, SambaDirectory
 from entra_standby.results import evaluate_pair
 
+# Account states no shipped scenario has: a disabled active account, a standby account that must change its
+# password (with "never expires" set, as Entra Connect's accounts have it).
+STATES: dict[str, Any] = {
+    "name": "connector-account-states", "description": "connector accounts disabled / password expired",
+    "servers": {"aadc01": {"connectors": {"contoso.com": {"account": {"enabled": False}}}},
+                "aadc02": {"connectors": {"contoso.com": {"account": {"password_expired": True}}}}}}
 SCENARIO_NAMES = ("healthy-pair", "break-connector-account", "connector-account-misscoped-aces",
-                  "standby-drifted")
+                  "standby-drifted", "connector-account-states")
 MODES = ("none", "samba")
 REPL = "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2"
 RESET = "00299570-246d-11d0-a768-00aa006e0529"
@@ -57,6 +65,8 @@ def require_samba() -> None:
 
 
 def scenario_dict(scenario: str) -> dict[str, Any]:
+    if scenario == STATES["name"]:
+        return yaml.safe_load(yaml.safe_dump(STATES))  # type: ignore[no-any-return]
     raw: dict[str, Any] = yaml.safe_load((SCENARIOS / f"{scenario}.yml").read_text(encoding="utf-8"))
     return raw
 
@@ -150,6 +160,9 @@ def test_samba_gives_the_probes_verdicts(runs: dict[str, Both], scenario: str, t
     standby = got.samba["aadc02"]
     if scenario == "healthy-pair":
         assert got.samba == {"aadc01": ("passed", ()), "aadc02": ("passed", ())}
+    elif scenario == STATES["name"]:
+        assert [m for _, m in got.samba["aadc01"][1] if "is disabled" in m]
+        assert [m for _, m in standby[1] if "has an expired password" in m]
     else:
         assert standby[0] == "failed" and standby[1], standby
         assert got.samba["aadc01"] == ("passed", ())
@@ -165,10 +178,16 @@ def test_the_seeded_accounts_read_back_as_the_scenario_says(runs: dict[str, Both
         assert read is not None and read.error is None and read.account is not None
         state = read.account
         assert (state.sid, state.distinguished_name) == (want.sid, want.dn)  # the scenario's SID, kept
+        # A DC cannot hold "must change" with "never expires" (the latter wins): the seed drops never-expires.
+        never_expires = want.password_never_expires and not want.password_expired
         assert (state.enabled, state.locked_out, state.password_expired, state.password_never_expires) == (
-            want.enabled, want.locked_out, want.password_expired, want.password_never_expires)
-        assert state.password_last_set is not None and want.password_last_set is not None
-        assert abs((state.password_last_set - want.password_last_set).total_seconds()) < 1
+            want.enabled, want.locked_out, want.password_expired, never_expires)
+        assert want.password_last_set is not None
+        if want.password_expired:  # seeded as "must change at next logon": pwdLastSet 0
+            assert state.password_last_set is None
+        else:
+            assert state.password_last_set is not None
+            assert abs((state.password_last_set - want.password_last_set).total_seconds()) < 1
         # Every explicit ACE the model sets for this account is on its container, as set (the account is
         # read on the root and the OUs its own server syncs).
         objects = {o.object_dn.lower(): o for o in read.permissions}
@@ -269,3 +288,25 @@ def test_a_second_dc_on_the_same_address_is_one_line(tmp_path: Path) -> None:
     shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout
     assert f"inet {address()}/" not in shown  # the alias start() added is gone
     assert not (tmp_path / "a" / "samba-dc").exists()
+
+
+def test_a_failed_seed_is_one_line_and_leaves_nothing_running(tmp_path: Path) -> None:
+    require_samba()
+    with Lab(scenario_dict("healthy-pair"), serve=False) as lab:
+        model = directory_model([s.state for s in lab.servers.values()])
+    # RID 500 is the domain's Administrator: the DC refuses a second object with that SID
+    clash = replace(model.accounts[0], sid=f"{model.domain_sid}-500")
+    broken = replace(model, accounts=(clash, *model.accounts[1:]))
+    directory = SambaDirectory(broken, tmp_path, address())
+    with pytest.raises(LabError) as caught:
+        directory.start()
+    text = str(caught.value)
+    assert "\n" not in text and "seeding the lab's Samba DC for contoso.com failed" in text
+    log = tmp_path / "samba-log" / "seed.log"
+    assert str(log) in text and log.is_file()
+    assert not directory.running and not directory.run_dir.exists() and not directory.keytab.exists()
+    shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout
+    assert f"inet {address()}/" not in shown
+    with open(Path(tempfile.gettempdir()) / f"entra-standby-samba-{address()}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock, fcntl.LOCK_UN)
