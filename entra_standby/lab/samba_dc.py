@@ -4,7 +4,8 @@ Shared by the lab's real directory (``samba_directory.py``) and the tests' DC (t
 binds an address only if an interface carries it (samba-dc.md, "no network interfaces found"), so the
 launcher adds the /32 to ``lo`` when missing and says so, for the caller to remove it again. The DC runs
 ``samba -i -M single`` in its own session (one signal stops all its processes); ``setpriv --pdeathsig``
-makes it die with the process that started it, so a killed lab leaves no DC behind.
+makes it die with the thread that started it, so a killed lab leaves no DC behind (start it from a thread
+that lives as long as the DC should: the main thread).
 """
 
 from __future__ import annotations
@@ -90,14 +91,16 @@ def relocate(conf: Path, old: Path, new: Path) -> None:
     conf.write_text(conf.read_text(encoding="utf-8").replace(str(old), str(new)), encoding="utf-8")
 
 
-def start(run_dir: Path, ip: str, log_dir: Path | None = None) -> subprocess.Popen[bytes]:
+def start(run_dir: Path, ip: str, log_dir: Path | None = None, *,
+          die_with_parent: bool = True) -> subprocess.Popen[bytes]:
     """Start the DC of ``run_dir`` (its address alias must exist) and wait until LDAP answers on ``ip``;
-    its output goes to ``log_dir``/foreground.log (default: the DC's own log folder)."""
+    its output goes to ``log_dir``/foreground.log (default: the DC's own log folder). ``die_with_parent``:
+    the DC gets SIGTERM when the starting thread ends (a DC shared by several processes must not)."""
     log_dir = log_dir or run_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     log = (log_dir / "foreground.log").open("ab")
     command = ["samba", "-i", "-M", "single", "-s", str(run_dir / "etc" / "smb.conf")]
-    if shutil.which("setpriv"):
+    if die_with_parent and shutil.which("setpriv"):
         command = ["setpriv", "--pdeathsig", "TERM", *command]
     try:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
