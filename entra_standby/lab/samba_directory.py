@@ -27,12 +27,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..directory.sd import RIGHT_BITS
 from ..errors import LabError
 from . import samba_dc
-from .directory_model import DirectoryModel, ModelAce
+from .directory_model import DirectoryModel, ModelAce, directory_model
+
+if TYPE_CHECKING:
+    from .lab import Lab
 
 ADDRESS = "127.0.0.50"  # the tests' DC is 127.0.0.20; the lab servers are 127.0.0.11 and up
 SEED_SCRIPT = Path(__file__).with_name("samba_seed.py")
@@ -342,6 +345,19 @@ class SambaDirectory:
             block.update(ca_bundle=str(self.ca_file),
                          tls_server_name=f"{DC_NAME.upper()}.{self.model.domain}")
         return block
+
+
+def for_lab(lab: Lab, address: str = ADDRESS) -> SambaDirectory:
+    """The (not yet started) DC for a running lab: its pair's model, its servers' SPNs, its WinRM user.
+
+    Kerberos to the lab's WinRM needs the lab's login domain to be the realm (``lab: {domain: CONTOSO.COM}``
+    in the scenario): the acceptor compares the ticket's ``user@REALM`` with the lab's user."""
+    if lab.directory is None or lab.credentials is None:
+        raise LabError("the lab must be running before its Samba directory is made")
+    model = directory_model([s.state for s in lab.servers.values()])
+    hosts = [LabHost(s.name, s.address) for s in lab.servers.values()]
+    return SambaDirectory(model, lab.directory / "samba", address, hosts=hosts,
+                          login=Login(lab.credentials.user, lab.credentials.password))
 
 
 def ensure_cache(model: DirectoryModel, address: str) -> Path:

@@ -31,7 +31,7 @@ from entra_standby.inventory import inventory_from_dict
 from entra_standby.lab import Lab, samba_dc
 from entra_standby.lab.directory_model import DirectoryModel, directory_model
 from entra_standby.lab.lab import write_private_inventory
-from entra_standby.lab.samba_directory import LabHost, Login, SambaDirectory
+from entra_standby.lab.samba_directory import LabHost, Login, SambaDirectory, for_lab
 from entra_standby.results import evaluate_pair
 
 # Account states no shipped scenario has: a disabled active account, a standby account that must change its
@@ -91,10 +91,8 @@ def audited(scenario: str, mode: str, workdir: Path) -> Iterator[Audited]:
             return
         if mode != "samba":
             raise ValueError(f"unknown directory mode {mode!r} (this branch has none and samba)")
-        assert lab.credentials is not None
-        hosts = [LabHost(s.name, s.address) for s in lab.servers.values()]
-        directory = SambaDirectory(model, workdir / "dc", address(), hosts=hosts,
-                                   login=Login(lab.credentials.user, lab.credentials.password))
+        directory = for_lab(lab, address())  # what Lab(directory="samba") starts
+        assert directory.model == model
         with directory:
             inventory["pairs"][0]["directory"] = directory.inventory_block()
             yield Audited(_gather(inventory, workdir), inventory, model, directory)
