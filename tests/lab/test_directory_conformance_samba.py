@@ -132,6 +132,9 @@ class Both:
     samba: Verdicts
     model: DirectoryModel
     facts: DirectoryFacts
+    pid: int  # the DC's, stopped by now
+    run_dir: Path
+    second_start: str  # what a second DC on the same address said while this one ran
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +150,13 @@ def both(runs: dict[str, Both], scenario: str, tmp: Path) -> Both:
         with audited(scenario, "samba", tmp / "samba") as done:
             (pair,) = done.run.pairs
             assert pair.directory is not None, pair.directory_error
-            runs[scenario] = Both(none, verdicts_of(done.run), done.model, pair.directory)
+            assert done.directory is not None and done.directory._proc is not None
+            second = SambaDirectory(done.model, tmp / "second", address())
+            with pytest.raises(LabError) as caught:
+                second.start()
+            assert not second.running and not second.run_dir.exists()
+            runs[scenario] = Both(none, verdicts_of(done.run), done.model, pair.directory,
+                                  done.directory._proc.pid, done.directory.run_dir, str(caught.value))
     return runs[scenario]
 
 
@@ -269,23 +278,14 @@ def test_the_audit_runs_with_kerberos_to_winrm_and_ldap(tmp_path: Path,
 # --- start failures and cleanup ---------------------------------------------------------------------------
 
 
-def test_a_second_dc_on_the_same_address_is_one_line(tmp_path: Path) -> None:
-    require_samba()
-    raw = scenario_dict("healthy-pair")
-    with Lab(raw, serve=False) as lab:
-        model = directory_model([s.state for s in lab.servers.values()])
-    with SambaDirectory(model, tmp_path / "a", address()) as first:
-        assert first.running
-        second = SambaDirectory(model, tmp_path / "b", address())
-        with pytest.raises(LabError) as caught:
-            second.start()
-        assert "\n" not in str(caught.value) and address() in str(caught.value)
-        assert not second.running and not (tmp_path / "b" / "samba-dc").exists()
-        pid = first._proc.pid if first._proc else 0
-    assert pid and not samba_dc.alive(pid)
+def test_a_second_dc_on_the_same_address_is_one_line_and_stop_leaves_nothing(runs: dict[str, Both],
+                                                                             tmp_path: Path) -> None:
+    got = both(runs, "healthy-pair", tmp_path)
+    assert "\n" not in got.second_start and address() in got.second_start
+    assert "another lab's Samba DC" in got.second_start
+    assert got.pid and not samba_dc.alive(got.pid) and not got.run_dir.exists()
     shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout
     assert f"inet {address()}/" not in shown  # the alias start() added is gone
-    assert not (tmp_path / "a" / "samba-dc").exists()
 
 
 def test_a_failed_seed_is_one_line_and_leaves_nothing_running(tmp_path: Path) -> None:
