@@ -259,7 +259,7 @@ class SambaDirectory:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self) -> SambaDirectory:
+    def start(self) -> None:
         if self._proc is not None:
             raise LabError(f"the lab's Samba DC on {self.address} is already running")
         _require_samba()
@@ -280,7 +280,6 @@ class SambaDirectory:
         except BaseException:
             self.stop()
             raise
-        return self
 
     def _prepare(self, cache: Path) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -328,6 +327,14 @@ class SambaDirectory:
                 self._address_lock = None
 
     # -- what the lab's inventory says --------------------------------------------------------------------
+
+    def kerberos_connection(self) -> dict[str, Any]:
+        """The pair's ``connection:`` keys for WinRM with Kerberos from this KDC (the lab's password stays
+        the password source): needs ``login`` and the lab's login domain to be the realm."""
+        if self.login is None:
+            raise LabError("the lab's Samba DC was made without the lab's WinRM user (login)")
+        return {"auth": "kerberos", "username": f"{self.login.user}@{self.realm}",
+                "krb5_config": str(self.krb5_conf)}
 
     def inventory_block(self, *, auth: str = "ntlm", transport: str = "ldap") -> dict[str, Any]:
         """The pair's ``directory:`` block: the plain-user reader, NTLM (or Kerberos) signed and sealed on

@@ -254,8 +254,7 @@ def test_the_audit_runs_with_kerberos_to_winrm_and_ldap(tmp_path: Path,
             monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'ccache'}")
             inventory = lab.inventory_dict()
             pair = inventory["pairs"][0]
-            pair["connection"].update(auth="kerberos", username=f"{lab.credentials.user}@{directory.realm}",
-                                      krb5_config=str(directory.krb5_conf))
+            pair["connection"].update(directory.kerberos_connection())
             pair["directory"] = directory.inventory_block(auth="kerberos")
             path = write_private_inventory(tmp_path / "inventory.yml", inventory,
                                            "# entra-standby lab inventory: holds the lab password")

@@ -102,3 +102,11 @@ def test_the_block_needs_a_running_dc_and_the_password_never_shows(tmp_path: Pat
         directory.inventory_block()
     assert "Secret-1aA" not in repr(directory) and "Secret-1aA" not in repr(directory.login)
     assert directory.realm == "CONTOSO.COM" and directory.dc_host == "dc1.contoso.com"
+
+
+def test_the_kerberos_connection_names_the_lab_user_in_the_realm(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="login"):
+        SambaDirectory(model(), tmp_path).kerberos_connection()
+    keys = SambaDirectory(model(), tmp_path, login=Login("auditor", "Secret-1aA")).kerberos_connection()
+    assert keys == {"auth": "kerberos", "username": "auditor@CONTOSO.COM",
+                    "krb5_config": str(tmp_path / "krb5.conf")}
