@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .lab import Lab
 
 ADDRESS = "127.0.0.50"  # the tests' DC is 127.0.0.20; the lab servers are 127.0.0.11 and up
+AUTO_ADDRESSES = tuple(f"127.0.0.{n}" for n in range(50, 70))  # address=None: the first free of these
 SEED_SCRIPT = Path(__file__).with_name("samba_seed.py")
 DEBIAN_PYTHON = "/usr/bin/python3"  # the interpreter Debian's samba bindings belong to
 PROVISION_VERSION = "1"  # part of the cache key: bump when _provision changes what a cache holds
@@ -201,11 +202,12 @@ def _require_samba() -> None:
 class SambaDirectory:
     """A Samba AD DC holding ``model`` on ``address`` (loopback); ``start()`` / ``stop()`` or ``with``."""
 
-    def __init__(self, model: DirectoryModel, workdir: Path, address: str = ADDRESS, *,
+    def __init__(self, model: DirectoryModel, workdir: Path, address: str | None = ADDRESS, *,
                  hosts: Sequence[LabHost] = (), login: Login | None = None) -> None:
         self.model = model
         self.workdir = Path(workdir)
-        self.address = address
+        self._candidates = (address,) if address else AUTO_ADDRESSES
+        self.address = address or AUTO_ADDRESSES[0]  # None: the first free of AUTO_ADDRESSES, at start
         self.hosts = tuple(hosts)
         self.login = login
         self.realm = model.domain.upper()
@@ -263,15 +265,7 @@ class SambaDirectory:
         if self._proc is not None:
             raise LabError(f"the lab's Samba DC on {self.address} is already running")
         _require_samba()
-        lock = Path(tempfile.gettempdir()) / f"entra-standby-samba-{self.address}.lock"
-        self._address_lock = lock.open("a")
-        try:
-            fcntl.flock(self._address_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._address_lock.close()
-            self._address_lock = None
-            raise LabError(f"{self.address}: another lab's Samba DC is running there",
-                           fix="stop it, or give this lab another loopback address") from None
+        self._take_address()
         try:
             cache = ensure_cache(self.model, self.address)
             self._prepare(cache)
@@ -280,6 +274,23 @@ class SambaDirectory:
         except BaseException:
             self.stop()
             raise
+
+    def _take_address(self) -> None:
+        """Hold the lock of this DC's address (or of the first free candidate) while the DC runs: Samba's
+        ports are fixed, so two DCs (two labs, two pytest workers) need two addresses."""
+        for candidate in self._candidates:
+            handle = (Path(tempfile.gettempdir()) / f"entra-standby-samba-{candidate}.lock").open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            self._address_lock, self.address = handle, candidate
+            return
+        where = self._candidates[0] if len(self._candidates) == 1 else \
+            f"{self._candidates[0]}-{self._candidates[-1].rsplit('.', 1)[1]}"
+        raise LabError(f"{where}: another lab's Samba DC is running there",
+                       fix="stop it, or give this lab another loopback address")
 
     def _prepare(self, cache: Path) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -354,8 +365,9 @@ class SambaDirectory:
         return block
 
 
-def for_lab(lab: Lab, address: str = ADDRESS) -> SambaDirectory:
-    """The (not yet started) DC for a running lab: its pair's model, its servers' SPNs, its WinRM user.
+def for_lab(lab: Lab, address: str | None = None) -> SambaDirectory:
+    """The (not yet started) DC for a running lab: its pair's model, its servers' SPNs, its WinRM user;
+    on ``address``, or (None) the first of AUTO_ADDRESSES no other lab's DC holds.
 
     Kerberos to the lab's WinRM needs the lab's login domain to be the realm (``lab: {domain: CONTOSO.COM}``
     in the scenario): the acceptor compares the ticket's ``user@REALM`` with the lab's user."""
