@@ -56,10 +56,20 @@ BARE_LAB: dict[str, Any] = (
     {"directory": "none"} if "directory" in inspect.signature(Lab.__init__).parameters else {})
 
 
-def address() -> str:
-    """One DC address per xdist worker (127.0.0.50 + n): workers must not share one."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return f"127.0.0.{50 + int(worker[2:] or 0)}"
+def alias_gone(address: str) -> bool | None:
+    """lo no longer carries ``address``: checked under the address's lock, which a DC holds while it runs
+    (another test process may take the address the moment it is free: then None, nothing to check)."""
+    with open(Path(tempfile.gettempdir()) / f"entra-standby-samba-{address}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by stop()
+        except BlockingIOError:
+            return None
+        try:
+            shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True,
+                                   check=True).stdout
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return f"inet {address}/" not in shown
 
 
 def require_samba() -> None:
@@ -98,7 +108,7 @@ def audited(scenario: str, mode: str, workdir: Path) -> Iterator[Audited]:
             return
         if mode != "samba":
             raise ValueError(f"unknown directory mode {mode!r} (this branch has none and samba)")
-        directory = for_lab(lab, address())  # what Lab(directory="samba") starts
+        directory = for_lab(lab)  # what Lab(directory="samba") starts: on a free 127.0.0.50-69
         assert directory.model == model
         with directory:
             inventory["pairs"][0]["directory"] = directory.inventory_block()
@@ -142,6 +152,8 @@ class Both:
     pid: int  # the DC's, stopped by now
     run_dir: Path
     second_start: str  # what a second DC on the same address said while this one ran
+    address: str
+    alias_gone: bool | None  # right after stop()
 
 
 @pytest.fixture(scope="module")
@@ -158,12 +170,13 @@ def both(runs: dict[str, Both], scenario: str, tmp: Path) -> Both:
             (pair,) = done.run.pairs
             assert pair.directory is not None, pair.directory_error
             assert done.directory is not None and done.directory._proc is not None
-            second = SambaDirectory(done.model, tmp / "second", address())
+            second = SambaDirectory(done.model, tmp / "second", done.directory.address)
             with pytest.raises(LabError) as caught:
                 second.start()
             assert not second.running and not second.run_dir.exists()
-            runs[scenario] = Both(none, verdicts_of(done.run), done.model, pair.directory,
-                                  done.directory._proc.pid, done.directory.run_dir, str(caught.value))
+            pid, dc = done.directory._proc.pid, done.directory
+        runs[scenario] = Both(none, verdicts_of(done.run), done.model, pair.directory, pid, dc.run_dir,
+                              str(caught.value), dc.address, alias_gone(dc.address))
     return runs[scenario]
 
 
@@ -254,7 +267,7 @@ def test_the_audit_runs_with_kerberos_to_winrm_and_ldap(tmp_path: Path,
     with Lab(raw, cloud=False, **BARE_LAB) as lab:
         assert lab.credentials is not None
         hosts = [LabHost(s.name, s.address) for s in lab.servers.values()]
-        with SambaDirectory(model, tmp_path / "dc", address(), hosts=hosts,
+        with SambaDirectory(model, tmp_path / "dc", None, hosts=hosts,
                             login=Login(lab.credentials.user, lab.credentials.password)) as directory:
             for key, value in directory.kerberos_env().items():
                 monkeypatch.setenv(key, value)  # the lab's acceptor reads the keytab per logon
@@ -287,11 +300,10 @@ def test_the_audit_runs_with_kerberos_to_winrm_and_ldap(tmp_path: Path,
 def test_a_second_dc_on_the_same_address_is_one_line_and_stop_leaves_nothing(runs: dict[str, Both],
                                                                              tmp_path: Path) -> None:
     got = both(runs, "healthy-pair", tmp_path)
-    assert "\n" not in got.second_start and address() in got.second_start
+    assert "\n" not in got.second_start and got.address in got.second_start
     assert "another lab's Samba DC" in got.second_start
     assert got.pid and not samba_dc.alive(got.pid) and not got.run_dir.exists()
-    shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout
-    assert f"inet {address()}/" not in shown  # the alias start() added is gone
+    assert got.alias_gone is not False  # the alias start() added is gone
 
 
 def test_a_failed_seed_is_one_line_and_leaves_nothing_running(tmp_path: Path) -> None:
@@ -301,7 +313,7 @@ def test_a_failed_seed_is_one_line_and_leaves_nothing_running(tmp_path: Path) ->
     # RID 500 is the domain's Administrator: the DC refuses a second object with that SID
     clash = replace(model.accounts[0], sid=f"{model.domain_sid}-500")
     broken = replace(model, accounts=(clash, *model.accounts[1:]))
-    directory = SambaDirectory(broken, tmp_path, address())
+    directory = SambaDirectory(broken, tmp_path, None)
     with pytest.raises(LabError) as caught:
         directory.start()
     text = str(caught.value)
@@ -309,8 +321,4 @@ def test_a_failed_seed_is_one_line_and_leaves_nothing_running(tmp_path: Path) ->
     log = tmp_path / "samba-log" / "seed.log"
     assert str(log) in text and log.is_file()
     assert not directory.running and not directory.run_dir.exists() and not directory.keytab.exists()
-    shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout
-    assert f"inet {address()}/" not in shown
-    with open(Path(tempfile.gettempdir()) / f"entra-standby-samba-{address()}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert directory._address_lock is None and alias_gone(directory.address) is not False
