@@ -8,7 +8,7 @@ through SamDB as the system session (no server, no network). Two modes:
 ``scenario CONF SEED``   per lab start, from the JSON ``samba_directory.seed_input`` writes: the lab
                          scenario's OUs, connector accounts (with the scenario's SIDs and state) and their
                          ACEs, the lab's own users (LDAP reader, WinRM login, the WinRM services' account
-                         with their SPNs), and the keytab of those SPNs.
+                         with their SPNs), and that account's keytab.
 
 Times and ACEs arrive ready-made (FILETIMEs, SDDL) so this file stays free of the tool's vocabulary.
 """
