@@ -5,8 +5,6 @@ The DC itself is exercised by test_directory_conformance_samba.py (root and Debi
 
 from __future__ import annotations
 
-import fcntl
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,10 +12,9 @@ import pytest
 
 from entra_standby.directory.sd import RawAce
 from entra_standby.errors import LabError
-from entra_standby.lab import Lab, samba_dc
+from entra_standby.lab import Lab, samba_dc, samba_directory
 from entra_standby.lab.directory_model import DirectoryModel, ModelAce, directory_model
 from entra_standby.lab.samba_directory import (
-    AUTO_ADDRESSES,
     LabHost,
     Login,
     SambaDirectory,
@@ -116,29 +113,24 @@ def test_the_kerberos_connection_names_the_lab_user_in_the_realm(tmp_path: Path)
                     "krb5_config": str(tmp_path / "krb5.conf")}
 
 
-def test_address_none_takes_the_first_address_no_other_dc_holds(tmp_path: Path) -> None:
-    held = [(Path(tempfile.gettempdir()) / f"entra-standby-samba-{a}.lock").open("a") for a in AUTO_ADDRESSES]
-    free = None
+def test_address_none_takes_the_first_address_no_other_dc_holds(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # addresses of this test's own (outside the lab's range: other test processes' DCs take those)
+    candidates = ("127.0.0.197", "127.0.0.198")
+    monkeypatch.setattr(samba_directory, "AUTO_ADDRESSES", candidates)
+    first, second = SambaDirectory(model(), tmp_path, None), SambaDirectory(model(), tmp_path, None)
     try:
-        for handle, candidate in zip(held, AUTO_ADDRESSES, strict=True):
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # a DC of another test process holds it
-                continue
-            if free is None:  # release the first one this test got: the only free address left
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                free = candidate
-        assert free is not None
-        directory = SambaDirectory(model(), tmp_path, None)
-        directory._take_address()
-        assert directory.address == free
-        directory.stop()  # releases it
-        with pytest.raises(LabError) as caught:  # all taken but the one stop() released: it gets it again
-            taken = SambaDirectory(model(), tmp_path, free)
-            taken._take_address()
+        first._take_address()
+        second._take_address()
+        assert (first.address, second.address) == candidates
+        with pytest.raises(LabError) as caught:
             SambaDirectory(model(), tmp_path, None)._take_address()
-        assert "127.0.0.50-69: another lab's Samba DC" in str(caught.value)
-        taken.stop()
+        assert "127.0.0.197-198: another lab's Samba DC is running there" in str(caught.value)
+        first.stop()  # releases its address for the next
+        third = SambaDirectory(model(), tmp_path, None)
+        third._take_address()
+        assert third.address == candidates[0]
+        third.stop()
     finally:
-        for handle in held:
-            handle.close()
+        first.stop()
+        second.stop()
