@@ -8,7 +8,7 @@ Never raises: a failure is the pair's ``directory_error``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from ..facts.collection import FactError, HostFacts
@@ -17,19 +17,10 @@ from .errors import DirectoryError
 from .facts import DirectoryFacts, account_key
 
 
-def wanted(servers: Sequence[HostFacts], config: DirectoryConfig) -> tuple[list[tuple[str, str | None]],
-                                                                          list[tuple[str, str]]]:
-    """(account user, domain) of every AD connector of ``servers``, and the (dn, scope) objects to read."""
-    accounts, objects, _ = _wanted(servers, config)
-    return accounts, objects
-
-
-def _wanted(servers: Sequence[HostFacts], config: DirectoryConfig) -> tuple[
-        list[tuple[str, str | None]], list[tuple[str, str]], dict[tuple[str, str], set[str]]]:
-    """``wanted``, and per account the DNs its own connectors sync (lower case)."""
-    accounts: list[tuple[str, str | None]] = []
-    objects: dict[str, tuple[str, str]] = {config.base_dn.lower(): (config.base_dn, "domain-root")}
-    own: dict[tuple[str, str], set[str]] = {}
+def _ad_connectors(servers: Sequence[HostFacts],
+                   config: DirectoryConfig) -> Iterator[tuple[str, str | None, list[tuple[str, str]]]]:
+    """(account user, domain, the (dn, scope) objects that server syncs in the block's domain) per AD
+    connector of ``servers``."""
     for server in servers:
         if not server.has("connectors"):
             continue
@@ -39,9 +30,6 @@ def _wanted(servers: Sequence[HostFacts], config: DirectoryConfig) -> tuple[
         for conn in server.connectors.connectors:
             if conn.type.upper() != "AD" or not conn.account_user:
                 continue
-            accounts.append((conn.account_user, conn.account_domain))
-            key = account_key(conn.account_user, conn.account_domain)
-            mine = own.setdefault(key, {config.base_dn.lower()})
             listed = [(o.object_dn, o.scope) for o in conn.permissions]
             if not listed:
                 for partition in partitions.get(conn.name.lower(), ()):
@@ -49,28 +37,46 @@ def _wanted(servers: Sequence[HostFacts], config: DirectoryConfig) -> tuple[
                         listed.append((partition.name, "domain-root"))
                         listed.extend((ou, "ou") for ou in partition.inclusions
                                       if ou.lower() != partition.name.lower())
-            for dn, scope in listed:
-                # Objects of other domains are not on this block's DCs (one domain per pair is read).
-                if dn.lower().endswith(config.base_dn.lower()):
-                    objects.setdefault(dn.lower(), (dn, scope))
-                    mine.add(dn.lower())
-    return accounts, list(objects.values()), own
+            # Objects of other domains are not on this block's DCs (one domain per pair is read).
+            yield conn.account_user, conn.account_domain, [
+                (dn, scope) for dn, scope in listed if dn.lower().endswith(config.base_dn.lower())]
+
+
+def wanted(servers: Sequence[HostFacts], config: DirectoryConfig) -> tuple[list[tuple[str, str | None]],
+                                                                          list[tuple[str, str]]]:
+    """(account user, domain) of every AD connector of ``servers``, and the (dn, scope) objects to read."""
+    accounts: list[tuple[str, str | None]] = []
+    objects: dict[str, tuple[str, str]] = {config.base_dn.lower(): (config.base_dn, "domain-root")}
+    for user, domain, listed in _ad_connectors(servers, config):
+        accounts.append((user, domain))
+        for dn, scope in listed:
+            objects.setdefault(dn.lower(), (dn, scope))
+    return accounts, list(objects.values())
+
+
+def _own_objects(facts: DirectoryFacts, servers: Sequence[HostFacts],
+                 config: DirectoryConfig) -> DirectoryFacts:
+    """Each account judged on the domain root and the objects its own server syncs, as the server's own
+    probe reads them: the pair's DACLs are read once, but an OU only the other server syncs is config-drift's
+    finding, not a right this account lacks (found by the lab's directory conformance test)."""
+    mine: dict[tuple[str, str], set[str]] = {}
+    for user, domain, listed in _ad_connectors(servers, config):
+        objects = mine.setdefault(account_key(user, domain), {config.base_dn.lower()})
+        objects.update(dn.lower() for dn, _ in listed)
+    return replace(facts, accounts=tuple(
+        replace(a, permissions=tuple(p for p in a.permissions if p.object_dn.lower() in mine.get(a.key, ())))
+        for a in facts.accounts))
 
 
 def gather_directory(config: DirectoryConfig,
                      servers: Sequence[HostFacts]) -> tuple[DirectoryFacts | None, FactError | None]:
     from .read import read_directory
 
-    accounts, objects, own = _wanted(servers, config)
+    accounts, objects = wanted(servers, config)
     try:
-        facts = read_directory(config, accounts, objects)
+        return _own_objects(read_directory(config, accounts, objects), servers, config), None
     except DirectoryError as exc:
         return None, FactError("directory", exc.kind, str(exc))
     except Exception as exc:  # one pair's directory must never stop the run
         return None, FactError("directory", "ldap",
                                f"directory read failed ({type(exc).__name__}: {exc})")
-    # One read serves the pair, but each account is judged on the objects its own server syncs, as the
-    # probe's in-session read is: the standby's account needs no rights on an OU only the active syncs.
-    return replace(facts, accounts=tuple(
-        replace(a, permissions=tuple(o for o in a.permissions if o.object_dn.lower() in own.get(a.key, ())))
-        for a in facts.accounts)), None
