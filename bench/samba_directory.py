@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from entra_standby.lab import Lab, samba_dc, samba_directory  # noqa: E402
-from entra_standby.lab.directory_model import directory_model  # noqa: E402
+from entra_standby.lab.directory_model import DirectoryModel, directory_model  # noqa: E402
 from entra_standby.lab.samba_directory import SambaDirectory, ensure_cache  # noqa: E402
 
 PHASES: dict[str, list[float]] = defaultdict(list)
@@ -58,6 +59,13 @@ def main() -> int:
     with Lab(ROOT / "fixtures" / "scenarios" / f"{args.scenario}.yml", serve=False) as lab:
         model = directory_model([s.state for s in lab.servers.values()])
     scratch = tempfile.mkdtemp(prefix="samba-bench-")
+    try:
+        return _bench(args, model, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _bench(args: argparse.Namespace, model: DirectoryModel, scratch: str) -> int:
     if args.rebuild:
         os.environ["ENTRA_STANDBY_SAMBA_CACHE"] = scratch
         t0 = time.perf_counter()
