@@ -14,13 +14,12 @@ import fcntl
 import hashlib
 import os
 import shutil
-import signal
-import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from entra_standby.lab import samba_dc
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMBA_DIR = Path(__file__).resolve().parent / "dc"
@@ -32,7 +31,6 @@ DC_HOST = "dc1.contoso.test"
 PASSWORD = "Lab-Only-Pa55!"  # tests/dc/seed.py: every seeded user's password (lab-only domain)
 STATE = Path(os.environ.get("ENTRA_STANDBY_SAMBA_RUN", "/tmp/entra-standby-samba"))
 LOCK = Path("/tmp/entra-standby-samba.lock")
-START_TIMEOUT_S = 60.0
 
 
 class SambaUnavailable(Exception):
@@ -84,82 +82,16 @@ def _locked() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie whose parent has not reaped it yet counts as gone)."""
-    try:
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    except (OSError, IndexError):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _ldap_answers(ip: str) -> bool:
-    """Does the DC serve LDAP yet: an anonymous rootDSE read (a listening socket comes earlier)."""
-    from entra_standby.directory import ldap
-
-    try:
-        with ldap.LdapConnection(ip, 389, tls=False, timeout=2) as conn:
-            root = conn.search("", ldap.SCOPE_BASE, ldap.present("objectClass"), ["defaultNamingContext"])
-            return bool(root)
-    except Exception:
-        return False
-
-
-def _ensure_alias(state: Path) -> None:
-    shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True,
-                           check=True)
-    if f"inet {IP}/" not in shown.stdout:
-        # samba only binds addresses it finds on an interface (samba-dc.md: "no network interfaces found")
-        subprocess.run(["ip", "addr", "add", f"{IP}/32", "dev", "lo"], check=True)
-        (state / "alias-added").touch()
-
-
-def _copy_tree(src: Path, dst: Path) -> None:
-    def sockets(folder: str, names: list[str]) -> list[str]:
-        return [n for n in names if stat.S_ISSOCK(os.lstat(os.path.join(folder, n)).st_mode)]
-
-    shutil.copytree(src, dst, ignore=sockets, symlinks=True)
-    conf = dst / "etc" / "smb.conf"
-    conf.write_text(conf.read_text(encoding="utf-8").replace(str(src), str(dst)), encoding="utf-8")
+_alive = samba_dc.alive
+_stop = samba_dc.stop
+_ldap_answers = samba_dc.ldap_answers
 
 
 def _start(run_dir: Path, state: Path) -> int:
-    _ensure_alias(state)
-    log = (run_dir / "log" / "foreground.log").open("ab")
-    proc = subprocess.Popen(["samba", "-i", "-M", "single", "-s", str(run_dir / "etc" / "smb.conf")],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=run_dir)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"samba exited with {proc.returncode}: see {run_dir}/log/foreground.log")
-        if _ldap_answers(IP):
-            return proc.pid
-        time.sleep(0.1)
-    _stop(proc.pid)
-    raise RuntimeError(f"samba did not answer LDAP within {START_TIMEOUT_S:.0f} s")
-
-
-def _stop(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.05)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+    if samba_dc.ensure_alias(IP):
+        (state / "alias-added").touch()  # the last user out removes it (release)
+    # shared by every pytest process: it outlives the one that started it (release() stops it)
+    return samba_dc.start(run_dir, IP, die_with_parent=False).pid
 
 
 def build_cache() -> Path:
@@ -177,10 +109,9 @@ def build_cache() -> Path:
     _stop(pid)
     if (tmp / "alias-added").exists():
         (tmp / "alias-added").unlink()
-        subprocess.run(["ip", "addr", "del", f"{IP}/32", "dev", "lo"], check=False)
+        samba_dc.remove_alias(IP)
     (tmp / ".complete").touch()
-    conf = tmp / "etc" / "smb.conf"
-    conf.write_text(conf.read_text(encoding="utf-8").replace(str(tmp), str(cache)), encoding="utf-8")
+    samba_dc.relocate(tmp / "etc" / "smb.conf", tmp, cache)
     shutil.rmtree(cache, ignore_errors=True)
     tmp.rename(cache)
     for old in cache.parent.glob("samba-dc-*"):  # caches of earlier build scripts
@@ -190,13 +121,8 @@ def build_cache() -> Path:
 
 
 def _krb5_conf(run_dir: Path) -> None:
-    # A private krb5.conf: the KDC by address, no DNS for realm/KDC lookups nor host name canonicalisation.
-    (run_dir / "krb5.conf").write_text(
-        f"[libdefaults]\n default_realm = {REALM}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"
-        f" dns_canonicalize_hostname = false\n rdns = false\n\n[realms]\n {REALM} = {{\n  kdc = {IP}\n }}\n\n"
-        f"[domain_realm]\n .{DOMAIN} = {REALM}\n {DOMAIN} = {REALM}\n"
-        # the lab's WinRM servers, reached by address (host/127.0.0.1N in tests/dc/seed.py)
-        f" 127.0.0.11 = {REALM}\n 127.0.0.12 = {REALM}\n", encoding="utf-8")
+    # the lab's WinRM servers, reached by address (host/127.0.0.1N in tests/dc/seed.py)
+    samba_dc.write_krb5_conf(run_dir / "krb5.conf", REALM, DOMAIN, IP, ("127.0.0.11", "127.0.0.12"))
 
 
 def acquire() -> RunningDC:
@@ -216,7 +142,7 @@ def acquire() -> RunningDC:
             STATE.mkdir(parents=True)
             if alias:
                 (STATE / "alias-added").touch()
-            _copy_tree(cache, run_dir)
+            samba_dc.copy_tree(cache, run_dir)
             _krb5_conf(run_dir)
             pid_file.write_text(str(_start(run_dir, STATE)))
         users.mkdir(exist_ok=True)
@@ -238,5 +164,5 @@ def release() -> None:
         if pid_file.exists():
             _stop(int(pid_file.read_text()))
         if (STATE / "alias-added").exists():
-            subprocess.run(["ip", "addr", "del", f"{IP}/32", "dev", "lo"], check=False)
+            samba_dc.remove_alias(IP)
         shutil.rmtree(STATE, ignore_errors=True)
