@@ -158,11 +158,12 @@ def register_lab(subparsers: Any) -> None:
     serve.add_argument("--transport", choices=("https", "http"), default="https",
                        help="with --pairs: the listeners the inventory names (http: NTLM + encryption)")
     serve.add_argument("--first-pair", type=int, default=0, help=argparse.SUPPRESS)  # a fleet's child
-    serve.add_argument("--directory", choices=("embedded", "none"), default="embedded",
+    serve.add_argument("--directory", choices=("embedded", "samba", "none"), default="embedded",
                        help="the pair's domain controller: embedded (default: an LDAP endpoint on loopback "
                             "serving the scenario's accounts and rights; the inventory gets a directory: "
-                            "block) or none (the sync servers' own AD reads are judged); a fleet (--pairs) "
-                            "has none")
+                            "block), samba (a real Samba AD DC seeded from the scenario; needs root and "
+                            "scripts/install-samba) or none (the sync servers' own AD reads are judged); a "
+                            "fleet (--pairs) has none")
     serve.set_defaults(func=_lab_serve)
 
 

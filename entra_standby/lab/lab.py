@@ -330,7 +330,7 @@ class Lab:
                 dc = EmbeddedDirectory(model, workdir, tls, self._directory_address())
             else:  # "samba": the real DC (lab/samba_directory.py), imported only when asked for
                 samba = importlib.import_module(".samba_directory", __package__)
-                dc = samba.SambaDirectory(model, workdir, tls, self._directory_address())
+                dc = samba.for_lab(self, self._bind_address)
         except LabError as exc:
             raise LabError(f"the lab's {self.directory_mode} directory cannot serve this scenario: "
                            f"{exc.reason}",
