@@ -41,6 +41,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "database": (Severity.HIGH, "pair"),
     "connect-health-agent": (Severity.MEDIUM, "pair"),
     "proxy-parity": (Severity.HIGH, "standby"),
+    "password-hash-sync": (Severity.HIGH, "pair"),
+    "password-writeback": (Severity.HIGH, "pair"),
 }
 
 
