@@ -105,11 +105,12 @@ class ProbeCall:
 
 def probe_calls(names: Sequence[str] | None = None,
                 parameters: Mapping[str, Mapping[str, Any]] | None = None) -> list[ProbeCall]:
-    """The catalogue's probes (all of ``PROBE_NAMES`` by default) as calls, with optional parameters."""
-    from .probes import PROBE_NAMES, load_probe
+    """The catalogue's probes (all of ``PROBE_NAMES`` by default) as calls, with optional parameters
+    (default: the audit batch's, ``probes.AUDIT_PARAMETERS``)."""
+    from .probes import AUDIT_PARAMETERS, PROBE_NAMES, load_probe
 
     chosen = list(names) if names is not None else list(PROBE_NAMES)
-    params = parameters or {}
+    params = parameters if parameters is not None else AUDIT_PARAMETERS
     return [ProbeCall(name, load_probe(name).text, dict(params.get(name, {}))) for name in chosen]
 
 

@@ -51,6 +51,7 @@ from entra_standby.facts.model import (
     UpdateEntry,
     VersionFacts,
 )
+from entra_standby.facts.password_sync import LogEvent, PartitionPasswordSync, PasswordSyncFacts
 from entra_standby.rules import Finding, evaluate
 from entra_standby.rules import guids as g
 from entra_standby.rules.system import TLS12_VALUES
@@ -288,8 +289,25 @@ def healthy_host(name: str, role: str, now: datetime = NOW) -> HostFacts:
                                     HealthAgentService(f"AzureADConnectHealthSync{kind}", True, "Running",
                                                        "Auto", "4.5.2466.0")
                                     for kind in ("Insights", "Monitor")))),
+        "password-sync": healthy_password_sync(name, staging, now),
     }
     return HostFacts(name, role, values, collected_utc=now)
+
+
+def healthy_password_sync(name: str, staging: bool, now: datetime = NOW) -> PasswordSyncFacts:
+    """The lab's healthy password evidence: an active syncs hashes every 2 minutes, with heartbeats, and its
+    writeback service started at the last boot; a staging server does neither (audit read: MaxEvents 5)."""
+    synced = None if staging else now - timedelta(minutes=2)
+    partition = PartitionPasswordSync(f"{name}-ad-guid", ROOT, synced, synced, synced, synced,
+                                      None if staging else "Successful")
+    if staging:
+        return PasswordSyncFacts(now - timedelta(days=1), (partition,), (), ())
+    started = LogEvent(31015, now - timedelta(days=4), "PasswordResetService")
+    return PasswordSyncFacts(
+        now - timedelta(days=1), (partition,),
+        (LogEvent(31019, now - timedelta(minutes=2), "PasswordResetService"),),
+        (LogEvent(654, now - timedelta(minutes=2), "Directory Synchronization"),),
+        writeback_state_event=started)
 
 
 def healthy_pair(

@@ -69,6 +69,14 @@ BREAKS: dict[str, tuple[str | None, tuple[str, ...]]] = {
                         "the servers use different kinds of database",
                         "(active): LocalDB (localdb) .\\ADSync2019, database ADSync",
                         ": SQL Server sql01.contoso.com ADSYNC, database ADSync")),
+    # A pair check whose fault sits on one server names that server (the case is still the pair's).
+    "password-hash-sync": ("aadc01", ("the last successful password hash sync cycle ended 6.0 h ago",
+                                      "the newest password hash sync cycle ended 'FailedRetryable'",
+                                      "no password hash sync heartbeat (event 654")),
+    "password-writeback": (None, ("the password writeback service stopped (31016 WriteBackServiceStopped",
+                                  "no password writeback heartbeat (31019 ServiceBusHeartBeat",
+                                  "since then 1 relay error(s) (32002;",
+                                  "password writeback is listening on this standby too")),
 }
 
 # What standby-drifted.yml changes on aadc02, one check each (see the comments in that file).
@@ -185,14 +193,14 @@ def test_break_scenario_fails_its_check(check_id: str, tmp_path: Path) -> None:
     assert (SCENARIOS / f"{scenario}.yml").exists()
     server, fragments = BREAKS[check_id]
     result = audit(scenario, tmp_path)
-    case = result.case(check_id, server)
+    spec = load_all()[check_id]
+    case = result.case(check_id, None if spec.scope == "pair" else server)
     assert case.outcome == "failed", f"{check_id}: {case.outcome}\n{case.message}\n{result.output[-3000:]}"
     for fragment in fragments:
         assert fragment in case.message, f"{check_id}: {fragment!r} not in\n{case.message}"
     names = [server] if server else list(result.addresses)
     assert all(name in case.message for name in names), (names, case.message)
     # Host-scoped checks fail only where the fault is: the other server's verdict is a pass.
-    spec = load_all()[check_id]
     if spec.scope == "host":
         other = "aadc02" if server == "aadc01" else "aadc01"
         assert result.case(check_id, other).outcome == "passed", result.case(check_id, other).message

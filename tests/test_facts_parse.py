@@ -300,6 +300,34 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                                        "state": "Running", "start_mode": "Auto", "version": "4.5.2466.0"}],
                          "error": None},
     },
+    # the audit's read (MaxEvents 5): two partitions, newest events first, the newest start/stop of any age
+    "password-sync": {
+        "since_utc": "2026-11-21T04:00:00.0000000Z",
+        "partitions": [
+            {"connector_id": "{2A5F6D8C-0000-4000-8000-00000000AD01}", "dn": "DC=contoso,DC=com",
+             "last_successful_cycle_start_utc": "2026-11-22T03:58:00Z",
+             "last_successful_cycle_end_utc": "2026-11-22T03:58:02Z",
+             "last_cycle_start_utc": "2026-11-22T03:58:00Z", "last_cycle_end_utc": "2026-11-22T03:58:02Z",
+             "last_cycle_status": "Successful"},
+            {"connector_id": "2a5f6d8c-0000-4000-8000-00000000ad01", "dn": "DC=emea,DC=contoso,DC=com",
+             "last_successful_cycle_start_utc": None, "last_successful_cycle_end_utc": None,
+             "last_cycle_start_utc": None, "last_cycle_end_utc": None, "last_cycle_status": None},
+        ],
+        "partitions_error": None,
+        "writeback_events": [
+            {"id": 31019, "time_utc": "2026-11-22T03:55:00Z", "provider": "PasswordResetService",
+             "message": "ServiceBusHeartBeat"},
+            {"id": 32002, "time_utc": "2026-11-22T02:55:00Z", "provider": "PasswordResetService",
+             "message": None},
+        ],
+        "writeback_events_error": None,
+        "phs_events": [{"id": 654, "time_utc": "2026-11-22T03:58:02Z",
+                        "provider": "Directory Synchronization", "message": "PHS heartbeat"}],
+        "phs_events_error": None,
+        "writeback_state_event": {"id": 31015, "time_utc": "2026-11-18T04:00:00Z",
+                                  "provider": "PasswordResetService", "message": None},
+        "writeback_state_error": None,
+    },
 }
 
 CLOUD_EXAMPLE: dict[str, Any] = {

@@ -108,6 +108,10 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
         ("entra-connector-identity", None): errored("entra-connector-identity cannot be evaluated on "
                                                     "active-down:", UNREACHABLE),
         ("staging-flag", None): errored("staging-flag cannot be evaluated on active-down:", UNREACHABLE),
+        ("password-hash-sync", None): errored("password-hash-sync cannot be evaluated on active-down:",
+                                              UNREACHABLE),
+        ("password-writeback", None): errored("password-writeback cannot be evaluated on active-down:",
+                                              UNREACHABLE),
     },
     "cloud-stale": {
         ("cloud-sync-fresh", None): failed("tenant 7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60: last sync from "
@@ -120,6 +124,11 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
             "[critical]", "connector 'contoso.onmicrosoft.com - AAD': newest Export ended",
             "with stopped-server-down: the connected directory did not answer",
             "3 update(s), 0 delete(s) still pending export"),
+        # Password hash sync cannot reach Entra ID either (the tenant's last password sync is 6 h old too).
+        ("password-hash-sync", None): failed(
+            f"{ACTIVE}: partition DC=contoso,DC=com: the last successful password hash sync cycle ended "
+            "6.0 h ago", "limit 120 min", "the newest password hash sync cycle ended 'FailedRetryable'",
+            "password-hash-sync: 2 findings"),
     },
     "break-sync-scheduler": {
         ("sync-scheduler", STANDBY): failed("SchedulerSuspended is True: cycles are blocked"),
@@ -147,6 +156,9 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
         ("auto-upgrade", None): errored(f"{STANDBY}: fact 'version' unavailable",
                                         "auto-upgrade state unreadable: Failed: Get-ADSyncAutoUpgrade : "
                                         f"{NO_SYNC_SERVICE}"),
+        # The standby's PHS / writeback settings come from the config probe's ADSync cmdlets.
+        **{(check_id, None): errored(f"{STANDBY}: probe config: Failed: Get-ADSyncRule : {NO_SYNC_SERVICE}")
+           for check_id in ("password-hash-sync", "password-writeback")},
     },
     "break-audit-access": {
         # The sync service runs, but refuses the audit account (in no ADSync group) exactly as it would answer
@@ -172,6 +184,9 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
         ("auto-upgrade", None): errored(f"{STANDBY}: fact 'version' unavailable",
                                         "auto-upgrade state unreadable: Failed: Get-ADSyncAutoUpgrade : "
                                         f"{NO_SYNC_SERVICE}"),
+        # The standby's PHS / writeback settings come from the config probe's ADSync cmdlets.
+        **{(check_id, None): errored(f"{STANDBY}: probe config: Failed: Get-ADSyncRule : {NO_SYNC_SERVICE}")
+           for check_id in ("password-hash-sync", "password-writeback")},
     },
     "break-version-supported": {
         ("version-supported", ACTIVE): failed("Entra Connect 2.4.28.0 is below the supported floor 2.5.79.0"),
@@ -241,6 +256,26 @@ EXPECTED: dict[str, dict[tuple[str, str | None], Expect]] = {
             f"{STANDBY}: ServiceAccount (account Sync_AADC02_",
             f"{ACTIVE}: the application certificate 5C1E8A7D2B9F40C63E1A7B8D9C0F2E4A6B8C1D3E expires on",
             "in 12 days (warning from 30 days", "entra-connector-identity: 2 findings"),
+    },
+    "break-password-hash-sync": {
+        # The active's PHS stalled six hours ago: each partition's last successful cycle, its failed newest
+        # cycle and the missing heartbeat 654 are named; the staging standby is not held to cycles.
+        ("password-hash-sync", None): failed(
+            f"{ACTIVE}: partition DC=contoso,DC=com: the last successful password hash sync cycle ended "
+            "6.0 h ago", "the newest password hash sync cycle ended 'FailedRetryable'",
+            f"{ACTIVE}: no password hash sync heartbeat (event 654, source 'Directory Synchronization') in "
+            "the last 120 min (newest 6.0 h ago", "password-hash-sync: 3 findings"),
+    },
+    "break-password-writeback": {
+        # The standby listens too (heartbeat 31019 in staging mode); the active's writeback service stopped
+        # after relay errors: 31016 after its 31015, no heartbeat for three hours, the 32002 named.
+        ("password-writeback", None): failed(
+            f"{ACTIVE}: the password writeback service stopped (31016 WriteBackServiceStopped at",
+            f"{ACTIVE}: no password writeback heartbeat (31019 ServiceBusHeartBeat, source "
+            "PasswordResetService) in the last 120 min (newest 3.0 h ago; since then 1 relay error(s) "
+            "(32002;",
+            f"{STANDBY}: password writeback is listening on this standby too (heartbeat 31019 5 min ago)",
+            "password-writeback: 3 findings"),
     },
     "break-cloud-sync-enabled": {
         ("cloud-sync-enabled", None): failed("tenant 7d3f5a1e-2c4b-4e8f-9a6d-1b2c3d4e5f60: directory "

@@ -43,6 +43,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "proxy-parity": (Severity.HIGH, "standby"),
     "pending-full-sync": (Severity.HIGH, "standby"),
     "entra-connector-identity": (Severity.HIGH, "pair"),
+    "password-hash-sync": (Severity.HIGH, "pair"),
+    "password-writeback": (Severity.HIGH, "pair"),
 }
 
 

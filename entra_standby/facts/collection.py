@@ -21,6 +21,7 @@ from .model import (
     TlsFacts,
     VersionFacts,
 )
+from .password_sync import PasswordSyncFacts
 
 if TYPE_CHECKING:  # directory.facts builds on facts.model: a run-time import here would be circular
     from ..directory.facts import DirectoryFacts
@@ -102,6 +103,10 @@ class HostFacts:
     @property
     def machine(self) -> MachineFacts:
         return self.get("machine", MachineFacts)
+
+    @property
+    def password_sync(self) -> PasswordSyncFacts:
+        return self.get("password-sync", PasswordSyncFacts)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .password_sync import LogEvent, PartitionPasswordSync, PasswordSyncFacts  # noqa: F401  (hints resolve here)
+
 # --- access (the preflight) ------------------------------------------------------------------------------
 
 
@@ -477,6 +479,7 @@ FACT_TYPES: dict[str, type] = {
     "config": ConfigFacts,
     "pending-exports": PendingExportsFacts,
     "machine": MachineFacts,
+    "password-sync": PasswordSyncFacts,
 }
 """Fact domain (== probe name) -> the dataclass its ``data`` parses into."""
 

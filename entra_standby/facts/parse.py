@@ -108,7 +108,7 @@ def parse_probe_output(host: str, probe: str, raw: object, *, now: datetime | No
 
     ``now`` is the reference time for "a date in the future" (default: the current time).
     """
-    if probe == "password-sync":  # a drill probe (probes.DRILL_PROBES); its fact: facts/password_sync.py
+    if probe == "password-sync":  # its fact lives in facts/password_sync.py (the drill reads it on its own)
         from .password_sync import parse_password_sync_output
 
         return parse_password_sync_output(host, raw, now=now)

@@ -1,7 +1,8 @@
-"""The ``password-sync`` drill probe's typed fact: proof that PHS and password writeback run after a switch.
+"""The ``password-sync`` probe's typed fact: proof that PHS and password writeback run.
 
-The probe (``probes/password-sync.ps1``, one of ``probes.DRILL_PROBES``) is not part of the audit batch;
-the drill runs it on each server after a switch with ``SinceUtc`` = the moment of the switch. Reference
+The drill runs the probe (``probes/password-sync.ps1``) on each server after a switch with ``SinceUtc`` = the
+moment of the switch; the audit batch runs it too (``MaxEvents`` 5), for the password-hash-sync and
+password-writeback checks (rules/password.py). Reference
 §1.4 and probe-review A2: after un-staging, the new active should show PasswordResetService 31015 then
 31019 heartbeats, PHS heartbeat 654 and partition timestamps moving forward; the old active 31016 (or no
 more 31019) and frozen timestamps. Each of the three parts carries its own ``*_error`` (the rest stays
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import ProbeError
-from .parse import _build_domain, _open_envelope
 
 __all__ = [
     "PHS_HEARTBEAT",
@@ -66,6 +66,17 @@ class PasswordSyncFacts:
     partitions_error: str | None = None
     writeback_events_error: str | None = None
     phs_events_error: str | None = None
+    # The newest 31015 or 31016 whatever its age (None: neither in the retained log, or facts from a probe
+    # before it was read; newest() then falls back on the SinceUtc window's events).
+    writeback_state_event: LogEvent | None = None
+    writeback_state_error: str | None = None
+
+    def newest(self, *ids: int) -> LogEvent | None:
+        """The newest event read with one of ``ids`` (both lists and the state event), or None."""
+        found = [e for e in (*self.writeback_events, *self.phs_events,
+                             *((self.writeback_state_event,) if self.writeback_state_event else ()))
+                 if e.id in ids and e.time_utc is not None]
+        return max(found, key=lambda e: e.time_utc or self.since_utc, default=None)
 
     def writeback_ids(self) -> set[int]:
         return {e.id for e in self.writeback_events}
@@ -99,6 +110,8 @@ class PasswordSyncFacts:
 def parse_password_sync_output(host: str, raw: object, *, now: datetime | None = None) -> PasswordSyncFacts:
     """The typed fact from the probe's raw output; ``ProbeError`` (naming host and field) when it does not
     fit, ``ProbeFailedError`` when the probe itself reported ``ok: false``."""
+    from .parse import _build_domain, _open_envelope  # parse imports facts.model, which imports this module
+
     data = _open_envelope(host, "probe", "password-sync", raw)
     fact = _build_domain(host, "password-sync", PasswordSyncFacts, data, now or datetime.now(UTC),
                          check_future=True)

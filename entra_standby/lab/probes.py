@@ -27,7 +27,7 @@ from .timefmt import ps_date, utc_now
 
 PWWB_EVENT_IDS = (31015, 31016, 31019, 31034, 32002)  # reference §1.4
 PHS_EVENT_IDS = (654,)  # probe-review [PHS-TS]
-MAX_EVENTS = 200  # probes/password-sync.ps1 -MaxEvents
+MAX_EVENTS = 200  # probes/password-sync.ps1 -MaxEvents's default
 
 
 class ProbeFailedError(Exception):
@@ -517,13 +517,17 @@ def password_sync_data(state: ServerState, params: dict[str, Any]) -> dict[str, 
             raise ProbeFailedError(
                 "Failed", f"SinceUtc '{since_text}' is not an ISO 8601 date and time") from None
         since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+    most = int(params.get("maxevents", MAX_EVENTS))  # [int] binding, as for NumberRequested
+    if most < 1:
+        raise ProbeFailedError("Failed", f"MaxEvents {most} must be 1 or more")
 
-    def events(source: str, ids: tuple[int, ...]) -> list[dict[str, Any]]:
+    def events(source: str, ids: tuple[int, ...], after: datetime | None = since,
+               limit: int = most) -> list[dict[str, Any]]:
         chosen: list[AppEvent] = [e for e in state.events if e.source == source and e.event_id in ids
-                                  and e.time >= since]
+                                  and (after is None or e.time >= after)]
         return [{"id": e.event_id, "time_utc": ps_date(e.time), "provider": e.source,
                  "message": e.message}
-                for e in sorted(chosen, key=lambda e: e.time, reverse=True)[:MAX_EVENTS]]
+                for e in sorted(chosen, key=lambda e: e.time, reverse=True)[:limit]]
 
     partitions_error = None
     if not state.service.exists:
@@ -551,6 +555,9 @@ def password_sync_data(state: ServerState, params: dict[str, Any]) -> dict[str, 
         "writeback_events_error": None,
         "phs_events": events(PHS_SOURCE, PHS_EVENT_IDS),
         "phs_events_error": None,
+        # the newest start/stop whatever its age (Get-WinEvent -MaxEvents 1, no StartTime)
+        "writeback_state_event": next(iter(events(PWWB_SOURCE, (31015, 31016), None, 1)), None),
+        "writeback_state_error": None,
     }
 
 
@@ -574,7 +581,7 @@ PROBE_PARAMETERS: dict[str, tuple[str, ...]] = {
     "service": ("servicename",),
     "os": ("maxupdatehistory",),
     "run-history": ("numberrequested",),
-    "password-sync": ("sinceutc",),
+    "password-sync": ("sinceutc", "maxevents"),
 }
 """The ``param()`` block of each probe (lower case, in declaration order, which is also the positional
 order); passing anything else fails like PowerShell does."""

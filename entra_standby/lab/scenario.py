@@ -322,6 +322,18 @@ SERVER_SCHEMA = Obj(
             Obj({"full_import_required": _b(), "full_sync_required": _b()}),
             {"full_import_required": False, "full_sync_required": False},
         ),
+        # PHS and writeback evidence at lab start as probes/password-sync.ps1 reports it (times; null = never)
+        "password_evidence": Obj(
+            {
+                "phs_last_success": _t(True),
+                "phs_last_status": _s(True),
+                "phs_heartbeat": _t(True),
+                "writeback_started": _t(True),
+                "writeback_stopped": _t(True),
+                "writeback_heartbeat": _t(True),
+                "writeback_error": _t(True),
+            }
+        ),
         # the Connect Health sync agent's services as probes/machine.ps1 reports them
         "health_agent": ListOf(
             Obj({"name": _s(), "exists": _b(), "state": _s(True), "start_mode": _s(True),

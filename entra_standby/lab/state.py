@@ -433,6 +433,18 @@ def default_server_spec(name: str, role: str, address: str, start: datetime) -> 
         # Get-ADSyncSchedulerConnectorOverride (scheduler probe): connector name -> the full steps its next
         # cycle runs ({full_import_required, full_sync_required}); a completed cycle clears them.
         "connector_overrides": {},
+        # PHS and password writeback evidence at lab start (password-sync probe): the partitions' last
+        # successful PHS cycle and the newest event of each kind; None = never. An active pushes hashes every
+        # 2 minutes and its writeback service started with the server; a staging server does neither.
+        "password_evidence": {
+            "phs_last_success": None if staging else "-2m",
+            "phs_last_status": None if staging else "Successful",
+            "phs_heartbeat": None if staging else "-2m",  # event 654
+            "writeback_started": None if staging else "-4d",  # 31015, at the last boot
+            "writeback_stopped": None,  # 31016
+            "writeback_heartbeat": None if staging else "-2m",  # 31019
+            "writeback_error": None,  # 32002 ServiceBusError (outbound 443 to the relay blocked)
+        },
         # The Connect Health sync agent's services (machine probe): installed, running, automatic.
         "health_agent": [
             {"name": n, "exists": True, "state": "Running", "start_mode": "Auto", "version": "4.5.2466.0"}
@@ -720,9 +732,17 @@ _EVENT_TEXT = {
     31015: "WriteBackServiceStarted: the password writeback service started and is ready to accept requests.",
     31016: "WriteBackServiceStopped: the password writeback service stopped.",
     31019: "ServiceBusHeartBeat: the request to the tenant's Service Bus instance succeeded.",
+    32002: "ServiceBusError: the request to the tenant's Service Bus instance failed.",
     654: "Password synchronization heartbeat: the password hash synchronization agent is running.",
 }
 _MAX_EVENTS = 500  # the Application log rolls over too
+_SEEDED_EVENTS = (  # scenario password_evidence key -> the event it seeds at lab start
+    ("phs_heartbeat", 654, PHS_SOURCE),
+    ("writeback_started", 31015, PWWB_SOURCE),
+    ("writeback_stopped", 31016, PWWB_SOURCE),
+    ("writeback_heartbeat", 31019, PWWB_SOURCE),
+    ("writeback_error", 32002, PWWB_SOURCE),
+)
 
 
 @dataclass
@@ -953,12 +973,22 @@ class ServerState:
             cname: {k: int(v) for k, v in counters.items()}
             for cname, counters in (spec["run_history"].get("export_counters") or {}).items()
         }
-        synced = None if state.staging else start - timedelta(minutes=2)
+        evidence = spec["password_evidence"]
+        synced = when(evidence["phs_last_success"])
+        status = evidence["phs_last_status"]
+        # A failed newest cycle started after the last successful one; a successful one is that one.
+        last = synced if status in (None, "Successful") else start - timedelta(minutes=1)
         state.password_sync = [
-            PasswordSyncPartition(c.identifier, p.name, synced, synced, synced, synced,
-                                  "Successful" if synced else None)
+            PasswordSyncPartition(c.identifier, p.name, synced, synced, last, last, status)
             for c in state.connectors if not c.is_entra for p in c.partitions if p.selected
         ]
+        seeded: list[tuple[datetime, int, str]] = []
+        for key, event_id, source in _SEEDED_EVENTS:
+            at = when(evidence[key])
+            if at is not None:
+                seeded.append((at, event_id, source))
+        for at, event_id, source in sorted(seeded):  # state.events is oldest first
+            state.add_event(event_id, source, at)
         if state.scheduler.next_start is None:
             newest = max((r.start for r in state.runs), default=start)
             interval = timedelta(seconds=state.scheduler.effective_interval_s)

@@ -22,6 +22,7 @@ from ..errors import EntraStandbyError
 
 __all__ = [
     "ACTION_NAMES",
+    "AUDIT_PARAMETERS",
     "CONTRACT_PARAMETERS",
     "DRILL_PROBES",
     "HELPERS_MARKER",
@@ -61,12 +62,19 @@ PROBE_NAMES: tuple[str, ...] = (
     "config",
     "pending-exports",
     "machine",
+    "password-sync",
 )
 """Every probe, in the order of docs/contracts.md section 1 (one per fact domain); ``access`` first, the
 preflight that explains the others' access errors."""
 
-DRILL_PROBES: tuple[str, ...] = ("password-sync",)
-"""Probes the failover drill runs on their own (docs/contracts.md section 1), never in the audit batch."""
+DRILL_PROBES: tuple[str, ...] = ()
+"""Probes the failover drill runs on their own (docs/contracts.md section 1), never in the audit batch.
+(``password-sync`` was one; it joined the audit batch for the password-hash-sync and password-writeback
+checks, and the drill still runs it on its own after a switch, with ``SinceUtc``.)"""
+
+AUDIT_PARAMETERS: dict[str, dict[str, int]] = {"password-sync": {"MaxEvents": 5}}
+"""Parameters of the audit batch's probes (``remoting.probe_calls`` default): the checks judge only the
+newest heartbeat of each source, and every event read costs bytes per host."""
 
 ACTION_NAMES: tuple[str, ...] = ("set-staging", "set-sync-cycle", "start-sync-cycle", "write-canary")
 """Every action (a script that changes a server), docs/contracts.md section 2."""
@@ -83,7 +91,7 @@ CONTRACT_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
     ("probe", "config"): (),
     ("probe", "pending-exports"): (),
     ("probe", "machine"): (),
-    ("probe", "password-sync"): ("SinceUtc",),
+    ("probe", "password-sync"): ("SinceUtc", "MaxEvents"),
     ("action", "set-staging"): ("Enabled",),
     ("action", "set-sync-cycle"): ("Enabled",),
     ("action", "start-sync-cycle"): ("PolicyType",),

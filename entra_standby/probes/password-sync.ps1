@@ -2,8 +2,9 @@
 <#
 .SYNOPSIS
   Evidence that password hash sync (PHS) and password writeback (PWWB) run on this server: the per-partition PHS state,
-  PasswordResetService events and the PHS heartbeat since a given time. The failover drill's proof after a switch; not
-  part of the audit batch.
+  PasswordResetService events and the PHS heartbeat since a given time, and the newest writeback start/stop event of
+  any age. The failover drill's proof after a switch (SinceUtc = the switch) and, in the audit batch (MaxEvents 5,
+  remoting.AUDIT_PARAMETERS), the facts of the password-hash-sync and password-writeback checks.
 .NOTES
   Sources (entra-connect reference section 1.4; probe-review A2):
   - Get-ADSyncPartitionPasswordSyncState: one object per AD partition with ConnectorId, DN,
@@ -20,15 +21,21 @@
   - Get-WinEvent -FilterHashtable (LogName, ProviderName, Id, StartTime) -MaxEvents:
     https://learn.microsoft.com/powershell/module/microsoft.powershell.diagnostics/get-winevent ; when nothing matches
     it writes the error NoMatchingEventsFound, which is read here as "no events", not as a failure.
-  SinceUtc: ISO 8601 (e.g. 2026-11-22T03:55:54Z, no offset = UTC); empty = the last 24 hours. Each of the three parts
-  fails on its own (partitions_error, writeback_events_error, phs_events_error) and the others stay valid.
+  - The newest 31015 or 31016 whatever its age (writeback_state_event): the service normally starts with the server,
+    days before any SinceUtc window, so "is it listening now" needs the newest start/stop event, not the window's.
+    One Get-WinEvent -MaxEvents 1 (newest first), no StartTime.
+  SinceUtc: ISO 8601 (e.g. 2026-11-22T03:55:54Z, no offset = UTC); empty = the last 24 hours. MaxEvents: the most
+  events read per source, newest first (default 200, the drill's; the audit asks for 5: it judges only the newest
+  heartbeat, and every event costs bytes per host). Each of the four parts fails on its own (partitions_error,
+  writeback_events_error, phs_events_error, writeback_state_error) and the others stay valid.
   Shapes only a real server can settle are read both ways: timestamps as DateTime or text (ConvertTo-EsUtcString,
   taken as UTC like all MIIS times), the connector id as Guid or text, the partition name as DN or DistinguishedName.
   Output: one JSON envelope (docs/contracts.md section 1), data = PasswordSyncFacts (entra_standby/facts/password_sync.py).
 #>
 [CmdletBinding()]
 param(
-    [string]$SinceUtc
+    [string]$SinceUtc,
+    [int]$MaxEvents = 200
 )
 
 #region entra-standby common helpers (probes/helpers/common.ps1, inserted here when the script is loaded)
@@ -36,11 +43,13 @@ param(
 
 function Add-EsEventRows {
     # The matching Application-log events, newest first (Get-WinEvent's order), appended to Rows.
-    param($Rows, [string]$Provider, [int[]]$Ids, [datetime]$Since)
-    $filter = @{ LogName = 'Application'; ProviderName = $Provider; Id = $Ids; StartTime = $Since.ToLocalTime() }
+    # No Since: the whole retained log (Get-WinEvent reads newest first, so -MaxEvents 1 is the newest).
+    param($Rows, [string]$Provider, [int[]]$Ids, $Since, [int]$Max)
+    $filter = @{ LogName = 'Application'; ProviderName = $Provider; Id = $Ids }
+    if ($null -ne $Since) { $filter['StartTime'] = ([datetime]$Since).ToLocalTime() }
     $found = @()
     try {
-        $found = @(Get-WinEvent -FilterHashtable $filter -MaxEvents 200 -ErrorAction Stop)
+        $found = @(Get-WinEvent -FilterHashtable $filter -MaxEvents $Max -ErrorAction Stop)
     }
     catch {
         if ([string]$_.FullyQualifiedErrorId -notlike 'NoMatchingEventsFound*') { throw }
@@ -73,6 +82,7 @@ try {
         }
         $since = $parsed
     }
+    if ($MaxEvents -lt 1) { throw ('MaxEvents ' + [string]$MaxEvents + ' must be 1 or more') }
     $data = [ordered]@{
         since_utc              = ConvertTo-EsUtcString -Value $since -AssumeUtc
         partitions             = @()
@@ -81,6 +91,8 @@ try {
         writeback_events_error = $null
         phs_events             = @()
         phs_events_error       = $null
+        writeback_state_event  = $null
+        writeback_state_error  = $null
     }
     try {
         # https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server (ADSync module)
@@ -106,7 +118,7 @@ try {
     }
     try {
         $events = New-Object System.Collections.ArrayList
-        Add-EsEventRows -Rows $events -Provider 'PasswordResetService' -Ids @(31015, 31016, 31019, 31034, 32002) -Since $since
+        Add-EsEventRows -Rows $events -Provider 'PasswordResetService' -Ids @(31015, 31016, 31019, 31034, 32002) -Since $since -Max $MaxEvents
         $data['writeback_events'] = @($events.ToArray())
     }
     catch {
@@ -114,11 +126,19 @@ try {
     }
     try {
         $events = New-Object System.Collections.ArrayList
-        Add-EsEventRows -Rows $events -Provider 'Directory Synchronization' -Ids @(654) -Since $since
+        Add-EsEventRows -Rows $events -Provider 'Directory Synchronization' -Ids @(654) -Since $since -Max $MaxEvents
         $data['phs_events'] = @($events.ToArray())
     }
     catch {
         $data['phs_events_error'] = [string]$_.Exception.Message
+    }
+    try {
+        $events = New-Object System.Collections.ArrayList
+        Add-EsEventRows -Rows $events -Provider 'PasswordResetService' -Ids @(31015, 31016) -Since $null -Max 1
+        if ($events.Count -gt 0) { $data['writeback_state_event'] = $events[0] }
+    }
+    catch {
+        $data['writeback_state_error'] = [string]$_.Exception.Message
     }
     $envelope['data'] = $data
     $envelope['ok'] = $true

@@ -45,6 +45,15 @@ DEFAULT_THRESHOLDS: Final[dict[str, Any]] = {
     # finding (Entra Connect itself warns from 150 days, event 1011; an expired one, event 1012, stops every
     # export).
     "aba_certificate_warn_days": 30,
+    # password-hash-sync: minutes since the active's last successful PHS cycle ended (each AD partition) and
+    # since its newest PHS heartbeat (event 654). PHS runs every 2 minutes, but a full sync or an ADSync
+    # restart pauses it, so a few cycles is too tight; 120 is Connect Health's own alert window ("password
+    # hash sync heartbeat was skipped in the last 120 minutes", reference section 10): the check and the
+    # portal agree. The probe reads 24 hours of the log, so more than 1440 means "none in 24 hours".
+    "phs_max_age_minutes": 120,
+    # password-writeback: minutes since the active's newest ServiceBusHeartBeat (31019). Its cadence is not
+    # documented (UNCONFIRMED); 120 is the PHS window. Raise it if a real server's heartbeats are sparser.
+    "pwwb_heartbeat_max_age_minutes": 120,
     # cloud-sync-fresh, cloud-canary: minutes since the tenant (or the canary user) last received a sync from
     # on-premises. Three default 30-minute cycles, so one slow or skipped cycle is not a finding.
     "cloud_sync_max_age_minutes": 90,
