@@ -98,4 +98,4 @@ def test_usage_errors_exit_2() -> None:
     result = subprocess.run([*_cli(), "lab", "serve", "x.yml", "--write-inventory", "i.yml", "--directory",
                              "ldap"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert "invalid choice: 'ldap' (choose from 'embedded', 'none')" in result.stderr
+    assert "invalid choice: 'ldap' (choose from 'embedded', 'samba', 'none')" in result.stderr
