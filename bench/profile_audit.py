@@ -52,6 +52,7 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--builtins", action="store_true", help="also profile C functions (slower)")
     parser.add_argument("--pstats", type=Path, help="also save the profile (pstats format) here")
     args = parser.parse_args()
     with fleet(args.pairs, args.latency_ms, args.processes, "http") as raw:
@@ -62,7 +63,7 @@ def main() -> int:
         hosts = sum(len(p.servers) for p in inventory.pairs)
         yappi.set_clock_type("cpu")
         cpu, wall = time.process_time(), time.perf_counter()
-        yappi.start(builtins=True, profile_threads=True)
+        yappi.start(builtins=args.builtins, profile_threads=True)
         run = gather(inventory)
         yappi.stop()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
