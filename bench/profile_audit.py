@@ -41,6 +41,23 @@ def area(path: str) -> str:
     return "other" if path not in ("", "..") else "builtins"
 
 
+def report(rows: list[Any], hosts: int, top: int) -> None:
+    """Own CPU by area, then the top functions by own and by inclusive CPU, per audited host."""
+    by_area: dict[str, float] = defaultdict(float)
+    for row in rows:
+        by_area[area(row.module)] += row.tsub
+    total = sum(by_area.values()) or 1.0
+    print("\nown CPU by area (ms/host, share):")
+    for name, value in sorted(by_area.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<16} {1000 * value / hosts:8.2f}  {100 * value / total:5.1f}%")
+    for key, label in (("tsub", "own"), ("ttot", "inclusive")):
+        print(f"\ntop {top} by {label} CPU (ms/host, calls/host):")
+        for row in sorted(rows, key=lambda r: -getattr(r, key))[:top]:
+            where = f"{Path(row.module).parent.name}/{Path(row.module).name}:{row.lineno}"
+            ms = 1000 * getattr(row, key) / hosts
+            print(f"  {ms:8.2f} {row.ncall / hosts:8.1f}  {row.name}  [{where}]")
+
+
 def main() -> int:
     try:
         import yappi  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -71,20 +88,7 @@ def main() -> int:
     stats = yappi.get_func_stats()
     print(f"{hosts} hosts, wall {wall:.2f} s, process CPU {cpu:.2f} s ({1000 * cpu / hosts:.1f} ms/host, "
           f"profiler included), errored hosts {errored}")
-    rows: list[Any] = list(stats)
-    by_area: dict[str, float] = defaultdict(float)
-    for row in rows:
-        by_area[area(row.module)] += row.tsub
-    total = sum(by_area.values()) or 1.0
-    print("\nown CPU by area (ms/host, share):")
-    for name, value in sorted(by_area.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<16} {1000 * value / hosts:8.2f}  {100 * value / total:5.1f}%")
-    for key, label in (("tsub", "own"), ("ttot", "inclusive")):
-        print(f"\ntop {args.top} by {label} CPU (ms/host, calls/host):")
-        for row in sorted(rows, key=lambda r: -getattr(r, key))[:args.top]:
-            where = f"{Path(row.module).parent.name}/{Path(row.module).name}:{row.lineno}"
-            ms = 1000 * getattr(row, key) / hosts
-            print(f"  {ms:8.2f} {row.ncall / hosts:8.1f}  {row.name}  [{where}]")
+    report(list(stats), hosts, args.top)
     if args.pstats:
         stats.save(str(args.pstats), type="pstat")
     return 0

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree import ElementTree
 
 from psrpcore import (
     CreatePipelineEvent,
@@ -31,6 +32,7 @@ from psrpcore import (
     GetCommandMetadataEvent,
     PipelineInputEvent,
     PowerShell,
+    PSRPEvent,
     PSRPPayload,
     ResetRunspaceStateEvent,
     ServerPipeline,
@@ -40,7 +42,7 @@ from psrpcore import (
     StreamType,
 )
 from psrpcore._payload import PSRPMessage, create_message
-from psrpcore.types import PSInvocationState, PSRPMessageType, add_note_property
+from psrpcore.types import PSInvocationState, PSRPMessageType, add_note_property, deserialize
 
 from entra_standby.lab.engine import CommandCall, ErrorInfo, Invocation, PipelineResult, ScriptEngine
 from entra_standby.lab.wire import psvalues
@@ -57,6 +59,27 @@ from entra_standby.lab.wire.soap import (
 log = logging.getLogger(__name__)
 
 #: Answer a long-poll this long before the client's OperationTimeout so the fault arrives in time.
+class _ParsedPipelines:
+    """The last few CreatePipeline bodies parsed by this process (a fleet audit sends one or two kinds)."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._items: dict[tuple[bytes, str], Any] = {}
+
+    def get(self, key: tuple[bytes, str]) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: tuple[bytes, str], value: Any) -> None:
+        with self._lock:
+            if len(self._items) >= self._limit:
+                self._items.pop(next(iter(self._items)))
+            self._items.setdefault(key, value)
+
+
+_parsed_pipelines = _ParsedPipelines()
+
 TIMEOUT_MARGIN_S = 0.5
 _POLL_SLICE_S = 0.2  # how often a waiting Receive checks for client EOF and server stop
 
@@ -78,6 +101,29 @@ class _LabPool(ServerRunspacePool):
                                                  self._fragment_counter, stream_type))
             return
         super().prepare_message(message, message_type, pipeline_id, stream_type)
+
+    def _process_message(self, message: PSRPMessage) -> Any:
+        """psrpcore's, except that a CreatePipeline body is parsed once per lab process (issue 13).
+
+        Every host of a fleet audit receives the same ~130 KB CreatePipeline (only the ids in its header
+        differ), and psrpcore's deserialiser (a regex callback per escaped character, a PSObject per value)
+        spent two thirds of the lab's CPU on it, so 100 hosts in flight on one lab process waited more than a
+        read timeout for their answers. Same bytes, same capabilities: the same read-only object, exactly
+        what parsing them again would give. Bodies with a SecureString (``<SS>``, session-key encrypted) are
+        always parsed."""
+        if message.message_type != PSRPMessageType.CreatePipeline or b"<SS>" in message.data:
+            return super()._process_message(message)
+        key = (bytes(message.data), repr(self.their_capability))
+        ps_object = _parsed_pipelines.get(key)
+        if ps_object is None:
+            ps_object = deserialize(ElementTree.fromstring(message.data), cipher=self._cipher,
+                                    our_capability=self.our_capability,
+                                    their_capability=self.their_capability)
+            _parsed_pipelines.put(key, ps_object)
+        event = PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id,
+                                 message.pipeline_id)
+        self._process_CreatePipeline(event)  # type: ignore[arg-type]
+        return event
 
     @staticmethod
     def _add_ci(event: Any) -> None:
