@@ -2,6 +2,10 @@
 
 Shape of a batch (one PSRP pipeline, one statement per line below):
 
+0. ``BATCH_LEAD``, a one-line comment: it runs nothing and prints nothing. PSRP writes a pipeline's FIRST
+   statement twice (its commands as ``Cmds`` for protocol 2.1 servers, and again within ``ExtraCmds``, the
+   list of every statement), so a short first statement keeps the 15 KB of helpers from travelling twice
+   (about 23 KB per host on the wire);
 1. ``helpers_script()`` (``probes/helpers/common.ps1`` behind its marker line), dot-sourced: it defines the
    helper functions in the runspace's global scope and prints nothing;
 2. every probe, its helpers region left empty (as in the repository), in its OWN local scope
@@ -55,7 +59,11 @@ from pypsrp.wsman import NAMESPACES
 
 from .probes import helpers_script, without_helpers
 
-__all__ = ["BatchStatement", "PreparedBatch", "batch_statements", "begin_prepared", "prepare_batch"]
+__all__ = ["BATCH_LEAD", "BatchStatement", "PreparedBatch", "batch_statements", "begin_prepared",
+           "prepare_batch"]
+
+BATCH_LEAD = "# entra-standby-batch"
+"""The batch's first statement: a comment (see the module docstring for why it leads)."""
 
 _CACHE_LIMIT = 16  # distinct batches kept per process (a run has one or two: the batch and X4's re-runs)
 
@@ -70,8 +78,9 @@ class BatchStatement:
 
 
 def batch_statements(calls: Sequence[Any]) -> list[BatchStatement]:
-    """The statements for ``calls`` (``ProbeCall``-like: ``text``, ``parameters``): the helpers first if
-    any call shares them, then each call in its own scope, without its copy of the shipped helpers."""
+    """The statements for ``calls`` (``ProbeCall``-like: ``text``, ``parameters``): if any call shares the
+    helpers, the lead comment and the helpers first; then each call in its own scope, without its copy of
+    the shipped helpers."""
     statements: list[BatchStatement] = []
     shared = False
     for call in calls:
@@ -81,7 +90,7 @@ def batch_statements(calls: Sequence[Any]) -> list[BatchStatement]:
                                          tuple(dict(call.parameters).items()), True))
     if shared:
         # Dot-sourced (no local scope): the functions must outlive this statement for the probes after it.
-        statements.insert(0, BatchStatement(helpers_script(), (), False))
+        statements[:0] = [BatchStatement(BATCH_LEAD, (), True), BatchStatement(helpers_script(), (), False)]
     return statements
 
 
@@ -93,10 +102,6 @@ class PreparedBatch:
     statements: tuple[BatchStatement, ...]
     xml: bytes
 
-    @property
-    def probe_count(self) -> int:
-        """Statements that print (the helpers statement prints nothing)."""
-        return sum(1 for s in self.statements if s.use_local_scope is not False)
 
 
 _cache: dict[str, PreparedBatch] = {}

@@ -15,7 +15,13 @@ from pypsrp.wsman import WSMan
 from entra_standby.inventory import inventory_from_dict
 from entra_standby.lab import Lab
 from entra_standby.lab.engine import CommandCall, Invocation
-from entra_standby.prepared import batch_statements, begin_prepared, build_create_pipeline, prepare_batch
+from entra_standby.prepared import (
+    BATCH_LEAD,
+    batch_statements,
+    begin_prepared,
+    build_create_pipeline,
+    prepare_batch,
+)
 from entra_standby.probes import (
     HELPERS_MARKER,
     PROBE_NAMES,
@@ -40,8 +46,9 @@ def _offline_ps(protocol_version: str = "2.3") -> PowerShell:
 def test_statements_send_the_helpers_once_first_and_each_probe_without_its_copy() -> None:
     calls = probe_calls()
     statements = batch_statements(calls)
-    assert statements[0].text == helpers_script() and statements[0].use_local_scope is False
-    probes = statements[1:]
+    assert statements[0].text == BATCH_LEAD and statements[0].use_local_scope is True
+    assert statements[1].text == helpers_script() and statements[1].use_local_scope is False
+    probes = statements[2:]
     assert len(probes) == len(calls)
     for call, statement in zip(calls, probes, strict=True):
         assert statement.use_local_scope is True
@@ -129,8 +136,8 @@ def test_create_pipeline_keeps_each_probes_parameters() -> None:
     pipeline = build_create_pipeline(batch_statements(calls), "2.3", 2)
     assert pipeline.pipeline is not None and pipeline.pipeline.commands is not None
     commands = pipeline.pipeline.commands
-    assert [c.use_local_scope for c in commands] == [False, True]
-    assert [(a.name, a.value) for a in commands[1].args] == [("NumberRequested", 7)]
+    assert [c.use_local_scope for c in commands] == [True, False, True]
+    assert [(a.name, a.value) for a in commands[2].args] == [("NumberRequested", 7)]
 
 
 # --- the lab accepts the new shape as a server would, and only that --------------------------------------
@@ -202,3 +209,23 @@ def test_a_host_is_sent_less_than_the_probes_full_texts(monkeypatch: pytest.Monk
     assert all(isinstance(out, str) for out in outputs.values()), outputs
     full_texts = sum(len(call.text.encode()) for call in calls)
     assert sum(sent) < full_texts, (sum(sent), full_texts)  # each probe with its copy: over 4/3 of it
+
+
+def test_the_first_statement_is_short_because_psrp_writes_it_twice() -> None:
+    """PSRP serialises the first statement as ``Cmds`` and again inside ``ExtraCmds``: the lead comment
+    takes that place, so every script text travels once."""
+    import re
+
+    calls = probe_calls()
+    xml = prepare_batch(calls, "2.3", 2).xml
+    texts = re.findall(rb'<S N="Cmd">(.*?)</S>', xml, flags=re.S)
+    assert texts.count(BATCH_LEAD.encode()) == 2  # Cmds and ExtraCmds
+    assert len(texts) == len(batch_statements(calls)) + 1
+    assert len(set(texts)) == len(texts) - 1
+
+
+def test_lab_runs_the_lead_comment_as_powershell_does_printing_nothing(engine_lab: Lab) -> None:
+    result = _invoke(engine_lab, CommandCall(BATCH_LEAD, True, use_local_scope=True),
+                     CommandCall(helpers_script(), True, use_local_scope=False),
+                     CommandCall(_bare("scheduler"), True, use_local_scope=True))
+    assert result.failure is None and len(result.outputs) == 1

@@ -1,4 +1,4 @@
-"""The lab parses one CreatePipeline body once per process (issue 13) and still answers each host as itself."""
+"""The lab parses one CreatePipeline body once per process and still answers each host as itself."""
 
 from __future__ import annotations
 
