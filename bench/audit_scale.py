@@ -14,6 +14,13 @@ The baseline is what other tools do: every probe as a fresh ``pypsrp.client.Clie
 per command), hosts one after another. It is linear in hosts by construction, so it is measured on
 ``--baseline-pairs`` pairs and its per-host time is scaled to N (said so in the table).
 
+``--before-tree PATH`` also runs every audit with ANOTHER checkout's code (e.g. ``git archive 87d9f77 | tar
+-x -C /tmp/before``), client AND lab, interleaved in the same run: a second fleet of the same size served
+by that checkout's ``lab serve``, audited by a worker process of this script with that checkout first on
+``PYTHONPATH`` (row ``before-tree``; its CPU, requests and bytes are counted in the worker, its peak RSS
+printed too). This process's own rows and first fleet use this checkout. Both fleets exist at once but
+only one is audited at a time.
+
 ``--compare`` also runs every audit with the batch as it was before issue 13 (each probe carrying its own
 copy of the helpers, the pipeline built and serialised again for every host: ``legacy_batches()``), in the
 same run against the same lab, so before/after are ratios of one run.
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import signal
 import statistics
@@ -35,7 +43,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +90,19 @@ class WireCounter:
 
 
 @contextmanager
-def fleet(pairs: int, latency_ms: int, processes: int, transport: str) -> Iterator[dict[str, Any]]:
-    """A fleet in its own process(es), through the public CLI; yields its inventory as a dict."""
+def fleet(pairs: int, latency_ms: int, processes: int, transport: str,
+          tree: Path | None = None) -> Iterator[dict[str, Any]]:
+    """A fleet in its own process(es), through the public CLI (of checkout ``tree`` if given); yields its
+    inventory as a dict."""
     with tempfile.TemporaryDirectory() as tmp:
         inventory = Path(tmp) / "fleet.yml"
         command = [sys.executable, "-m", "entra_standby.cli", "lab", "serve", str(SCENARIO),
                    "--pairs", str(pairs), "--processes", str(processes), "--latency-ms", str(latency_ms),
                    "--transport", transport, "--write-inventory", str(inventory)]
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        env = None if tree is None else dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(tree), os.environ.get("PYTHONPATH", "")]))
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env,
+                                  cwd=None if tree is None else tree)
         try:
             assert server.stdout is not None
             for line in server.stdout:
@@ -149,6 +162,54 @@ def audit(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
             "kb_per_host": sent_bytes / hosts / 1024, "errored_hosts": errored, "hosts": hosts}
 
 
+class TreeWorker:
+    """This script in ``--worker`` mode in its own process, importing ``entra_standby`` from ``tree``."""
+
+    def __init__(self, tree: Path) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]))
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                        cwd=tree)
+        self.source = self._ask({"hello": True})["source"]
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the --before-tree worker died (exit {self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def audit(self, inventory: dict[str, Any]) -> dict[str, float]:
+        return self._ask({"inventory": inventory})
+
+    def close(self) -> float:
+        rss = float(self._ask({"rss": True})["rss_mb"])
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(60)
+        return rss
+
+
+def worker() -> int:
+    """``--worker``: one JSON request per line on stdin, one JSON answer per line on stdout."""
+    import entra_standby
+
+    with WireCounter() as counter:
+        for line in sys.stdin:
+            request = json.loads(line)
+            if request.get("hello"):
+                answer: dict[str, Any] = {"source": str(Path(entra_standby.__file__).parent)}
+            elif request.get("rss"):
+                answer = {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            else:
+                answer = audit(request["inventory"], counter)
+            print(json.dumps(answer), flush=True)
+    return 0
+
+
 def baseline(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
     """Every probe as its own ``Client.execute_ps`` (a shell per command), hosts one after another."""
     from pypsrp.client import Client
@@ -193,8 +254,13 @@ def main() -> int:
     parser.add_argument("--baseline-pairs", type=int, default=1, help="pairs the baseline runs on (0: none)")
     parser.add_argument("--compare", action="store_true",
                         help="also run the pre-issue-13 batch (audit-before), interleaved, in the same run")
+    parser.add_argument("--before-tree", type=Path,
+                        help="also run every audit with this checkout's code (before-tree), interleaved")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker()
     sizes = sorted({int(n) for n in args.pairs.split(",")})
     latencies = [int(x) for x in args.latency_ms.split(",")]
     report: dict[str, Any] = {"pairs": sizes, "repeats": args.repeats, "processes": args.processes,
@@ -206,14 +272,29 @@ def main() -> int:
             print(f"latency {latency} ms: lab of {max(sizes)} pairs in {args.processes} process(es), "
                   f"{args.transport}, medians of {args.repeats}")
             print(header)
-            with fleet(max(sizes), latency, args.processes, args.transport) as inventory:
+            with fleet(max(sizes), latency, args.processes, args.transport) as inventory, \
+                    ExitStack() as stack:
+                before_inventory: dict[str, Any] = {}
+                if args.before_tree:
+                    before_inventory = stack.enter_context(fleet(max(sizes), latency, args.processes,
+                                                                 args.transport, args.before_tree))
+                tree = TreeWorker(args.before_tree) if args.before_tree else None
+                if tree is not None:
+                    print(f"    before-tree: entra_standby from {tree.source}, client and lab (a second "
+                          "fleet, same size, served by that checkout)")
+                    tree.audit({"pairs": before_inventory["pairs"][:1]})  # its warm-up
                 audit({"pairs": inventory["pairs"][:1]}, counter)  # warm-up: imports, first handshakes
                 singles: dict[str, float] = {}
+                labels = ["audit"] + (["audit-before"] if args.compare else []) + (["before-tree"] if tree
+                                                                                  else [])
                 for n in sizes:
                     sub = {"pairs": inventory["pairs"][:n]}
-                    runs: dict[str, list[dict[str, float]]] = {"audit": [], "audit-before": []}
-                    for _ in range(args.repeats):  # interleaved, so both see the same machine load
-                        for label in runs if args.compare else ("audit",):
+                    runs: dict[str, list[dict[str, float]]] = {label: [] for label in labels}
+                    for _ in range(args.repeats):  # interleaved, so all see the same machine load
+                        for label in labels:
+                            if label == "before-tree" and tree is not None:
+                                runs[label].append(tree.audit({"pairs": before_inventory["pairs"][:n]}))
+                                continue
                             with legacy_batches(label == "audit-before"):
                                 runs[label].append(audit(sub, counter))
                     for label, measured in runs.items():
@@ -229,6 +310,10 @@ def main() -> int:
                         print(f"{latency:>3}ms {label:<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
                               f"{ratio:>6.2f} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
                               f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
+                if tree is not None:
+                    rss = tree.close()
+                    report.setdefault("before_tree_peak_rss_mb", {})[str(latency)] = rss
+                    print(f"    before-tree worker peak RSS: {rss:.0f} MB")
                 if args.baseline_pairs:
                     sub = {"pairs": inventory["pairs"][:args.baseline_pairs]}
                     row = median_of([baseline(sub, counter) for _ in range(max(1, args.repeats))])
