@@ -248,8 +248,10 @@ def _resolve_proxies_on_build(transport: Any) -> None:
     def build_resolved() -> requests.Session:
         session: requests.Session = build()
         if session.trust_env and session.auth is not None:
-            target = requests.Request("POST", transport.endpoint).prepare()
-            session.proxies = requests.utils.resolve_proxies(target, dict(session.proxies), True)
+            scheme = "https" if transport.ssl else "http"
+            if scheme not in session.proxies:  # else resolve_proxies would only copy them (setdefault)
+                target = requests.Request("POST", transport.endpoint).prepare()
+                session.proxies = requests.utils.resolve_proxies(target, dict(session.proxies), True)
             session.trust_env = False
         return session
 
