@@ -32,6 +32,7 @@ The machine is shared (other processes compete for its cores): compare figures m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -110,7 +111,9 @@ def fleet(pairs: int, latency_ms: int, processes: int, transport: str,
                     break
             else:
                 raise SystemExit(f"the fleet did not start (exit {server.wait()})")
-            yield yaml.safe_load(inventory.read_text(encoding="utf-8"))
+            raw = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+            raw["lab_pid"] = server.pid  # for lab_cpu_s; audits only pass "pairs" on
+            yield raw
         finally:
             server.send_signal(signal.SIGTERM)
             tail, _ = server.communicate(timeout=60)
@@ -147,6 +150,31 @@ def legacy_batches(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         remoting.HostSession._run_batch = original  # type: ignore[method-assign]
+
+
+def lab_cpu_s(pid: int | None) -> float:
+    """CPU seconds used so far by the lab process ``pid`` and its live descendants (Linux /proc)."""
+    if pid is None:
+        return 0.0
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def with_lab_cpu(pid: int | None, hosts: int, run: Any) -> dict[str, float]:
+    """``run()``'s figures plus the lab's CPU per host while it ran."""
+    before = lab_cpu_s(pid)
+    row: dict[str, float] = run()
+    row["lab_cpu_ms_per_host"] = 1000 * (lab_cpu_s(pid) - before) / hosts
+    return row
 
 
 def audit(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
@@ -266,7 +294,7 @@ def main() -> int:
     report: dict[str, Any] = {"pairs": sizes, "repeats": args.repeats, "processes": args.processes,
                               "transport": args.transport, "rows": []}
     header = (f"{'lat':>5} {'run':<14} {'hosts':>5} {'wall s':>8} {'N/1':>6} {'req/host':>8} "
-              f"{'KB/host':>8} {'CPU ms/host':>11} {'errors':>6}")
+              f"{'KB/host':>8} {'CPU ms/host':>11} {'lab ms/host':>11} {'errors':>6}")
     with WireCounter() as counter:
         for latency in latencies:
             print(f"latency {latency} ms: lab of {max(sizes)} pairs in {args.processes} process(es), "
@@ -293,10 +321,13 @@ def main() -> int:
                     for _ in range(args.repeats):  # interleaved, so all see the same machine load
                         for label in labels:
                             if label == "before-tree" and tree is not None:
-                                runs[label].append(tree.audit({"pairs": before_inventory["pairs"][:n]}))
+                                before_sub = {"pairs": before_inventory["pairs"][:n]}
+                                runs[label].append(with_lab_cpu(before_inventory.get("lab_pid"), 2 * n,
+                                                                functools.partial(tree.audit, before_sub)))
                                 continue
                             with legacy_batches(label == "audit-before"):
-                                runs[label].append(audit(sub, counter))
+                                runs[label].append(with_lab_cpu(inventory.get("lab_pid"), 2 * n,
+                                                                functools.partial(audit, sub, counter)))
                     for label, measured in runs.items():
                         if not measured:
                             continue
@@ -309,7 +340,8 @@ def main() -> int:
                                                "ratio_n_1": ratio})
                         print(f"{latency:>3}ms {label:<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
                               f"{ratio:>6.2f} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
-                              f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
+                              f"{row['cpu_ms_per_host']:>11.1f} {row['lab_cpu_ms_per_host']:>11.1f} "
+                              f"{int(row['errored_hosts']):>6}")
                 if tree is not None:
                     rss = tree.close()
                     report.setdefault("before_tree_peak_rss_mb", {})[str(latency)] = rss
@@ -323,7 +355,7 @@ def main() -> int:
                     report["rows"].append({"latency_ms": latency, "run": "baseline", **row})
                     print(f"{latency:>3}ms {'baseline':<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
                           f"{'':>6} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
-                          f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
+                          f"{row['cpu_ms_per_host']:>11.1f} {'':>11} {int(row['errored_hosts']):>6}")
                     for n, wall in sorted(ours.items()):
                         scaled = per_host * 2 * n
                         print(f"      baseline/ours at {n} pair(s): {scaled / wall:.1f}x "
