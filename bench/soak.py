@@ -39,7 +39,8 @@ def main() -> int:
     errors: collections.Counter[str] = collections.Counter()
     runs: list[dict[str, float]] = []
     with fleet(args.pairs, args.latency_ms, args.processes, "http") as raw:
-        inventory = inventory_from_dict(raw, path=ROOT / "fleet.yml", label="fleet inventory")
+        inventory = inventory_from_dict({"pairs": raw["pairs"]}, path=ROOT / "fleet.yml",
+                                        label="fleet inventory")
         hosts = sum(len(p.servers) for p in inventory.pairs)
         print(f"{args.runs} audits of {args.pairs} pairs ({hosts} hosts), {args.latency_ms} ms per request, "
               f"lab in {args.processes} process(es)")

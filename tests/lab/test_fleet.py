@@ -81,3 +81,18 @@ def test_audit_scale_before_tree_runs_another_checkout_interleaved() -> None:
     assert sorted(rows) == ["audit", "before-tree"], done.stdout
     assert rows["audit"][6] == rows["before-tree"][6] and rows["audit"][-1] == rows["before-tree"][-1] == "0"
     assert f"entra_standby from {REPO / 'entra_standby'}" in done.stdout
+
+
+def test_soak_bench_runs_with_a_tiny_fleet(tmp_path: Path) -> None:
+    """Smoke only: two audits of one healthy pair, no error counted, figures written."""
+    import json
+
+    out = tmp_path / "soak.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "soak.py"), "--runs", "2", "--pairs", "1", "--latency-ms", "0",
+         "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["errored_hosts"] for r in figures["runs"]] == [0, 0] and figures["errors"] == {}
+    assert "runs with an error: 0 of 2" in done.stdout
