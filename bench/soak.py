@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
+import re
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -24,6 +30,44 @@ from audit_scale import ROOT, fleet
 
 from entra_standby.gather import gather
 from entra_standby.inventory import inventory_from_dict
+
+
+class TimeoutTrace:
+    """``--diagnose``: which WS-Man action each read timeout hit and how long it had waited (pypsrp's
+    transport wrapped in this process only)."""
+
+    def __init__(self) -> None:
+        self.seen: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> TimeoutTrace:
+        from pypsrp.wsman import _TransportHTTP
+
+        trace, original = self, _TransportHTTP.send
+        self._original = original
+
+        def send(transport: Any, message: bytes, *args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            try:
+                return original(transport, message, *args, **kwargs)
+            except requests.exceptions.Timeout as exc:
+                found = _ACTION.search(message)
+                action = found.group(1).decode() if found else "?"
+                waited = time.monotonic() - started
+                with trace._lock:
+                    trace.seen[f"{type(exc).__name__} on {action} after {waited:.1f} s"] += 1
+                raise
+
+        _TransportHTTP.send = send  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from pypsrp.wsman import _TransportHTTP
+
+        _TransportHTTP.send = self._original  # type: ignore[method-assign]
+
+
+_ACTION = re.compile(rb"<(?:\w+:)?Action[^>]*>[^<]*/([A-Za-z]+)</")
 
 
 def main() -> int:
@@ -35,10 +79,14 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--max-parallel", type=int, help="gather's cap (default: its own)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="name the WS-Man action of every read timeout (wraps pypsrp's transport)")
     args = parser.parse_args()
+    trace = TimeoutTrace() if args.diagnose else None
     errors: collections.Counter[str] = collections.Counter()
     runs: list[dict[str, float]] = []
-    with fleet(args.pairs, args.latency_ms, args.processes, "http") as raw:
+    with fleet(args.pairs, args.latency_ms, args.processes, "http") as raw, \
+            (trace if trace is not None else contextlib.nullcontext()):
         inventory = inventory_from_dict({"pairs": raw["pairs"]}, path=ROOT / "fleet.yml",
                                         label="fleet inventory")
         hosts = sum(len(p.servers) for p in inventory.pairs)
@@ -64,6 +112,10 @@ def main() -> int:
           f"max {max(walls):.2f} s")
     for message, count in errors.most_common():
         print(f"  {count:>5} x {message}")
+    if trace is not None:
+        print("read timeouts by action:" if trace.seen else "read timeouts by action: none")
+        for what, count in trace.seen.most_common():
+            print(f"  {count:>5} x {what}")
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "runs": runs,
                                          "errors": dict(errors)}, indent=2), encoding="utf-8")
