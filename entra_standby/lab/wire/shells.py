@@ -32,7 +32,6 @@ from psrpcore import (
     GetCommandMetadataEvent,
     PipelineInputEvent,
     PowerShell,
-    PSRPEvent,
     PSRPPayload,
     ResetRunspaceStateEvent,
     ServerPipeline,
@@ -42,7 +41,7 @@ from psrpcore import (
     StreamType,
 )
 from psrpcore._payload import PSRPMessage, create_message
-from psrpcore.types import PSInvocationState, PSRPMessageType, add_note_property, deserialize
+from psrpcore.types import PSInvocationState, PSObject, PSRPMessageType, add_note_property, deserialize
 
 from entra_standby.lab.engine import CommandCall, ErrorInfo, Invocation, PipelineResult, ScriptEngine
 from entra_standby.lab.wire import psvalues
@@ -59,6 +58,18 @@ from entra_standby.lab.wire.soap import (
 log = logging.getLogger(__name__)
 
 #: Answer a long-poll this long before the client's OperationTimeout so the fault arrives in time.
+class _ParsedCreatePipeline(CreatePipelineEvent):
+    """psrpcore's CreatePipeline event with its pipeline built once for these bytes: ``pipeline`` is a
+    property that builds a new ``PowerShell`` on every read (psrpcore reads it once, the lab once); the
+    server side only reads it, so one shared object serves every host."""
+
+    parsed_pipeline: PowerShell
+
+    @property
+    def pipeline(self) -> PowerShell:
+        return self.parsed_pipeline
+
+
 class _ParsedPipelines:
     """The last few CreatePipeline bodies parsed by this process (a fleet audit sends one or two kinds)."""
 
@@ -103,7 +114,8 @@ class _LabPool(ServerRunspacePool):
         super().prepare_message(message, message_type, pipeline_id, stream_type)
 
     def _process_message(self, message: PSRPMessage) -> Any:
-        """psrpcore's, except that a CreatePipeline body is parsed once per lab process (issue 13).
+        """psrpcore's, except that a CreatePipeline body is parsed (and its pipeline built) once per lab
+        process (issue 13).
 
         Every host of a fleet audit receives the same ~130 KB CreatePipeline (only the ids in its header
         differ), and psrpcore's deserialiser (a regex callback per escaped character, a PSObject per value)
@@ -111,18 +123,23 @@ class _LabPool(ServerRunspacePool):
         read timeout for their answers. Same bytes, same capabilities: the same read-only object, exactly
         what parsing them again would give. Bodies with a SecureString (``<SS>``, session-key encrypted) are
         always parsed."""
-        if message.message_type != PSRPMessageType.CreatePipeline or b"<SS>" in message.data:
+        if (message.message_type != PSRPMessageType.CreatePipeline or b"<SS>" in message.data
+                or message.pipeline_id is None):
             return super()._process_message(message)
         key = (bytes(message.data), repr(self.their_capability))
-        ps_object = _parsed_pipelines.get(key)
-        if ps_object is None:
+        parsed = _parsed_pipelines.get(key)
+        if parsed is None:
             ps_object = deserialize(ElementTree.fromstring(message.data), cipher=self._cipher,
                                     our_capability=self.our_capability,
                                     their_capability=self.their_capability)
-            _parsed_pipelines.put(key, ps_object)
-        event = PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id,
-                                 message.pipeline_id)
-        self._process_CreatePipeline(event)  # type: ignore[arg-type]
+            if not isinstance(ps_object, PSObject):  # not a pipeline: psrpcore says what is wrong with it
+                return super()._process_message(message)
+            parsed = (ps_object, PowerShell.FromPSObjectForRemoting(ps_object))
+            _parsed_pipelines.put(key, parsed)
+        event = _ParsedCreatePipeline(message.message_type, parsed[0], message.runspace_pool_id,
+                                      message.pipeline_id)
+        event.parsed_pipeline = parsed[1]
+        self._process_CreatePipeline(event)
         return event
 
     @staticmethod
