@@ -103,7 +103,6 @@ class PreparedBatch:
     xml: bytes
 
 
-
 _cache: dict[str, PreparedBatch] = {}
 _cache_lock = threading.Lock()
 
