@@ -37,3 +37,37 @@ def test_the_cache_is_bounded() -> None:
     for n in range(5):
         cache.put((bytes([n]), "c"), n)
     assert len(cache._items) == 2 and cache.get((b"\x04", "c")) == 4 and cache.get((b"\x00", "c")) is None
+
+
+def test_many_hosts_sending_a_new_batch_at_once_parse_it_once() -> None:
+    """Single flight: the first audit after start sends 100 identical new bodies at once."""
+    import threading
+    import time
+
+    cache = shells._ParsedPipelines()
+    built: list[int] = []
+    start = threading.Event()
+
+    def build() -> object:
+        built.append(1)
+        time.sleep(0.1)  # a slow parse: the others arrive meanwhile
+        return ("parsed", len(built))
+
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def host() -> None:
+        start.wait()
+        value = cache.get_or_build((b"body", "cap"), build)
+        with lock:
+            results.append(value)
+
+    threads = [threading.Thread(target=host) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    start.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(built) == 1 and results == [("parsed", 1)] * 20
+    assert cache.get_or_build((b"other", "cap"), lambda: None) is None  # not a pipeline: not cached
+    assert cache.get((b"other", "cap")) is None and cache._building == {}

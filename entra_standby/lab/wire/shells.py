@@ -71,12 +71,17 @@ class _ParsedCreatePipeline(CreatePipelineEvent):
 
 
 class _ParsedPipelines:
-    """The last few CreatePipeline bodies parsed by this process (a fleet audit sends one or two kinds)."""
+    """The last few CreatePipeline bodies parsed by this process (a fleet audit sends one or two kinds).
+
+    Single flight: when 100 hosts send the same new body at once, one thread parses it and the others wait
+    for that result instead of all parsing it side by side (which starved the lab into read timeouts on the
+    first audit after start)."""
 
     def __init__(self, limit: int = 8) -> None:
         self._limit = limit
         self._lock = threading.Lock()
         self._items: dict[tuple[bytes, str], Any] = {}
+        self._building: dict[tuple[bytes, str], threading.Lock] = {}
 
     def get(self, key: tuple[bytes, str]) -> Any:
         with self._lock:
@@ -87,6 +92,25 @@ class _ParsedPipelines:
             if len(self._items) >= self._limit:
                 self._items.pop(next(iter(self._items)))
             self._items.setdefault(key, value)
+
+    def get_or_build(self, key: tuple[bytes, str], build: Callable[[], Any]) -> Any:
+        """The cached value, else ``build()``'s (None is not cached), built by one thread at a time."""
+        with self._lock:
+            if key in self._items:
+                return self._items[key]
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            found = self.get(key)
+            if found is not None:
+                return found
+            try:
+                value = build()
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
+            if value is not None:
+                self.put(key, value)
+            return value
 
 
 _parsed_pipelines = _ParsedPipelines()
@@ -126,16 +150,17 @@ class _LabPool(ServerRunspacePool):
         if (message.message_type != PSRPMessageType.CreatePipeline or b"<SS>" in message.data
                 or message.pipeline_id is None):
             return super()._process_message(message)
-        key = (bytes(message.data), repr(self.their_capability))
-        parsed = _parsed_pipelines.get(key)
-        if parsed is None:
+        def parse() -> tuple[PSObject, PowerShell] | None:
             ps_object = deserialize(ElementTree.fromstring(message.data), cipher=self._cipher,
                                     our_capability=self.our_capability,
                                     their_capability=self.their_capability)
-            if not isinstance(ps_object, PSObject):  # not a pipeline: psrpcore says what is wrong with it
-                return super()._process_message(message)
-            parsed = (ps_object, PowerShell.FromPSObjectForRemoting(ps_object))
-            _parsed_pipelines.put(key, parsed)
+            if not isinstance(ps_object, PSObject):
+                return None
+            return ps_object, PowerShell.FromPSObjectForRemoting(ps_object)
+
+        parsed = _parsed_pipelines.get_or_build((bytes(message.data), repr(self.their_capability)), parse)
+        if parsed is None:  # not a pipeline: psrpcore says what is wrong with it
+            return super()._process_message(message)
         event = _ParsedCreatePipeline(message.message_type, parsed[0], message.runspace_pool_id,
                                       message.pipeline_id)
         event.parsed_pipeline = parsed[1]
