@@ -14,6 +14,13 @@ The baseline is what other tools do: every probe as a fresh ``pypsrp.client.Clie
 per command), hosts one after another. It is linear in hosts by construction, so it is measured on
 ``--baseline-pairs`` pairs and its per-host time is scaled to N (said so in the table).
 
+``--before-tree PATH`` also runs every audit with ANOTHER checkout's code (e.g. ``git archive 87d9f77 | tar
+-x -C /tmp/before``), client AND lab, interleaved in the same run: a second fleet of the same size served
+by that checkout's ``lab serve``, audited by a worker process of this script with that checkout first on
+``PYTHONPATH`` (row ``before-tree``; its CPU, requests and bytes are counted in the worker, its peak RSS
+printed too). This process's own rows and first fleet use this checkout. Both fleets exist at once but
+only one is audited at a time.
+
 ``--compare`` also runs every audit with the batch as it was before issue 13 (each probe carrying its own
 copy of the helpers, the pipeline built and serialised again for every host: ``legacy_batches()``), in the
 same run against the same lab, so before/after are ratios of one run.
@@ -25,7 +32,9 @@ The machine is shared (other processes compete for its cores): compare figures m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import resource
 import signal
 import statistics
@@ -35,7 +44,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +91,19 @@ class WireCounter:
 
 
 @contextmanager
-def fleet(pairs: int, latency_ms: int, processes: int, transport: str) -> Iterator[dict[str, Any]]:
-    """A fleet in its own process(es), through the public CLI; yields its inventory as a dict."""
+def fleet(pairs: int, latency_ms: int, processes: int, transport: str,
+          tree: Path | None = None) -> Iterator[dict[str, Any]]:
+    """A fleet in its own process(es), through the public CLI (of checkout ``tree`` if given); yields its
+    inventory as a dict."""
     with tempfile.TemporaryDirectory() as tmp:
         inventory = Path(tmp) / "fleet.yml"
         command = [sys.executable, "-m", "entra_standby.cli", "lab", "serve", str(SCENARIO),
                    "--pairs", str(pairs), "--processes", str(processes), "--latency-ms", str(latency_ms),
                    "--transport", transport, "--write-inventory", str(inventory)]
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        env = None if tree is None else dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(tree), os.environ.get("PYTHONPATH", "")]))
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env,
+                                  cwd=None if tree is None else tree)
         try:
             assert server.stdout is not None
             for line in server.stdout:
@@ -97,7 +111,9 @@ def fleet(pairs: int, latency_ms: int, processes: int, transport: str) -> Iterat
                     break
             else:
                 raise SystemExit(f"the fleet did not start (exit {server.wait()})")
-            yield yaml.safe_load(inventory.read_text(encoding="utf-8"))
+            raw = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+            raw["lab_pid"] = server.pid  # for lab_cpu_s; audits only pass "pairs" on
+            yield raw
         finally:
             server.send_signal(signal.SIGTERM)
             tail, _ = server.communicate(timeout=60)
@@ -136,6 +152,31 @@ def legacy_batches(enabled: bool = True) -> Iterator[None]:
         remoting.HostSession._run_batch = original  # type: ignore[method-assign]
 
 
+def lab_cpu_s(pid: int | None) -> float:
+    """CPU seconds used so far by the lab process ``pid`` and its live descendants (Linux /proc)."""
+    if pid is None:
+        return 0.0
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def with_lab_cpu(pid: int | None, hosts: int, run: Any) -> dict[str, float]:
+    """``run()``'s figures plus the lab's CPU per host while it ran."""
+    before = lab_cpu_s(pid)
+    row: dict[str, float] = run()
+    row["lab_cpu_ms_per_host"] = 1000 * (lab_cpu_s(pid) - before) / hosts
+    return row
+
+
 def audit(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
     parsed = inventory_from_dict(inventory, path=ROOT / "fleet.yml", label="fleet inventory")
     hosts = sum(len(p.servers) for p in parsed.pairs)
@@ -147,6 +188,54 @@ def audit(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
     errored = sum(1 for p in run.pairs for s in p.servers if s.errors)
     return {"wall_s": wall, "cpu_ms_per_host": 1000 * cpu / hosts, "requests_per_host": sent_requests / hosts,
             "kb_per_host": sent_bytes / hosts / 1024, "errored_hosts": errored, "hosts": hosts}
+
+
+class TreeWorker:
+    """This script in ``--worker`` mode in its own process, importing ``entra_standby`` from ``tree``."""
+
+    def __init__(self, tree: Path) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]))
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                        cwd=tree)
+        self.source = self._ask({"hello": True})["source"]
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the --before-tree worker died (exit {self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def audit(self, inventory: dict[str, Any]) -> dict[str, float]:
+        return self._ask({"inventory": inventory})
+
+    def close(self) -> float:
+        rss = float(self._ask({"rss": True})["rss_mb"])
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(60)
+        return rss
+
+
+def worker() -> int:
+    """``--worker``: one JSON request per line on stdin, one JSON answer per line on stdout."""
+    import entra_standby
+
+    with WireCounter() as counter:
+        for line in sys.stdin:
+            request = json.loads(line)
+            if request.get("hello"):
+                answer: dict[str, Any] = {"source": str(Path(entra_standby.__file__).parent)}
+            elif request.get("rss"):
+                answer = {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            else:
+                answer = audit(request["inventory"], counter)
+            print(json.dumps(answer), flush=True)
+    return 0
 
 
 def baseline(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
@@ -193,29 +282,52 @@ def main() -> int:
     parser.add_argument("--baseline-pairs", type=int, default=1, help="pairs the baseline runs on (0: none)")
     parser.add_argument("--compare", action="store_true",
                         help="also run the pre-issue-13 batch (audit-before), interleaved, in the same run")
+    parser.add_argument("--before-tree", type=Path,
+                        help="also run every audit with this checkout's code (before-tree), interleaved")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker()
     sizes = sorted({int(n) for n in args.pairs.split(",")})
     latencies = [int(x) for x in args.latency_ms.split(",")]
     report: dict[str, Any] = {"pairs": sizes, "repeats": args.repeats, "processes": args.processes,
                               "transport": args.transport, "rows": []}
     header = (f"{'lat':>5} {'run':<14} {'hosts':>5} {'wall s':>8} {'N/1':>6} {'req/host':>8} "
-              f"{'KB/host':>8} {'CPU ms/host':>11} {'errors':>6}")
+              f"{'KB/host':>8} {'CPU ms/host':>11} {'lab ms/host':>11} {'errors':>6}")
     with WireCounter() as counter:
         for latency in latencies:
             print(f"latency {latency} ms: lab of {max(sizes)} pairs in {args.processes} process(es), "
                   f"{args.transport}, medians of {args.repeats}")
             print(header)
-            with fleet(max(sizes), latency, args.processes, args.transport) as inventory:
+            with fleet(max(sizes), latency, args.processes, args.transport) as inventory, \
+                    ExitStack() as stack:
+                before_inventory: dict[str, Any] = {}
+                if args.before_tree:
+                    before_inventory = stack.enter_context(fleet(max(sizes), latency, args.processes,
+                                                                 args.transport, args.before_tree))
+                tree = TreeWorker(args.before_tree) if args.before_tree else None
+                if tree is not None:
+                    print(f"    before-tree: entra_standby from {tree.source}, client and lab (a second "
+                          "fleet, same size, served by that checkout)")
+                    tree.audit({"pairs": before_inventory["pairs"][:1]})  # its warm-up
                 audit({"pairs": inventory["pairs"][:1]}, counter)  # warm-up: imports, first handshakes
                 singles: dict[str, float] = {}
+                labels = ["audit"] + (["audit-before"] if args.compare else []) + (["before-tree"] if tree
+                                                                                  else [])
                 for n in sizes:
                     sub = {"pairs": inventory["pairs"][:n]}
-                    runs: dict[str, list[dict[str, float]]] = {"audit": [], "audit-before": []}
-                    for _ in range(args.repeats):  # interleaved, so both see the same machine load
-                        for label in runs if args.compare else ("audit",):
+                    runs: dict[str, list[dict[str, float]]] = {label: [] for label in labels}
+                    for _ in range(args.repeats):  # interleaved, so all see the same machine load
+                        for label in labels:
+                            if label == "before-tree" and tree is not None:
+                                before_sub = {"pairs": before_inventory["pairs"][:n]}
+                                runs[label].append(with_lab_cpu(before_inventory.get("lab_pid"), 2 * n,
+                                                                functools.partial(tree.audit, before_sub)))
+                                continue
                             with legacy_batches(label == "audit-before"):
-                                runs[label].append(audit(sub, counter))
+                                runs[label].append(with_lab_cpu(inventory.get("lab_pid"), 2 * n,
+                                                                functools.partial(audit, sub, counter)))
                     for label, measured in runs.items():
                         if not measured:
                             continue
@@ -228,7 +340,12 @@ def main() -> int:
                                                "ratio_n_1": ratio})
                         print(f"{latency:>3}ms {label:<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
                               f"{ratio:>6.2f} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
-                              f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
+                              f"{row['cpu_ms_per_host']:>11.1f} {row['lab_cpu_ms_per_host']:>11.1f} "
+                              f"{int(row['errored_hosts']):>6}")
+                if tree is not None:
+                    rss = tree.close()
+                    report.setdefault("before_tree_peak_rss_mb", {})[str(latency)] = rss
+                    print(f"    before-tree worker peak RSS: {rss:.0f} MB")
                 if args.baseline_pairs:
                     sub = {"pairs": inventory["pairs"][:args.baseline_pairs]}
                     row = median_of([baseline(sub, counter) for _ in range(max(1, args.repeats))])
@@ -238,7 +355,7 @@ def main() -> int:
                     report["rows"].append({"latency_ms": latency, "run": "baseline", **row})
                     print(f"{latency:>3}ms {'baseline':<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
                           f"{'':>6} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
-                          f"{row['cpu_ms_per_host']:>11.1f} {int(row['errored_hosts']):>6}")
+                          f"{row['cpu_ms_per_host']:>11.1f} {'':>11} {int(row['errored_hosts']):>6}")
                     for n, wall in sorted(ours.items()):
                         scaled = per_host * 2 * n
                         print(f"      baseline/ours at {n} pair(s): {scaled / wall:.1f}x "

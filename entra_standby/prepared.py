@@ -2,6 +2,10 @@
 
 Shape of a batch (one PSRP pipeline, one statement per line below):
 
+0. ``BATCH_LEAD``, a one-line comment: it runs nothing and prints nothing. PSRP writes a pipeline's FIRST
+   statement twice (its commands as ``Cmds`` for protocol 2.1 servers, and again within ``ExtraCmds``, the
+   list of every statement), so a short first statement keeps the 15 KB of helpers from travelling twice
+   (about 23 KB per host on the wire);
 1. ``helpers_script()`` (``probes/helpers/common.ps1`` behind its marker line), dot-sourced: it defines the
    helper functions in the runspace's global scope and prints nothing;
 2. every probe, its helpers region left empty (as in the repository), in its OWN local scope
@@ -14,18 +18,25 @@ is sent whole, unchanged; ``probe show`` still prints the standalone script (hel
 
 Serialise once: the CreatePipeline message of a batch is the same for every host that runs the same calls
 (names, texts, parameters) with the same PSRP protocol version, so it is built with pypsrp's public message
-classes (``Command``, ``CommandParameter``, ``Pipeline``, ``CreatePipeline``, ``HostInfo``) and serialised
-with its public ``Serializer`` once, then kept (``PreparedBatch``). ``Serializer.serialize`` returns an
-``Element`` it is given unchanged, so each host's ``Message.pack`` only writes the cached tree out and adds
-its own runspace pool and pipeline ids: no per-host escaping of 30 KB of script, no ``deepcopy`` of the
-commands. The one private pypsrp call is ``PowerShell._invoke`` (what ``begin_invoke`` itself ends with);
-``tests/test_prepared.py`` pins that the bytes sent equal what ``begin_invoke`` would send.
+classes (``Command``, ``CommandParameter``, ``Pipeline``, ``CreatePipeline``, ``HostInfo``), serialised
+with its public ``Serializer`` and written out as UTF-8 XML once, then kept (``PreparedBatch``): no
+per-host escaping of the script text, no ``deepcopy`` of the commands, and no per-host ``ET.tostring`` of
+a 100 KB tree (a fifth of the client's CPU per host in issue 13's profile). Per host only the 40-byte PSRP
+message header (destination, type, the host's runspace pool and pipeline ids) is added, and the message
+is cut into fragments as pypsrp's ``Fragmenter.fragment`` does (``Fragment``, the pool's fragment size and
+object counter), then sent as ``PowerShell._invoke`` does: the first fragment with the Command, the rest
+with Send. Those are pypsrp 0.8/0.9 internals (``RunspacePool._fragmenter``, ``pipelines``, ``shell``,
+``PowerShell._command_id``); ``tests/test_prepared.py`` pins that the requests a host sends are byte for
+byte those of ``begin_invoke`` for the same statements.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,13 +52,18 @@ from pypsrp.complex_objects import (
     RemoteStreamOptions,
 )
 from pypsrp.exceptions import InvalidPipelineStateError
-from pypsrp.messages import CreatePipeline, MessageType
-from pypsrp.powershell import PowerShell
+from pypsrp.messages import CreatePipeline, Destination, MessageType
+from pypsrp.powershell import Fragment, PowerShell
 from pypsrp.serializer import Serializer
+from pypsrp.wsman import NAMESPACES
 
 from .probes import helpers_script, without_helpers
 
-__all__ = ["BatchStatement", "PreparedBatch", "batch_statements", "begin_prepared", "prepare_batch"]
+__all__ = ["BATCH_LEAD", "BatchStatement", "PreparedBatch", "batch_statements", "begin_prepared",
+           "prepare_batch"]
+
+BATCH_LEAD = "# entra-standby-batch"
+"""The batch's first statement: a comment (see the module docstring for why it leads)."""
 
 _CACHE_LIMIT = 16  # distinct batches kept per process (a run has one or two: the batch and X4's re-runs)
 
@@ -62,8 +78,9 @@ class BatchStatement:
 
 
 def batch_statements(calls: Sequence[Any]) -> list[BatchStatement]:
-    """The statements for ``calls`` (``ProbeCall``-like: ``text``, ``parameters``): the helpers first if
-    any call shares them, then each call in its own scope, without its copy of the shipped helpers."""
+    """The statements for ``calls`` (``ProbeCall``-like: ``text``, ``parameters``): if any call shares the
+    helpers, the lead comment and the helpers first; then each call in its own scope, without its copy of
+    the shipped helpers."""
     statements: list[BatchStatement] = []
     shared = False
     for call in calls:
@@ -73,28 +90,17 @@ def batch_statements(calls: Sequence[Any]) -> list[BatchStatement]:
                                          tuple(dict(call.parameters).items()), True))
     if shared:
         # Dot-sourced (no local scope): the functions must outlive this statement for the probes after it.
-        statements.insert(0, BatchStatement(helpers_script(), (), False))
+        statements[:0] = [BatchStatement(BATCH_LEAD, (), True), BatchStatement(helpers_script(), (), False)]
     return statements
-
-
-class _PreparedXml(ET.Element):
-    """A serialised CreatePipeline: pypsrp's ``Message`` reads ``MESSAGE_TYPE`` from its data and its
-    ``Serializer`` passes an ``Element`` through as it is."""
-
-    MESSAGE_TYPE = MessageType.CREATE_PIPELINE
 
 
 @dataclass(frozen=True)
 class PreparedBatch:
-    """A batch's CreatePipeline, serialised once; shared read-only by every host's pipeline."""
+    """A batch's CreatePipeline, serialised once (``xml``: the message body as UTF-8 bytes, what pypsrp's
+    ``Message.pack`` writes after the header); shared read-only by every host's pipeline."""
 
     statements: tuple[BatchStatement, ...]
-    message: ET.Element
-
-    @property
-    def probe_count(self) -> int:
-        """Statements that print (the helpers statement prints nothing)."""
-        return sum(1 for s in self.statements if s.use_local_scope is not False)
+    xml: bytes
 
 
 _cache: dict[str, PreparedBatch] = {}
@@ -143,23 +149,46 @@ def build_create_pipeline(statements: Sequence[BatchStatement], protocol_version
 
 
 def _serialise(statements: Sequence[BatchStatement], protocol_version: str | None, apartment_state: int,
-               host: Any) -> ET.Element:
+               host: Any) -> bytes:
     element = Serializer().serialize(build_create_pipeline(statements, protocol_version, apartment_state,
                                                            host))
     assert element is not None  # a ComplexObject always serialises to an element
-    prepared = _PreparedXml(element.tag, element.attrib)
-    prepared.text, prepared.tail = element.text, element.tail
-    prepared.extend(list(element))
-    return prepared
+    xml: bytes = ET.tostring(element, encoding="utf-8", method="xml")  # as Message.pack writes it
+    return xml
+
+
+def message_fragments(ps: PowerShell, prepared: PreparedBatch) -> list[bytes]:
+    """The batch's CreatePipeline for ``ps`` cut into PSRP fragments, as ``Fragmenter.fragment`` does."""
+    pool = ps.runspace_pool
+    fragmenter = pool._fragmenter
+    message = (struct.pack("<II", Destination.SERVER, MessageType.CREATE_PIPELINE)
+               + uuid.UUID(pool.id).bytes_le + uuid.UUID(ps.id).bytes_le + prepared.xml)
+    size = fragmenter.max_size
+    fragments = [Fragment(fragmenter.outgoing_counter, number, message[start:start + size],
+                          start == 0, start + size >= len(message)).pack()
+                 for number, start in enumerate(range(0, len(message), size))]
+    fragmenter.outgoing_counter += 1
+    return fragments
 
 
 def begin_prepared(ps: PowerShell, prepared: PreparedBatch) -> None:
-    """``ps.begin_invoke()`` for a prepared batch: sends its cached message with ``ps``'s own ids."""
+    """``ps.begin_invoke()`` for a prepared batch: its cached message, with ``ps``'s own ids, sent as
+    ``PowerShell._invoke`` sends a message (first fragment with the Command, the rest with Send)."""
     valid = [PSInvocationState.NOT_STARTED, PSInvocationState.STOPPED, PSInvocationState.COMPLETED,
              PSInvocationState.FAILED]
     if ps.state not in valid:
         raise InvalidPipelineStateError(ps.state, valid, "start a PowerShell pipeline")
-    ps._invoke(prepared.message)  # type: ignore[arg-type]  # Message reads MESSAGE_TYPE, see _PreparedXml
+    pool = ps.runspace_pool
+    fragments = message_fragments(ps, prepared)
+    pool.pipelines[ps.id] = ps
+    first = base64.b64encode(fragments.pop(0)).decode("utf-8")
+    response = pool.shell.command("", arguments=[first], command_id=ps.id)
+    command_id = response.find("rsp:CommandResponse/rsp:CommandId", NAMESPACES)
+    if command_id is not None:
+        ps._command_id = command_id.text or ""
+    ps.state = PSInvocationState.RUNNING
+    for fragment in fragments:
+        pool.shell.send("stdin", fragment, command_id=ps._command_id)
 
 
 def pool_settings(ps: PowerShell) -> Mapping[str, Any]:

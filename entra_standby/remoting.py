@@ -224,12 +224,39 @@ class _BoundedWSMan(WSMan):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._receive_retries = receive_retries
+        _resolve_proxies_on_build(self.transport)
         if deadline is not None:
             _bind_deadline(self.transport, deadline)
 
     def invoke(self, *args: Any, retries_on_read_timeout: int = 0, **kwargs: Any) -> Any:
         retries = min(retries_on_read_timeout, self._receive_retries)
         return super().invoke(*args, retries_on_read_timeout=retries, **kwargs)
+
+
+def _resolve_proxies_on_build(transport: Any) -> None:
+    """Resolve the host's proxy once, when pypsrp builds its session, instead of on every request.
+
+    pypsrp's session trusts the environment, so ``requests`` re-reads every proxy variable of
+    ``os.environ`` for each request (``Session.send`` -> ``resolve_proxies``): a tenth of the client's CPU
+    per host in issue 13's profile. The endpoint never changes within a session, so resolving it once with
+    ``requests``' own ``resolve_proxies`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY; an explicit proxy or
+    pypsrp's ``no_proxy`` still win) gives every request the same proxy as before; only then is
+    ``trust_env`` turned off. Only for a session with an ``auth`` handler (every auth pypsrp builds except
+    certificate auth): ``trust_env`` also lets ``requests`` add ``.netrc`` credentials to a request that
+    has none, and that stays as it was."""
+    build = transport._build_session
+
+    def build_resolved() -> requests.Session:
+        session: requests.Session = build()
+        if session.trust_env and session.auth is not None:
+            scheme = "https" if transport.ssl else "http"
+            if scheme not in session.proxies:  # else resolve_proxies would only copy them (setdefault)
+                target = requests.Request("POST", transport.endpoint).prepare()
+                session.proxies = requests.utils.resolve_proxies(target, dict(session.proxies), True)
+            session.trust_env = False
+        return session
+
+    transport._build_session = build_resolved
 
 
 def _bind_deadline(transport: Any, deadline: _Deadline) -> None:

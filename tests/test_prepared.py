@@ -9,15 +9,19 @@ from typing import Any
 
 import pytest
 import requests.adapters
-from pypsrp.messages import Destination, Message
 from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 
 from entra_standby.inventory import inventory_from_dict
 from entra_standby.lab import Lab
 from entra_standby.lab.engine import CommandCall, Invocation
-from entra_standby.prepared import batch_statements, build_create_pipeline, prepare_batch
+from entra_standby.prepared import (
+    BATCH_LEAD,
+    batch_statements,
+    begin_prepared,
+    build_create_pipeline,
+    prepare_batch,
+)
 from entra_standby.probes import (
     HELPERS_MARKER,
     PROBE_NAMES,
@@ -42,8 +46,9 @@ def _offline_ps(protocol_version: str = "2.3") -> PowerShell:
 def test_statements_send_the_helpers_once_first_and_each_probe_without_its_copy() -> None:
     calls = probe_calls()
     statements = batch_statements(calls)
-    assert statements[0].text == helpers_script() and statements[0].use_local_scope is False
-    probes = statements[1:]
+    assert statements[0].text == BATCH_LEAD and statements[0].use_local_scope is True
+    assert statements[1].text == helpers_script() and statements[1].use_local_scope is False
+    probes = statements[2:]
     assert len(probes) == len(calls)
     for call, statement in zip(calls, probes, strict=True):
         assert statement.use_local_scope is True
@@ -65,26 +70,56 @@ def test_probe_show_still_prints_a_standalone_script() -> None:
         assert not needs_helpers(text) and "function Write-EsEnvelope" in text
 
 
-def test_prepared_message_is_byte_for_byte_what_begin_invoke_sends() -> None:
-    """The one private call (``PowerShell._invoke``) gets exactly the message pypsrp itself would build."""
+class _RecordingShell:
+    """Stands in for a pool's WinRS: records the Command and Send requests' arguments."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    def command(self, executable: str, arguments: list[str], command_id: str) -> Any:
+        import xml.etree.ElementTree as ET
+
+        self.sent.append(("command", (executable, list(arguments), command_id)))
+        return ET.fromstring('<r xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell">'
+                             f'<rsp:CommandResponse><rsp:CommandId>{command_id.upper()}</rsp:CommandId>'
+                             '</rsp:CommandResponse></r>')
+
+    def send(self, stream: str, data: bytes, command_id: str) -> None:
+        self.sent.append(("send", (stream, data, command_id)))
+
+
+def _recording_ps(protocol_version: str, max_size: int) -> tuple[PowerShell, _RecordingShell]:
+    ps = _offline_ps(protocol_version)
+    pool = ps.runspace_pool
+    pool.id, ps.id = "5b4ad27a-4bc6-4b7d-98b3-1d0b1fb0b7a1", "0a9c3ab2-20f3-4e0c-9d8a-5c1f4a9b2e77"
+    shell = _RecordingShell()
+    pool.shell = shell  # type: ignore[assignment]
+    pool._fragmenter.max_size = max_size
+    pool._fragmenter.outgoing_counter = 7
+    return ps, shell
+
+
+@pytest.mark.parametrize("max_size", [32_000, 150_000, 4_000])
+def test_a_prepared_batch_sends_byte_for_byte_what_begin_invoke_sends(max_size: int) -> None:
+    """The requests (Command with the first fragment, Send with the others) equal pypsrp's own, whatever
+    the fragment size: one fragment, several, many."""
     calls = probe_calls(["scheduler", "os"], {"os": {"MaxUpdateHistory": 5}})
     statements = batch_statements(calls)
-    reference = _offline_ps()
+    reference, expected = _recording_ps("2.3", max_size)
     for statement in statements:
         reference.add_script(statement.text, use_local_scope=statement.use_local_scope)
         if statement.parameters:
             reference.add_parameters(dict(statement.parameters))
         reference.add_statement()
-    captured: list[Any] = []
-    reference._invoke = captured.append  # type: ignore[method-assign,assignment]
     reference.begin_invoke()
-    pool = reference.runspace_pool
-    prepared = prepare_batch(calls, pool.protocol_version, pool.apartment_state, pool.host)
-
-    def packed(data: Any) -> bytes:
-        return bytes(Message(Destination.SERVER, pool.id, reference.id, data, Serializer()).pack())
-
-    assert packed(prepared.message) == packed(captured[0])
+    ours, sent = _recording_ps("2.3", max_size)
+    pool = ours.runspace_pool
+    begin_prepared(ours, prepare_batch(calls, pool.protocol_version, pool.apartment_state, pool.host))
+    assert sent.sent == expected.sent
+    assert len(sent.sent) >= (2 if max_size < 32_000 else 1)
+    assert ours._command_id == reference._command_id == ours.id.upper()
+    assert ours.state == reference.state and pool.pipelines[ours.id] is ours
+    assert pool._fragmenter.outgoing_counter == reference.runspace_pool._fragmenter.outgoing_counter == 8
 
 
 def test_the_serialised_batch_is_built_once_and_shared() -> None:
@@ -93,7 +128,7 @@ def test_the_serialised_batch_is_built_once_and_shared() -> None:
     assert prepare_batch(probe_calls(), "2.3", 2) is first  # a second host reuses the same message
     assert prepare_batch(calls, "2.2", 2) is not first  # another protocol version: its own message
     other = prepare_batch(probe_calls(parameters={"os": {"MaxUpdateHistory": 3}}), "2.3", 2)
-    assert other is not first and other.message is not first.message
+    assert other is not first and other.xml is not first.xml
 
 
 def test_create_pipeline_keeps_each_probes_parameters() -> None:
@@ -101,8 +136,8 @@ def test_create_pipeline_keeps_each_probes_parameters() -> None:
     pipeline = build_create_pipeline(batch_statements(calls), "2.3", 2)
     assert pipeline.pipeline is not None and pipeline.pipeline.commands is not None
     commands = pipeline.pipeline.commands
-    assert [c.use_local_scope for c in commands] == [False, True]
-    assert [(a.name, a.value) for a in commands[1].args] == [("NumberRequested", 7)]
+    assert [c.use_local_scope for c in commands] == [True, False, True]
+    assert [(a.name, a.value) for a in commands[2].args] == [("NumberRequested", 7)]
 
 
 # --- the lab accepts the new shape as a server would, and only that --------------------------------------
@@ -174,3 +209,23 @@ def test_a_host_is_sent_less_than_the_probes_full_texts(monkeypatch: pytest.Monk
     assert all(isinstance(out, str) for out in outputs.values()), outputs
     full_texts = sum(len(call.text.encode()) for call in calls)
     assert sum(sent) < full_texts, (sum(sent), full_texts)  # each probe with its copy: over 4/3 of it
+
+
+def test_the_first_statement_is_short_because_psrp_writes_it_twice() -> None:
+    """PSRP serialises the first statement as ``Cmds`` and again inside ``ExtraCmds``: the lead comment
+    takes that place, so every script text travels once."""
+    import re
+
+    calls = probe_calls()
+    xml = prepare_batch(calls, "2.3", 2).xml
+    texts = re.findall(rb'<S N="Cmd">(.*?)</S>', xml, flags=re.S)
+    assert texts.count(BATCH_LEAD.encode()) == 2  # Cmds and ExtraCmds
+    assert len(texts) == len(batch_statements(calls)) + 1
+    assert len(set(texts)) == len(texts) - 1
+
+
+def test_lab_runs_the_lead_comment_as_powershell_does_printing_nothing(engine_lab: Lab) -> None:
+    result = _invoke(engine_lab, CommandCall(BATCH_LEAD, True, use_local_scope=True),
+                     CommandCall(helpers_script(), True, use_local_scope=False),
+                     CommandCall(_bare("scheduler"), True, use_local_scope=True))
+    assert result.failure is None and len(result.outputs) == 1

@@ -17,6 +17,7 @@ from entra_standby.errors import AuthenticationFailedError, ProbeError, Remoting
 from entra_standby.gather import gather
 from entra_standby.inventory import Inventory, Secret, ServerEntry, inventory_from_dict
 from entra_standby.lab import Lab
+from entra_standby.prepared import BATCH_LEAD
 from entra_standby.probes import HELPERS_REGION_BEGIN, HELPERS_REGION_END, PROBE_NAMES, helpers_script
 from entra_standby.remoting import HostSession, ProbeCall, probe_calls, translate_error
 
@@ -66,8 +67,10 @@ def test_each_probe_of_the_batch_runs_in_its_own_local_scope(lab: Lab) -> None:
     gather(lab_inventory(lab))
     for server in lab.servers.values():
         batch = server.engine.recent_invocations[-1]
-        # The shared helpers go once, first, dot-sourced (issue 13); each probe then runs in its own scope.
-        helpers, *probes = batch.commands
+        # The shared helpers go once, dot-sourced, after a one-line comment that takes the first statement's
+        # place (PSRP writes that one twice), issue 13; each probe then runs in its own scope.
+        lead, helpers, *probes = batch.commands
+        assert lead.text == BATCH_LEAD and lead.use_local_scope is True
         assert helpers.text == helpers_script() and helpers.use_local_scope is not True
         assert len(probes) == len(PROBE_NAMES)
         assert all(c.is_script and c.use_local_scope is True and c.end_of_statement for c in probes)

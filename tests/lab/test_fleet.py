@@ -66,3 +66,33 @@ def test_audit_scale_bench_runs_with_a_tiny_fleet_in_two_processes() -> None:
     assert all(r[-1] == "0" for r in rows), done.stdout  # no host errored
     audit_kb = {r[1]: float(r[6]) for r in rows if r[2] == "4"}
     assert audit_kb["audit"] < audit_kb["audit-before"]  # the helpers travel once
+
+
+def test_audit_scale_before_tree_runs_another_checkout_interleaved() -> None:
+    """Smoke only: with this very checkout as the 'before' tree, both rows exist, no host errors, and the
+    same code sends the same bytes per host (the worker counts its own)."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "audit_scale.py"), "--pairs", "1", "--latency-ms", "0",
+         "--repeats", "1", "--baseline-pairs", "0", "--before-tree", str(REPO)],
+        cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {r[1]: r for r in (line.split() for line in done.stdout.splitlines())
+            if r and r[0] == "0ms"}
+    assert sorted(rows) == ["audit", "before-tree"], done.stdout
+    assert rows["audit"][6] == rows["before-tree"][6] and rows["audit"][-1] == rows["before-tree"][-1] == "0"
+    assert f"entra_standby from {REPO / 'entra_standby'}" in done.stdout
+
+
+def test_soak_bench_runs_with_a_tiny_fleet(tmp_path: Path) -> None:
+    """Smoke only: two audits of one healthy pair, no error counted, figures written."""
+    import json
+
+    out = tmp_path / "soak.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "soak.py"), "--runs", "2", "--pairs", "1", "--latency-ms", "0",
+         "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["errored_hosts"] for r in figures["runs"]] == [0, 0] and figures["errors"] == {}
+    assert "runs with an error: 0 of 2" in done.stdout

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree import ElementTree
 
 from psrpcore import (
     CreatePipelineEvent,
@@ -40,7 +41,7 @@ from psrpcore import (
     StreamType,
 )
 from psrpcore._payload import PSRPMessage, create_message
-from psrpcore.types import PSInvocationState, PSRPMessageType, add_note_property
+from psrpcore.types import PSInvocationState, PSObject, PSRPMessageType, add_note_property, deserialize
 
 from entra_standby.lab.engine import CommandCall, ErrorInfo, Invocation, PipelineResult, ScriptEngine
 from entra_standby.lab.wire import psvalues
@@ -57,6 +58,63 @@ from entra_standby.lab.wire.soap import (
 log = logging.getLogger(__name__)
 
 #: Answer a long-poll this long before the client's OperationTimeout so the fault arrives in time.
+class _ParsedCreatePipeline(CreatePipelineEvent):
+    """psrpcore's CreatePipeline event with its pipeline built once for these bytes: ``pipeline`` is a
+    property that builds a new ``PowerShell`` on every read (psrpcore reads it once, the lab once); the
+    server side only reads it, so one shared object serves every host."""
+
+    parsed_pipeline: PowerShell
+
+    @property
+    def pipeline(self) -> PowerShell:
+        return self.parsed_pipeline
+
+
+class _ParsedPipelines:
+    """The last few CreatePipeline bodies parsed by this process (a fleet audit sends one or two kinds).
+
+    Single flight: when 100 hosts send the same new body at once, one thread parses it and the others wait
+    for that result instead of all parsing it side by side (which starved the lab into read timeouts on the
+    first audit after start)."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._items: dict[tuple[bytes, str], Any] = {}
+        self._building: dict[tuple[bytes, str], threading.Lock] = {}
+
+    def get(self, key: tuple[bytes, str]) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: tuple[bytes, str], value: Any) -> None:
+        with self._lock:
+            if len(self._items) >= self._limit:
+                self._items.pop(next(iter(self._items)))
+            self._items.setdefault(key, value)
+
+    def get_or_build(self, key: tuple[bytes, str], build: Callable[[], Any]) -> Any:
+        """The cached value, else ``build()``'s (None is not cached), built by one thread at a time."""
+        with self._lock:
+            if key in self._items:
+                return self._items[key]
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            found = self.get(key)
+            if found is not None:
+                return found
+            try:
+                value = build()
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
+            if value is not None:
+                self.put(key, value)
+            return value
+
+
+_parsed_pipelines = _ParsedPipelines()
+
 TIMEOUT_MARGIN_S = 0.5
 _POLL_SLICE_S = 0.2  # how often a waiting Receive checks for client EOF and server stop
 
@@ -78,6 +136,36 @@ class _LabPool(ServerRunspacePool):
                                                  self._fragment_counter, stream_type))
             return
         super().prepare_message(message, message_type, pipeline_id, stream_type)
+
+    def _process_message(self, message: PSRPMessage) -> Any:
+        """psrpcore's, except that a CreatePipeline body is parsed (and its pipeline built) once per lab
+        process (issue 13).
+
+        Every host of a fleet audit receives the same ~130 KB CreatePipeline (only the ids in its header
+        differ), and psrpcore's deserialiser (a regex callback per escaped character, a PSObject per value)
+        spent two thirds of the lab's CPU on it, so 100 hosts in flight on one lab process waited more than a
+        read timeout for their answers. Same bytes, same capabilities: the same read-only object, exactly
+        what parsing them again would give. Bodies with a SecureString (``<SS>``, session-key encrypted) are
+        always parsed."""
+        if (message.message_type != PSRPMessageType.CreatePipeline or b"<SS>" in message.data
+                or message.pipeline_id is None):
+            return super()._process_message(message)
+        def parse() -> tuple[PSObject, PowerShell] | None:
+            ps_object = deserialize(ElementTree.fromstring(message.data), cipher=self._cipher,
+                                    our_capability=self.our_capability,
+                                    their_capability=self.their_capability)
+            if not isinstance(ps_object, PSObject):
+                return None
+            return ps_object, PowerShell.FromPSObjectForRemoting(ps_object)
+
+        parsed = _parsed_pipelines.get_or_build((bytes(message.data), repr(self.their_capability)), parse)
+        if parsed is None:  # not a pipeline: psrpcore says what is wrong with it
+            return super()._process_message(message)
+        event = _ParsedCreatePipeline(message.message_type, parsed[0], message.runspace_pool_id,
+                                      message.pipeline_id)
+        event.parsed_pipeline = parsed[1]
+        self._process_CreatePipeline(event)
+        return event
 
     @staticmethod
     def _add_ci(event: Any) -> None:
