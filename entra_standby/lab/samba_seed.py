@@ -70,6 +70,9 @@ def scenario(conf: str, seed_file: str) -> None:
         seed = json.load(handle)
     lp, db = open_db(conf)
     sd = SDUtils(db)
+    # The lab's WinRM login keeps the lab's own random password (Kerberos must accept the same one), which
+    # need not meet AD's complexity rules: a lab-only domain on loopback turns them off (pwdProperties 0).
+    replace(db, str(db.domain_dn()), {"pwdProperties": "0"})
     for ou in seed["ous"]:  # parents first (sorted by depth by the caller)
         if not _exists(db, ou):
             db.create_ou(ou)

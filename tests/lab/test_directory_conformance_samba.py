@@ -322,3 +322,14 @@ def test_a_failed_seed_is_one_line_and_leaves_nothing_running(tmp_path: Path) ->
     assert str(log) in text and log.is_file()
     assert not directory.running and not directory.run_dir.exists() and not directory.keytab.exists()
     assert directory._address_lock is None and alias_gone(directory.address) is not False
+
+
+def test_a_lab_login_password_without_complexity_is_seeded(tmp_path: Path) -> None:
+    """The lab's WinRM password is random URL-safe text: some draws have no digit or no capital, which AD's
+    complexity rule refuses. The lab-only domain turns the rule off, so every draw seeds (a CI flake)."""
+    require_samba()
+    with Lab(scenario_dict("healthy-pair"), serve=False) as lab:
+        model = directory_model([s.state for s in lab.servers.values()])
+    with SambaDirectory(model, tmp_path / "dc", None,
+                        login=Login("auditor", "onlylowercaselettershere")) as directory:
+        assert directory.running
