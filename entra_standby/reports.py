@@ -24,17 +24,13 @@ import defusedxml.ElementTree as SafeET
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from .atomicfile import write_text_atomically
-from .drill.report import scrub
+from .drill.report import PACKAGE, schema_case, schema_suite, scrub
 from .errors import EntraStandbyError
 from .results import Judged, Status
 from .rules import Severity
 from .summary import PairVerdict, markdown
 
 __all__ = ["ServerInfo", "junit_string", "results_document", "write_readiness_reports", "write_text"]
-
-PACKAGE = "entra-standby"
-_SUITE_ATTRIBUTES = ("name", "timestamp", "hostname", "tests", "failures", "errors", "skipped", "time",
-                     "package", "id")
 
 
 @dataclass(frozen=True)
@@ -96,29 +92,8 @@ def _conform(root: ET.Element, verdicts: Sequence[PairVerdict]) -> None:
     required ``system-out``/``system-err``."""
     root.attrib.clear()
     for index, (suite, v) in enumerate(zip(root.findall("testsuite"), verdicts, strict=True)):
-        values = {**suite.attrib, "id": str(index), "package": PACKAGE, "time": "0.000"}
-        suite.attrib.clear()
-        for name in _SUITE_ATTRIBUTES:
-            if name in values:
-                suite.set(name, values[name])
-        properties = suite.find("properties")
-        cases = suite.findall("testcase")
-        for child in list(suite):
-            suite.remove(child)
-        suite.append(properties if properties is not None else ET.Element("properties"))
-        for case in cases:
-            kept: dict[str, str] = {k: case.attrib[k] for k in ("name", "classname") if k in case.attrib}
-            case.attrib.clear()
-            case.attrib.update({**kept, "time": "0.000"})
-            for result in list(case):
-                if result.tag in ("failure", "error", "skipped"):
-                    attrs = {k: v for k, v in result.attrib.items() if k in ("message", "type")}
-                    if result.tag in ("failure", "error") and "type" not in attrs:
-                        attrs["type"] = result.tag
-                    result.attrib.clear()
-                    result.attrib.update(attrs)
-                else:
-                    case.remove(result)
+        for case in schema_suite(suite, index, 0.0):
+            schema_case(case, 0.0, default_type=True)
             suite.append(case)
         warnings = [f"warning ({j.where} {j.check_id}): {line}" for j in v.judged if j.status is Status.WARN
                     for line in j.lines]

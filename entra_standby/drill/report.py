@@ -149,33 +149,9 @@ def _conform(root: ET.Element, records: list[DrillRecord]) -> None:
     """Reshape junit-xml's output to what JUnit.xsd requires (see the module docstring)."""
     root.attrib.clear()
     for index, (suite, record) in enumerate(zip(root.findall("testsuite"), records, strict=True)):
-        values = dict(suite.attrib)
-        values["id"] = str(index)
-        values["package"] = PACKAGE
-        values["time"] = f"{_run_seconds(record):.3f}"
-        suite.attrib.clear()
-        for name in _SUITE_ATTRIBUTES:
-            if name in values:
-                suite.set(name, values[name])
-        properties = suite.find("properties")
-        cases = suite.findall("testcase")
-        for child in list(suite):
-            suite.remove(child)
-        suite.append(properties if properties is not None else ET.Element("properties"))
+        cases = schema_suite(suite, index, _run_seconds(record))
         for case, seconds in zip(cases, _case_seconds(record), strict=True):
-            values = dict(case.attrib)
-            values["time"] = f"{seconds:.3f}"  # junit-xml leaves it out for 0 s; the schema requires it
-            case.attrib.clear()
-            for name in _CASE_ATTRIBUTES:
-                if name in values:
-                    case.set(name, values[name])
-            for result in list(case):
-                if result.tag in ("failure", "error", "skipped"):
-                    kept = {k: v for k, v in result.attrib.items() if k in _RESULT_ATTRIBUTES}
-                    result.attrib.clear()
-                    result.attrib.update(kept)
-                else:
-                    case.remove(result)
+            schema_case(case, seconds)
             suite.append(case)
         ET.SubElement(suite, "system-out").text = _clean(_summary(record))
         ET.SubElement(suite, "system-err").text = ""
@@ -345,3 +321,38 @@ def _write_text(path: Path, text: str) -> Path:
     except OSError as exc:
         raise DrillError(f"cannot write drill report {path}: {exc.strerror or exc}",
                          fix="pass a writable report directory (--report / --drill-report)") from None
+
+
+def schema_suite(suite: ET.Element, index: int, seconds: float) -> list[ET.Element]:
+    """Give a junit-xml suite the attributes JUnit.xsd allows, in its order (with id, package and time), empty
+    it but for its properties, and return its test cases for the caller to append back."""
+    values = {**suite.attrib, "id": str(index), "package": PACKAGE, "time": f"{seconds:.3f}"}
+    suite.attrib.clear()
+    for name in _SUITE_ATTRIBUTES:
+        if name in values:
+            suite.set(name, values[name])
+    properties = suite.find("properties")
+    cases = suite.findall("testcase")
+    for child in list(suite):
+        suite.remove(child)
+    suite.append(properties if properties is not None else ET.Element("properties"))
+    return cases
+
+
+def schema_case(case: ET.Element, seconds: float, *, default_type: bool = False) -> None:
+    """A test case with the schema's attributes only (time always: junit-xml leaves it out for 0 s) and only
+    its failure/error/skipped results; ``default_type`` names a result's missing type after its tag."""
+    values = {**case.attrib, "time": f"{seconds:.3f}"}
+    case.attrib.clear()
+    for name in _CASE_ATTRIBUTES:
+        if name in values:
+            case.set(name, values[name])
+    for result in list(case):
+        if result.tag in ("failure", "error", "skipped"):
+            kept = {k: v for k, v in result.attrib.items() if k in _RESULT_ATTRIBUTES}
+            if default_type and result.tag in ("failure", "error"):
+                kept.setdefault("type", result.tag)
+            result.attrib.clear()
+            result.attrib.update(kept)
+        else:
+            case.remove(result)
