@@ -177,6 +177,25 @@ def with_lab_cpu(pid: int | None, hosts: int, run: Any) -> dict[str, float]:
     return row
 
 
+def cpu_floor_s(row: dict[str, float]) -> float:
+    """The least wall time this machine's CPU allows for ``row``'s audit: the client's CPU runs on one core
+    at a time (one process, the GIL); the client's and the lab's CPU together share every core."""
+    client = row["cpu_ms_per_host"] * row["hosts"] / 1000
+    lab = row["lab_cpu_ms_per_host"] * row["hosts"] / 1000
+    return max(client, (client + lab) / (os.cpu_count() or 1))
+
+
+def explain(row: dict[str, float], single_wall_s: float) -> str:
+    """Why N/1 is what it is: the CPU floor's share, and a MODEL of the client alone (a real fleet's servers
+    bring their own CPU, so only the client's stays on the runner): max(one pair's wall, client CPU)."""
+    client = row["cpu_ms_per_host"] * row["hosts"] / 1000
+    alone = max(single_wall_s, client) / single_wall_s
+    return (f"      N/1 {row['wall_s'] / single_wall_s:.1f}x measured; the CPU floor alone is "
+            f"{row['floor_s'] / single_wall_s:.1f}x ({client:.2f} s client CPU on one GIL, "
+            f"{row['lab_cpu_ms_per_host'] * row['hosts'] / 1000:.2f} s lab CPU, {os.cpu_count()} cores); "
+            f"model of the client alone: {alone:.1f}x")
+
+
 def audit(inventory: dict[str, Any], counter: WireCounter) -> dict[str, float]:
     parsed = inventory_from_dict(inventory, path=ROOT / "fleet.yml", label="fleet inventory")
     hosts = sum(len(p.servers) for p in parsed.pairs)
@@ -294,7 +313,7 @@ def main() -> int:
     report: dict[str, Any] = {"pairs": sizes, "repeats": args.repeats, "processes": args.processes,
                               "transport": args.transport, "rows": []}
     header = (f"{'lat':>5} {'run':<14} {'hosts':>5} {'wall s':>8} {'N/1':>6} {'req/host':>8} "
-              f"{'KB/host':>8} {'CPU ms/host':>11} {'lab ms/host':>11} {'errors':>6}")
+              f"{'KB/host':>8} {'CPU ms/host':>11} {'lab ms/host':>11} {'floor s':>7} {'errors':>6}")
     with WireCounter() as counter:
         for latency in latencies:
             print(f"latency {latency} ms: lab of {max(sizes)} pairs in {args.processes} process(es), "
@@ -338,10 +357,13 @@ def main() -> int:
                         ratio = row["wall_s"] / single if single else float("nan")
                         report["rows"].append({"latency_ms": latency, "run": label, "pairs": n, **row,
                                                "ratio_n_1": ratio})
+                        row["floor_s"] = cpu_floor_s(row)
                         print(f"{latency:>3}ms {label:<14} {int(row['hosts']):>5} {row['wall_s']:>8.2f} "
                               f"{ratio:>6.2f} {row['requests_per_host']:>8.1f} {row['kb_per_host']:>8.1f} "
                               f"{row['cpu_ms_per_host']:>11.1f} {row['lab_cpu_ms_per_host']:>11.1f} "
-                              f"{int(row['errored_hosts']):>6}")
+                              f"{row['floor_s']:>7.2f} {int(row['errored_hosts']):>6}")
+                        if n == max(sizes) and n > 1 and single:
+                            print(explain(row, single))
                 if tree is not None:
                     rss = tree.close()
                     report.setdefault("before_tree_peak_rss_mb", {})[str(latency)] = rss

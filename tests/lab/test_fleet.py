@@ -66,6 +66,8 @@ def test_audit_scale_bench_runs_with_a_tiny_fleet_in_two_processes() -> None:
     assert all(r[-1] == "0" for r in rows), done.stdout  # no host errored
     audit_kb = {r[1]: float(r[6]) for r in rows if r[2] == "4"}
     assert audit_kb["audit"] < audit_kb["audit-before"]  # the helpers travel once
+    assert all(float(r[9]) > 0 for r in rows if r[1] == "audit"), done.stdout  # the CPU floor column
+    assert "the CPU floor alone is" in done.stdout and "model of the client alone" in done.stdout
 
 
 def test_audit_scale_before_tree_runs_another_checkout_interleaved() -> None:
