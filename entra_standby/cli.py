@@ -174,7 +174,13 @@ def _probe_show(args: argparse.Namespace) -> int:
     from .probes import load_action, load_probe
 
     script = load_action(args.name) if args.action else load_probe(args.name)
-    sys.stdout.write(script.text)
+    text = script.text
+    if args.as_sent and not args.action:  # actions travel as shipped
+        from .prepared import batch_statements
+        from .remoting import ProbeCall
+
+        text = batch_statements([ProbeCall(script.name, script.text)])[-1].text
+    sys.stdout.write(text)
     return 0
 
 
@@ -183,12 +189,18 @@ def register_probe(subparsers: Any) -> None:
     probe_commands = probe.add_subparsers(dest="probe_command", required=True)
     show = probe_commands.add_parser(
         "show",
-        help="print the complete script exactly as it is sent",
-        description="Print a probe (or, with --action, an action) exactly as it is sent to a server, helpers "
-        "included: save it as NAME.ps1 to run it by hand in Windows PowerShell 5.1 on the server.",
+        help="print the complete script as shipped (or, with --as-sent, as it travels in the audit)",
+        description="Print a probe (or, with --action, an action) as shipped, helpers included: save it as "
+        "NAME.ps1 to run it by hand in Windows PowerShell 5.1 on the server. With --as-sent, print exactly "
+        "the text that travels for the probe in the audit batch: without comments, blank lines and "
+        "indentation (docs/contracts.md, 'What travels') and without the helpers, which the batch sends once "
+        "before the probes (a server's script-block log shows these texts; line numbers in its errors refer "
+        "to them).",
     )
     show.add_argument("name", metavar="NAME", help="a probe (e.g. scheduler), or with --action an action")
     show.add_argument("--action", action="store_true", help="NAME is an action (set-staging, ...)")
+    show.add_argument("--as-sent", action="store_true",
+                      help="the probe's text exactly as the audit batch sends it (actions travel as shipped)")
     show.set_defaults(func=_probe_show)
 
 

@@ -58,6 +58,7 @@ from pypsrp.serializer import Serializer
 from pypsrp.wsman import NAMESPACES
 
 from .probes import helpers_script, without_helpers
+from .probes.wire import as_sent
 
 __all__ = ["BATCH_LEAD", "BatchStatement", "PreparedBatch", "batch_statements", "begin_prepared",
            "prepare_batch"]
@@ -78,19 +79,21 @@ class BatchStatement:
 
 
 def batch_statements(calls: Sequence[Any]) -> list[BatchStatement]:
-    """The statements for ``calls`` (``ProbeCall``-like: ``text``, ``parameters``): if any call shares the
-    helpers, the lead comment and the helpers first; then each call in its own scope, without its copy of
-    the shipped helpers."""
+    """The statements for ``calls`` (``ProbeCall``-like: ``name``, ``text``, ``parameters``): if any call
+    shares the helpers, the lead comment and the helpers first; then each call in its own scope, without its
+    copy of the shipped helpers; helpers and probes in their wire form (``probes.wire``)."""
     statements: list[BatchStatement] = []
     shared = False
     for call in calls:
         bare = without_helpers(call.text)
         shared = shared or bare is not None
-        statements.append(BatchStatement(bare if bare is not None else call.text,
-                                         tuple(dict(call.parameters).items()), True))
+        # Only catalogue scripts go in their wire form (comments left out, probes/wire.py); others whole.
+        text = as_sent(bare, f"probes/{call.name}.ps1") if bare is not None else call.text
+        statements.append(BatchStatement(text, tuple(dict(call.parameters).items()), True))
     if shared:
         # Dot-sourced (no local scope): the functions must outlive this statement for the probes after it.
-        statements[:0] = [BatchStatement(BATCH_LEAD, (), True), BatchStatement(helpers_script(), (), False)]
+        helpers = as_sent(helpers_script(), "probes/helpers/common.ps1")
+        statements[:0] = [BatchStatement(BATCH_LEAD, (), True), BatchStatement(helpers, (), False)]
     return statements
 
 

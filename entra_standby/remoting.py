@@ -77,6 +77,7 @@ from .errors import (
 )
 from .inventory import ConnectionSettings, ServerEntry, is_loopback
 from .prepared import PreparedBatch, begin_prepared, pool_settings, prepare_batch
+from .probes.wire import probe_sent_alone
 
 __all__ = ["HostSession", "ProbeCall", "deadline_error", "drive_pipeline", "probe_calls", "translate_error"]
 
@@ -799,7 +800,8 @@ def _add_script(ps: PowerShell, call: ProbeCall) -> None:
     # A script added without a scope is dot-sourced into the runspace's global scope, so the statements of
     # one batch would share variables and preferences (a probe could read another's leftovers). Each probe
     # gets its own local scope instead, as if it ran alone.
-    ps.add_script(call.text, use_local_scope=True)
+    # A catalogue probe sent alone goes in its wire form, as in the batch (probes/wire.py); actions whole.
+    ps.add_script(probe_sent_alone(call.text, call.name), use_local_scope=True)
     if call.parameters:
         ps.add_parameters(dict(call.parameters))
 

@@ -30,6 +30,7 @@ from entra_standby.probes import (
     needs_helpers,
     without_helpers,
 )
+from entra_standby.probes.wire import wire_form
 from entra_standby.remoting import HostSession, ProbeCall, probe_calls
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
@@ -47,12 +48,13 @@ def test_statements_send_the_helpers_once_first_and_each_probe_without_its_copy(
     calls = probe_calls()
     statements = batch_statements(calls)
     assert statements[0].text == BATCH_LEAD and statements[0].use_local_scope is True
-    assert statements[1].text == helpers_script() and statements[1].use_local_scope is False
+    assert statements[1].text == wire_form(helpers_script()) and statements[1].use_local_scope is False
     probes = statements[2:]
     assert len(probes) == len(calls)
     for call, statement in zip(calls, probes, strict=True):
         assert statement.use_local_scope is True
-        assert statement.text == without_helpers(call.text) and needs_helpers(statement.text)
+        bare = without_helpers(call.text)
+        assert bare is not None and statement.text == wire_form(bare) and needs_helpers(statement.text)
         assert statement.text.splitlines()[0] == load_probe(call.name).marker  # the lab knows it by this
     assert sum(HELPERS_MARKER in s.text for s in statements) == 1
 

@@ -18,7 +18,16 @@ from entra_standby.gather import gather
 from entra_standby.inventory import Inventory, Secret, ServerEntry, inventory_from_dict
 from entra_standby.lab import Lab
 from entra_standby.prepared import BATCH_LEAD
-from entra_standby.probes import HELPERS_REGION_BEGIN, HELPERS_REGION_END, PROBE_NAMES, helpers_script
+from entra_standby.probes import (
+    HELPERS_REGION_BEGIN,
+    HELPERS_REGION_END,
+    PROBE_NAMES,
+    helpers_script,
+    load_probe,
+    needs_helpers,
+    without_helpers,
+)
+from entra_standby.probes.wire import wire_form
 from entra_standby.remoting import HostSession, ProbeCall, probe_calls, translate_error
 
 
@@ -71,10 +80,14 @@ def test_each_probe_of_the_batch_runs_in_its_own_local_scope(lab: Lab) -> None:
         # place (PSRP writes that one twice), issue 13; each probe then runs in its own scope.
         lead, helpers, *probes = batch.commands
         assert lead.text == BATCH_LEAD and lead.use_local_scope is True
-        assert helpers.text == helpers_script() and helpers.use_local_scope is not True
+        # Helpers and probes travel in their wire form: comments left out (probes/wire.py).
+        assert helpers.text == wire_form(helpers_script()) and helpers.use_local_scope is not True
         assert len(probes) == len(PROBE_NAMES)
         assert all(c.is_script and c.use_local_scope is True and c.end_of_statement for c in probes)
-        assert all(HELPERS_REGION_BEGIN + "\n" + HELPERS_REGION_END in c.text for c in probes)
+        for name, c in zip(PROBE_NAMES, probes, strict=True):
+            bare = without_helpers(load_probe(name).text)
+            assert bare is not None and c.text == wire_form(bare) and needs_helpers(c.text)
+            assert HELPERS_REGION_BEGIN not in c.text and HELPERS_REGION_END not in c.text
 
 
 def test_pool_is_reused_across_calls(lab: Lab) -> None:

@@ -15,10 +15,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from ..probes import HELPERS_REGION_END, helpers_script, helpers_source, needs_helpers
+from ..probes.wire import wire_form
 from .binding import bind, display, find_cmdlet
 from .context import LabContext
 from .cycle import CycleAlreadyRunningError, SyncCycleRunner
@@ -151,8 +152,16 @@ def _timespan(seconds: float | None) -> str | None:
     return (f"{days}." if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
+@cache
+def _shipped_helpers() -> frozenset[str]:
+    """The helpers texts the lab serves: as shipped (with or without the marker line) and the wire form a
+    batch sends (comments left out, probes/wire.py)."""
+    return frozenset((helpers_script(), helpers_source(), wire_form(helpers_script())))
+
+
 def _first_helper_called(text: str) -> str:
-    """The first shared helper (a ``Verb-Es...`` function of common.ps1) a script body calls."""
+    """The first shared helper (a ``Verb-Es...`` function of common.ps1) a script body calls (its wire form
+    has no helpers region: the body is then the whole text, whose comments are gone)."""
     body = text.split(HELPERS_REGION_END, 1)[-1]
     found = re.search(r"\b([A-Z][a-z]+-Es[A-Za-z]+)\b", body)
     return found.group(1) if found else "Write-EsEnvelope"
@@ -309,9 +318,10 @@ class LabEngine:
 
     def _define_helpers(self, command: CommandCall, run: _Run) -> list[Any]:
         """The shared helpers sent on their own: only function definitions, so they print nothing. Only the
-        shipped text is served (the lab cannot run other function bodies), and only dot-sourced does it
-        leave the functions behind for the statements after it (in a local scope they vanish with it)."""
-        if command.text not in (helpers_script(), helpers_source()):
+        shipped text is served (as shipped, or exactly its wire form: the lab cannot run other function
+        bodies), and only dot-sourced does it leave the functions behind for the statements after it (in a
+        local scope they vanish with it)."""
+        if command.text not in _shipped_helpers():
             raise not_served("a helpers script other than the shipped probes/helpers/common.ps1")
         if command.parameters:
             raise not_served("arguments given to the helpers script (it declares no parameters)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal
 
@@ -191,8 +191,27 @@ def without_helpers(text: str) -> str | None:
 
 
 def needs_helpers(text: str) -> bool:
-    """Whether ``text`` has an empty helpers region: it runs only where the helpers are already defined."""
-    return (HELPERS_REGION_BEGIN + "\n" + HELPERS_REGION_END) in text
+    """Whether ``text`` runs only where the helpers are already defined: it has an empty helpers region, or
+    (its wire form, where the region's comment lines are left out: ``probes.wire``) it calls a shared
+    helper that it does not define."""
+    if (HELPERS_REGION_BEGIN + "\n" + HELPERS_REGION_END) in text:
+        return True
+    return _calls_undefined_helper(text)
+
+
+_HELPER_NAME = re.compile(r"(?<![\w-])([A-Z][a-z]+-Es[A-Za-z]+)(?![\w-])")
+_FUNCTION = re.compile(r"(?im)^[ \t]*function[ \t]+([\w-]+)")
+
+
+@cache
+def _helper_names() -> frozenset[str]:
+    return frozenset(_FUNCTION.findall(_helpers()))
+
+
+@lru_cache(maxsize=256)
+def _calls_undefined_helper(text: str) -> bool:
+    called = set(_HELPER_NAME.findall(text)) & _helper_names()
+    return bool(called - set(_FUNCTION.findall(text)))
 
 
 _PARAM_KEYWORD = re.compile(r"(?im)^\s*param\s*\(")
