@@ -4,7 +4,8 @@
 
 One host of an in-process lab runs the full audit; every request pypsrp sends is recorded twice: the plain
 WS-Man envelope (before NTLM sealing) and the body that went on the wire. Then the CreatePipeline is taken
-apart layer by layer: script text -> PSRP XML (escaping) -> fragments -> base64 -> envelope -> sealed.
+apart layer by layer: script text as shipped -> as sent (wire form) -> PSRP XML (escaping) -> fragments ->
+base64 -> envelope -> sealed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pypsrp.wsman import _TransportHTTP
 from entra_standby.inventory import inventory_from_dict
 from entra_standby.lab import Lab
 from entra_standby.prepared import batch_statements, prepare_batch
-from entra_standby.probes import helpers_script
+from entra_standby.probes import helpers_script, without_helpers
 from entra_standby.remoting import HostSession, probe_calls
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +80,16 @@ def main() -> int:
         print(f"{n:>2} {action:<12} {len(message) / 1024:>9.1f} {size / 1024:>8.1f}")
     statements = batch_statements(calls)
     text = sum(len(s.text.encode()) for s in statements)
-    helpers = len(helpers_script().encode())
+    helpers = len(statements[1].text.encode())
+    shipped = len(helpers_script().encode()) + sum(len((without_helpers(c.text) or c.text).encode())
+                                                  for c in calls)
     prepared = prepare_batch(calls, "2.3", 2)
     newlines = sum(s.text.count("\n") for s in statements)
     print("\nthe CreatePipeline, layer by layer:")
-    print(f"  script text (helpers once {helpers / 1024:.1f} KB + {len(calls)} probe bodies): "
-          f"{text / 1024:.1f} KB, {newlines} newlines")
+    print(f"  script text as shipped (helpers once + {len(calls)} probe bodies, comments included): "
+          f"{shipped / 1024:.1f} KB")
+    print(f"  script text as sent (wire form, probes/wire.py: helpers {helpers / 1024:.1f} KB + "
+          f"{len(calls)} probe bodies): {text / 1024:.1f} KB, {newlines} newlines")
     print(f"  PSRP XML (each newline escaped as _x000A_, 7 bytes): {len(prepared.xml) / 1024:.1f} KB "
           f"(+{(len(prepared.xml) - text) / 1024:.1f} KB, of which newlines {6 * newlines / 1024:.1f} KB)")
     b64 = 4 * ((len(prepared.xml) + 40 + 21 + 2) // 3)
