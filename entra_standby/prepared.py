@@ -13,8 +13,10 @@ Shape of a batch (one PSRP pipeline, one statement per line below):
    variables, preferences and errors stay its own, as if it ran alone.
 
 So each probe prints exactly one object, in statement order, and ``remoting.drive_pipeline``'s per-probe
-budget (X4) counts outputs as before. A call whose text is not a catalogue probe with the shipped helpers
-is sent whole, unchanged; ``probe show`` still prints the standalone script (helpers included).
+budget (X4) counts outputs as before. The helpers and the probes travel in their wire form (``probes/
+wire.py``: comments, blank lines and indentation left out, proven safe per text). A call whose text is not a
+catalogue probe with the shipped helpers is sent whole, unchanged; ``probe show`` still prints the
+standalone script (helpers included), ``probe show --as-sent`` a probe's statement here.
 
 Serialise once: the CreatePipeline message of a batch is the same for every host that runs the same calls
 (names, texts, parameters) with the same PSRP protocol version, so it is built with pypsrp's public message

@@ -97,7 +97,8 @@ _RETRY_WAIT_S = 0.25  # first wait between attempts on a transient error; double
 
 @dataclass(frozen=True)
 class ProbeCall:
-    """One script to run: its name (the fact domain), its text (sent unchanged) and named parameters."""
+    """One script to run: its name (the fact domain), its text (a catalogue probe travels in its wire form,
+    probes/wire.py) and named parameters."""
 
     name: str
     text: str

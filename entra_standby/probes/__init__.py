@@ -5,8 +5,9 @@ they go with an empty ``#region entra-standby common helpers`` block, and loadin
 sent is one standalone script, while the repository holds one copy of the helpers
 (``entra-standby probe show NAME`` prints the complete script, e.g. to run it by hand on a server).
 
-A script is sent to the server unchanged (comments included: the lab recognises it by its first line) and
-receives its inputs only as named parameters, never by formatting text into it. ``Script.parameters`` is
+A probe travels in its wire form (``probes/wire.py``: comments, blank lines and indentation left out, its
+first-line marker kept, by which the lab recognises it; actions travel as shipped) and receives its inputs
+only as named parameters, never by formatting text into it. ``Script.parameters`` is
 read from the script's own ``param()`` block, so the catalogue cannot disagree with the file.
 """
 
@@ -111,7 +112,8 @@ class UnknownScriptError(EntraStandbyError, KeyError):
 
 @dataclass(frozen=True)
 class Script:
-    """One probe or action: its name, kind, full text (sent unchanged) and ``param()`` names in order."""
+    """One probe or action: its name, kind, full text as shipped (a probe travels in its wire form) and
+    ``param()`` names in order."""
 
     name: str
     kind: ScriptKind
