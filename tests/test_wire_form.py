@@ -37,7 +37,7 @@ from entra_standby.probes.wire import (
     probe_sent_alone,
     wire_form,
 )
-from entra_standby.remoting import _add_script, probe_calls
+from entra_standby.remoting import ProbeCall, _add_script, probe_calls
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 
@@ -284,3 +284,16 @@ def test_lab_helpers_in_either_form_define_only_when_dot_sourced(engine_lab: Lab
         result = _invoke(engine_lab, CommandCall(helpers, True, use_local_scope=local),
                          CommandCall(wire_form(_bare("scheduler")), True, use_local_scope=True))
         assert (result.failure is None and len(result.outputs) == 1) is works
+
+
+def test_a_catalogue_shaped_probe_that_fails_the_check_is_batched_unstripped() -> None:
+    """A call carrying the shipped helpers but a body the check refuses still shares the helpers, and its
+    body travels as it is, never stripped."""
+    full = load_probe("scheduler").text
+    head, _, tail = full.rpartition("\ntry {\n")  # the probe's own body, after the helpers
+    risky = head + "\ntry {\n    $note = @'\n# not a comment\n'@\n" + tail
+    assert risky != full
+    statements = batch_statements([ProbeCall("scheduler", risky), *probe_calls(["version"])])
+    assert statements[1].text == wire_form(helpers_script())
+    assert statements[2].text == without_helpers(risky) and "# not a comment" in statements[2].text
+    assert statements[3].text == wire_form(_bare("version"))
