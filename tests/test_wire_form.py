@@ -143,6 +143,8 @@ _MUTANTS = {
     "continuation at the end": "Get-Thing -A 1 `",
     "stop-parsing token": "cmd.exe --% /c echo '\n# x\n",
     "braced variable": "${a#b} = 1\n",
+    "braced variable in a string": '$s = "${a"}"\n# x\n',
+    "here-string in a subexpression": '$s = "$(@\'\n# x\n\'@)"\n',
     "comment inside a string's subexpression": '$s = "$(1 # x)"\n',
     "typographic quote": "$s = \u2018a\n# x\n\u2019\n",
     "line separator": "$a = 1\u2028# x\n",

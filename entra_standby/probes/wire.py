@@ -151,6 +151,8 @@ def _scan_code(line: str) -> tuple[str | None, bool]:
                     i += 2
                     continue
                 stack.pop()
+            elif line.startswith("${", i):
+                return "a braced variable name ${...}", False
             elif line.startswith("$(", i):
                 stack.append(["(", 1])
                 i += 2
