@@ -497,3 +497,6 @@ def _describe(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+_parse_datetime_full = parse_datetime
