@@ -1,9 +1,10 @@
 """Probe JSON -> typed facts, and facts <-> plain data for evidence.
 
 ``parse_probe_output`` checks the envelope of docs/contracts.md section 1, then builds the domain's dataclass
-from ``data`` with one generic, type-hint-driven builder. Anything that does not fit (wrong type, missing
-field, absurd value) raises ``ProbeError`` naming the host, the probe and the field path
-(e.g. ``connectors[0].account.enabled``), so one misbehaving host yields one clear line and nothing else.
+from ``data`` with a builder compiled once per dataclass from its type hints (``_compile_dataclass``).
+Anything that does not fit (wrong type, missing field, absurd value) raises ``ProbeError`` naming the host,
+the probe and the field path (e.g. ``connectors[0].account.enabled``), so one misbehaving host yields one
+clear line and nothing else.
 
 Rules of the builder:
 
