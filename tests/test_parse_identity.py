@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from entra_standby.facts.parse import (
     _parse_datetime_full,
     fact_from_data,
     fact_to_data,
+    format_datetime,
     parse_action_output,
     parse_datetime,
     parse_probe_output,
@@ -83,6 +84,43 @@ def test_every_stored_raw_output_parses_to_the_stored_facts_and_errors(path: Pat
     for domain in values:
         assert fact_to_data(parse_probe_output(saved["host"], domain, raw[domain], now=now)) == \
             saved["facts"][domain]
+
+
+def _saved_facts() -> list[tuple[str, str, Any]]:
+    """(file, domain, data) of every fact saved in the evidence: hosts' facts and pairs' cloud views."""
+    found = []
+    for path in sorted(EVIDENCE.rglob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(doc, dict) and isinstance(doc.get("facts"), dict):
+            found += [(str(path.relative_to(EVIDENCE)), d, v) for d, v in doc["facts"].items()]
+        elif isinstance(doc, dict) and isinstance(doc.get("cloud"), dict):
+            found.append((str(path.relative_to(EVIDENCE)), "cloud", doc["cloud"]))
+    return found
+
+
+def test_every_saved_fact_reads_back_and_writes_the_same_data() -> None:
+    saved = _saved_facts()
+    assert len(saved) >= 450 and sum(d == "cloud" for _, d, _ in saved) >= 15
+    for where, domain, data in saved:
+        assert fact_to_data(fact_from_data(domain, data, host=where)) == data, (where, domain)
+
+
+def _format_datetime_main(value: datetime) -> str:
+    """format_datetime as main wrote it (5f7947e), the reference for the fast path."""
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}0Z"
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 12, 8, 0, 49, 43, 508258, tzinfo=UTC), datetime(2026, 12, 8, tzinfo=UTC),
+    datetime(2026, 12, 8, 0, 0, 0, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1000, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, tzinfo=UTC),
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(2026, 12, 8, 1, 2, 3), datetime(2026, 12, 8, 1, 2, 3, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(2026, 12, 8, 1, 2, 3, 4, tzinfo=UTC), datetime(2026, 12, 8, tzinfo=timezone(timedelta(0))),
+], ids=str)
+def test_fast_format_datetime_writes_what_main_wrote(value: datetime) -> None:
+    assert format_datetime(value) == _format_datetime_main(value)
 
 
 # --- the table ---------------------------------------------------------------------------------------------

@@ -171,6 +171,8 @@ def fact_from_data(domain: str, data: object, *, host: str = "evidence", now: da
 
 def format_datetime(value: datetime) -> str:
     """PowerShell's ``ToUniversalTime().ToString('o')``: seven fractional digits and ``Z``."""
+    if value.tzinfo is UTC and value.year >= 1000:  # every parsed fact's date: isoformat is strftime's text
+        return value.isoformat(timespec="microseconds")[:26] + "0Z"
     utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}0Z"
 
@@ -739,9 +741,19 @@ _FIELD_CHECKS: dict[tuple[type, str], Callable[[Any], str | None]] = {
 # --- to data ---------------------------------------------------------------------------------------------
 
 
+_PLAIN_DATA = frozenset({str, int, float, bool, type(None)})
+_DATA_FIELDS: dict[type, tuple[str, ...]] = {}  # a fact class -> its field names, looked up once
+
+
 def _to_data(value: object) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _PLAIN_DATA:
+        return value
+    names = _DATA_FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _DATA_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _to_data(getattr(value, name)) for name in names}
     if isinstance(value, datetime):
         return format_datetime(value)
     if isinstance(value, tuple | list):
