@@ -4,7 +4,8 @@ Plain script (not a test): ``python bench/parse_facts.py [--repeats N] [--before
 every host's raw probe outputs saved in ``fixtures/evidence`` (all scenarios, both hosts: healthy outputs,
 failed probes, PS 5.1 shapes) through ``gather.parse_outputs``, the audit's own path (JSON decoding, the
 duplicate-key check, the envelope, the typed builder), and prints the CPU time (``time.process_time``) per
-host: the median over repeats of one pass over all hosts, the healthy active host alone, and per probe.
+host: the median over repeats of one pass over all hosts, the healthy active host alone, and per probe;
+and ``fact_to_data`` of the facts (what saving evidence costs per host).
 
 ``--before-tree PATH`` runs the same passes with ANOTHER checkout's code (e.g. ``git archive 12d8a8b | tar
 -x -C /tmp/before``) in a worker process with that checkout first on ``PYTHONPATH``, interleaved with this
@@ -40,14 +41,19 @@ def load_hosts(evidence: Path) -> list[tuple[str, str, dict[str, str]]]:
 
 def one_round(hosts: list[tuple[str, str, dict[str, str]]]) -> dict[str, float]:
     """One pass: ms of CPU for all hosts, for the healthy host, and per probe (summed over hosts)."""
+    from entra_standby.facts.parse import fact_to_data
     from entra_standby.gather import parse_outputs
 
     clock = time.process_time
     result: dict[str, float] = {}
     started = clock()
-    for _, host, raw in hosts:
-        parse_outputs(host, list(raw), raw)
+    parsed = [parse_outputs(host, list(raw), raw)[0] for _, host, raw in hosts]
     result["all"] = (clock() - started) * 1000
+    started = clock()
+    for values in parsed:
+        for fact in values.values():
+            fact_to_data(fact)
+    result["to_data"] = (clock() - started) * 1000
     healthy = next(raw for name, _, raw in hosts if name == HEALTHY)
     started = clock()
     for _ in range(10):
@@ -137,7 +143,8 @@ def main() -> int:
         return statistics.median(r[key] for r in rounds[label])
 
     rows = [("ms per host, all evidence hosts", "all", len(hosts)),
-            (f"ms per host, {HEALTHY}", "healthy", 1)]
+            (f"ms per host, {HEALTHY}", "healthy", 1),
+            ("fact_to_data (evidence), ms per host, all hosts", "to_data", len(hosts))]
     rows += [(f"  probe {k.split(':', 1)[1]} (ms per host)", k, len(hosts))
              for k in rounds["this"][0] if k.startswith("probe:")]
     header = f"{'':58} {'this':>9}" + (f" {'before':>9} {'before/this':>12}" if tree else "")
