@@ -564,6 +564,38 @@ def test_unsupported_types_fail_lazily_as_on_main(case: str) -> None:
     assert got == _ODD_MAIN[case]
 
 
+@dataclasses.dataclass(frozen=True)
+class Node:
+    name: str
+    children: tuple[Node, ...] = ()
+    parent: Node | None = None
+
+
+_NODE_CASES: dict[str, Any] = {
+    "tree": {"name": "a", "children": [{"name": "b", "children": [{"name": "c", "children": None}]}],
+             "parent": {"name": "p", "children": []}},
+    "deep-missing": {"name": "a", "children": [{"name": "b", "children": [{"children": []}]}]},
+    "parent-wrong": {"name": "a", "children": [], "parent": {"name": 1, "children": []}},
+}
+_NODE_MAIN: dict[str, str] = {  # recorded with main's parser, like _ODD_MAIN
+    "tree": "Node(name='a', children=(Node(name='b', children=(Node(name='c', children=(), parent=None),), "
+            "parent=None),), parent=Node(name='p', children=(), parent=None))",
+    "deep-missing": "ProbeError: h: probe node, field children[0].children[0].name: missing field "
+                    "field=children[0].children[0].name",
+    "parent-wrong": "ProbeError: h: probe node, field parent.name: expected a string, got number 1 "
+                    "field=parent.name",
+}
+
+
+@pytest.mark.parametrize("case", list(_NODE_CASES))
+def test_a_class_that_contains_itself_builds_as_on_main(case: str) -> None:
+    try:
+        got = repr(_build_domain("h", "node", Node, _NODE_CASES[case], NOW, True)).replace(f"{__name__}.", "")
+    except ProbeError as exc:
+        got = f"{type(exc).__name__}: {exc} field={exc.field}".replace(_FIX, "")
+    assert got == _NODE_MAIN[case]
+
+
 # --- compiled once, by whichever host thread comes first -------------------------------------------------
 
 

@@ -360,13 +360,22 @@ _DATACLASS_BUILDERS: dict[type, _Builder] = {}
 _BUILDERS: dict[tuple[Any, _Owner], _Builder] = {}
 
 
+_COMPILING: set[type] = set()
+
+
 def _dataclass_builder(cls: type) -> _Builder:
     built = _DATACLASS_BUILDERS.get(cls)
     if built is None:
         with _COMPILE_LOCK:  # gather's host threads may meet a type first at the same time
             built = _DATACLASS_BUILDERS.get(cls)
             if built is None:
-                built = _DATACLASS_BUILDERS[cls] = _compile_dataclass(cls)
+                if cls in _COMPILING:  # a class that contains itself: its builder is looked up per value
+                    return lambda value, ctx: _DATACLASS_BUILDERS[cls](value, ctx)
+                _COMPILING.add(cls)
+                try:
+                    built = _DATACLASS_BUILDERS[cls] = _compile_dataclass(cls)
+                finally:
+                    _COMPILING.discard(cls)
     return built
 
 
