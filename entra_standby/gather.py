@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import json
 import logging
 import os
 import threading
@@ -278,8 +277,12 @@ def gather_host(pair: str, server: ServerEntry, probes: Sequence[str] | None = N
 
 def parse_outputs(host: str, domains: Sequence[str],
                   outputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, FactError]]:
-    """Parse each probe's raw text; a malformed or failed probe is a ``FactError`` for its domain only."""
-    from .facts.parse import parse_probe_output
+    """Parse each probe's raw text; a malformed or failed probe is a ``FactError`` for its domain only.
+
+    A key twice in one JSON object is an error (``json`` keeps the last silently, so
+    ``staging_mode_enabled: true, false`` would read as false): ``parse_probe_text`` checks that in the one
+    pass that decodes the text."""
+    from .facts.parse import _duplicate_json_key, parse_probe_output, parse_probe_text
 
     values: dict[str, Any] = {}
     errors: dict[str, FactError] = {}
@@ -287,22 +290,26 @@ def parse_outputs(host: str, domains: Sequence[str],
         out = outputs.get(domain)
         if out is None:
             errors[domain] = FactError(domain, "probe", f"{host}: probe {domain}: no output")
-        elif isinstance(out, HostError):
+            continue
+        if isinstance(out, HostError):
             errors[domain] = FactError(domain, out.kind, str(out))
-        else:
+            continue
+        parse: Callable[[str, str, Any], Any] = parse_probe_text
+        if not isinstance(out, str):  # not what a session returns: read as it always was
             duplicate = _duplicate_json_key(out)
             if duplicate is not None:
                 message = f"{host}: probe {domain}: the JSON output has the key '{duplicate}' twice"
                 errors[domain] = FactError(domain, "probe", f"{message} (which one is true?)")
                 continue
-            try:
-                values[domain] = parse_probe_output(host, domain, out)
-            except EntraStandbyError as exc:
-                errors[domain] = FactError(domain, getattr(exc, "kind", "probe"), str(exc))
-            except Exception as exc:  # a parser bug must not take the other domains down
-                errors[domain] = FactError(domain, "probe",
-                                           f"{host}: probe {domain}: output could not be parsed "
-                                           f"({type(exc).__name__}: {exc})")
+            parse = parse_probe_output
+        try:
+            values[domain] = parse(host, domain, out)
+        except EntraStandbyError as exc:
+            errors[domain] = FactError(domain, getattr(exc, "kind", "probe"), str(exc))
+        except Exception as exc:  # a parser bug must not take the other domains down
+            errors[domain] = FactError(domain, "probe",
+                                       f"{host}: probe {domain}: output could not be parsed "
+                                       f"({type(exc).__name__}: {exc})")
     return values, errors
 
 
@@ -314,25 +321,6 @@ def gather_pair_directory(pair: PairEntry,
     if pair.directory is None:
         return None, None
     return gather_directory(pair.directory, servers)
-
-
-def _duplicate_json_key(text: str) -> str | None:
-    """The first key that appears twice in one JSON object of ``text`` (``json`` keeps the last silently,
-    so ``staging_mode_enabled: true, false`` would read as false); None if none does or it is not JSON
-    (the parser then says what is wrong with it)."""
-    found: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in items]
-        if not found and len(set(keys)) != len(keys):
-            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
-        return dict(items)
-
-    try:
-        json.loads(text, object_pairs_hook=pairs)
-    except (ValueError, RecursionError):
-        return None
-    return " ".join(found[0].split())[:60] if found else None
 
 
 def gather_pair_cloud(pair: PairEntry) -> tuple[CloudFacts | None, FactError | None]:

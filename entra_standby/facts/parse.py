@@ -1,9 +1,10 @@
 """Probe JSON -> typed facts, and facts <-> plain data for evidence.
 
 ``parse_probe_output`` checks the envelope of docs/contracts.md section 1, then builds the domain's dataclass
-from ``data`` with one generic, type-hint-driven builder. Anything that does not fit (wrong type, missing
-field, absurd value) raises ``ProbeError`` naming the host, the probe and the field path
-(e.g. ``connectors[0].account.enabled``), so one misbehaving host yields one clear line and nothing else.
+from ``data`` with a builder compiled once per dataclass from its type hints (``_compile_dataclass``).
+Anything that does not fit (wrong type, missing field, absurd value) raises ``ProbeError`` naming the host,
+the probe and the field path (e.g. ``connectors[0].account.enabled``), so one misbehaving host yields one
+clear line and nothing else.
 
 Rules of the builder:
 
@@ -15,7 +16,7 @@ Rules of the builder:
   PowerShell 5.1's ``/Date(ms)/``; they come back timezone-aware in UTC;
 * GUID fields are normalised to lower case without braces;
 * a list field also takes the two shapes Windows PowerShell 5.1 makes of an unrolled collection: a single
-  element on its own (one-element list) and ``null`` (empty list); see ``_build_tuple``;
+  element on its own (one-element list) and ``null`` (empty list); see ``_compile_tuple``;
 * numbers are non-negative unless the field is signed by nature (HRESULTs, raw registry values);
   dates lie between 2000 and one day after ``now`` (a scheduler's next start: 31 days).
 """
@@ -26,11 +27,11 @@ import dataclasses
 import json
 import math
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from functools import cache
 from typing import Any
 
 from ..errors import ProbeError
@@ -58,6 +59,7 @@ __all__ = [
     "parse_action_output",
     "parse_datetime",
     "parse_probe_output",
+    "parse_probe_text",
 ]
 
 DOMAIN_TYPES: dict[str, type] = {**FACT_TYPES, "cloud": CloudFacts}
@@ -93,11 +95,20 @@ class ProbeFailedError(ProbeError):
 
 
 class _Invalid(Exception):
-    """Internal: a value that does not fit, with the path where it sits."""
+    """Internal: a value that does not fit. ``steps`` is where it sits, innermost first (field names, list
+    indices, mapping keys): each container adds its step as the error passes, so no path is built unless a
+    value fails."""
 
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
+    def __init__(self, message: str) -> None:
+        self.steps: list[str | int] = []
         super().__init__(message)
+
+    @property
+    def path(self) -> str:
+        path = ""
+        for step in reversed(self.steps):
+            path = f"{path}[{step}]" if isinstance(step, int) else _join(path, step)
+        return path
 
 
 # --- public API ------------------------------------------------------------------------------------------
@@ -108,13 +119,22 @@ def parse_probe_output(host: str, probe: str, raw: object, *, now: datetime | No
 
     ``now`` is the reference time for "a date in the future" (default: the current time).
     """
-    if probe == "password-sync":  # its fact lives in facts/password_sync.py (the drill reads it on its own)
-        from .password_sync import parse_password_sync_output
+    return _parse_probe(host, probe, raw, _NOT_DECODED, now)
 
-        return parse_password_sync_output(host, raw, now=now)
+
+def parse_probe_text(host: str, probe: str, raw: str, *, now: datetime | None = None) -> Any:
+    """``parse_probe_output`` for the audit (``gather.parse_outputs``), where a key twice in one JSON object
+    is an error too: ``json`` keeps the last silently, so ``staging_mode_enabled: true, false`` would read
+    as false. The text is decoded once for both (issue 13: it was decoded twice per probe and host)."""
+    return _parse_probe(host, probe, raw, _decode_checked(host, probe, raw), now)
+
+
+def _parse_probe(host: str, probe: str, raw: object, doc: object, now: datetime | None) -> Any:
+    # password-sync's fact lives in facts/password_sync.py (the drill reads it on its own); its parser there
+    # is this same envelope and builder, so every probe takes the one path here.
     if probe not in FACT_TYPES:
         raise ProbeError(host, probe, f"unknown probe; expected one of {', '.join(FACT_TYPES)}")
-    data = _open_envelope(host, "probe", probe, raw)
+    data = _open_envelope(host, "probe", probe, raw, doc)
     return _build_domain(host, probe, FACT_TYPES[probe], data, now or datetime.now(UTC), check_future=True)
 
 
@@ -151,6 +171,8 @@ def fact_from_data(domain: str, data: object, *, host: str = "evidence", now: da
 
 def format_datetime(value: datetime) -> str:
     """PowerShell's ``ToUniversalTime().ToString('o')``: seven fractional digits and ``Z``."""
+    if value.tzinfo is UTC and value.year >= 1000:  # every parsed fact's date: isoformat is strftime's text
+        return value.isoformat(timespec="microseconds")[:26] + "0Z"
     utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}0Z"
 
@@ -160,6 +182,10 @@ _ISO = re.compile(
     re.IGNORECASE,
 )
 _MS_DATE = re.compile(r"^\\?/Date\((-?\d+)([+-]\d{4})?\)\\?/$")
+# What probes and the lab write (PowerShell's ToString('o') in UTC): ASCII digits, 'T', up to seven
+# fractional digits, 'Z' or '+00:00'. datetime.fromisoformat reads exactly these as the full parser does
+# (fractions truncated to microseconds; tests/test_parse_identity.py compares both).
+_FAST_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,7})?(?:Z|[+-]\d\d:\d\d)", re.ASCII)
 
 
 def parse_datetime(text: str) -> datetime:
@@ -167,6 +193,19 @@ def parse_datetime(text: str) -> datetime:
 
     Raises ``ValueError`` for anything else.
     """
+    if _FAST_ISO.fullmatch(text):
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            pass  # a field out of range: the full parser words the error
+        else:
+            if value.tzinfo is UTC:
+                return value
+    return _parse_datetime_full(text)
+
+
+def _parse_datetime_full(text: str) -> datetime:
+    """Every form ``parse_datetime`` accepts, field by field (the fast path covers the usual ones)."""
     value = text.strip()
     ms = _MS_DATE.match(value)
     if ms:
@@ -187,17 +226,78 @@ def parse_datetime(text: str) -> datetime:
 
 # --- envelope --------------------------------------------------------------------------------------------
 
+_NOT_DECODED = object()  # _open_envelope decodes the raw text itself
 
-def _open_envelope(host: str, kind: str, name: str, raw: object) -> Mapping[str, Any]:
+
+class _DuplicateKeyError(Exception):
+    """Internal: the fast decoder met a key twice; the exact two-pass reading then says which."""
+
+
+def _pairs_without_duplicates(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(items)
+    if len(value) != len(items):
+        raise _DuplicateKeyError
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# One C-scanner pass: the object hook (a call per JSON object, no per-key Python work) rejects a key twice
+# and parse_constant rejects NaN/Infinity, as the parser does. Stateless, so threads share it.
+_CHECKED_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_without_duplicates,
+                                    parse_constant=_reject_constant)
+
+
+def _decode_checked(host: str, probe: str, raw: str) -> object:
+    """The document of ``raw``, or ``_NOT_DECODED`` when it is not clean JSON (``_open_envelope`` then words
+    the error); ``ProbeError`` when a key appears twice in one object.
+
+    Anything the single pass refuses (a key twice, NaN, a syntax error, a BOM, nesting too deep) is read
+    again the way it always was, so errors keep their exact words and precedence: the duplicate key of a
+    document that is JSON apart from NaN, else the decoding error."""
+    if isinstance(raw, str):
+        try:
+            return _CHECKED_DECODER.decode(raw)
+        except (ValueError, _DuplicateKeyError, RecursionError):
+            pass
+    duplicate = _duplicate_json_key(raw)
+    if duplicate is not None:
+        raise ProbeError(host, probe, f"the JSON output has the key '{duplicate}' twice (which one is true?)")
+    return _NOT_DECODED
+
+
+def _duplicate_json_key(text: str | bytes) -> str | None:
+    """The first key that appears twice in one JSON object of ``text``; None if none does or it is not
+    JSON (the parser then says what is wrong with it)."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if not found and len(set(keys)) != len(keys):
+            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
+        return dict(items)
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return " ".join(found[0].split())[:60] if found else None
+
+
+def _open_envelope(host: str, kind: str, name: str, raw: object,
+                   doc: object = _NOT_DECODED) -> Mapping[str, Any]:
     def bad(message: str, field: str | None = None) -> ProbeError:
         return ProbeError(host, name, message, field=field, fix=_MALFORMED_FIX)
 
     if not isinstance(raw, str):
         raise bad(f"expected one JSON string as output, got {_describe(raw)}")
-    try:
-        doc = json.loads(raw, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise bad(f"output is not JSON ({exc}): {raw.strip()[:60]!r}") from None
+    if doc is _NOT_DECODED:
+        try:
+            doc = json.loads(raw, parse_constant=_reject_constant)
+        except ValueError as exc:
+            raise bad(f"output is not JSON ({exc}): {raw.strip()[:60]!r}") from None
     if not isinstance(doc, dict):
         raise bad(f"expected a JSON object, got {_describe(doc)}")
     if doc.get(kind) != name:
@@ -224,18 +324,23 @@ def _open_envelope(host: str, kind: str, name: str, raw: object) -> Mapping[str,
     return data
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 # --- builder ---------------------------------------------------------------------------------------------
+#
+# One builder function per (type, owning field), compiled the first time the type is met: the type hints,
+# the field's checks (GUID, sign, comma list, future allowance) and the shape of every field are worked out
+# once, and plain values (str, bool, int, float, null) pass on a type test. Issue 13: the generic walker
+# spent ~3 ms per host re-deciding all that for every value.
+
+_Builder = Callable[[Any, "_Context"], Any]
+_Owner = tuple[type, str]
+_MISSING = object()
 
 
 def _build_domain(host: str, domain: str, cls: type, data: Mapping[str, Any], now: datetime,
                   check_future: bool) -> Any:
     ctx = _Context(now=now, check_future=check_future)
     try:
-        return _build_dataclass(cls, data, "", ctx)
+        return _dataclass_builder(cls)(data, ctx)
     except _Invalid as exc:
         raise ProbeError(host, domain, str(exc), field=exc.path or None, fix=_MALFORMED_FIX) from None
 
@@ -246,160 +351,337 @@ class _Context:
     check_future: bool
 
 
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _build_dataclass(cls: type, value: object, path: str, ctx: _Context) -> Any:
-    if not isinstance(value, Mapping):
-        raise _Invalid(path, f"expected an object, got {_describe(value)}")
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in _fields(cls):
-        where = _join(path, f.name)
-        if f.name not in value:
-            if f.default is None:
-                kwargs[f.name] = None
-                continue
-            raise _Invalid(where, "missing field")
-        built = _build(hints[f.name], value[f.name], where, ctx, (cls, f.name))
-        check = _FIELD_CHECKS.get((cls, f.name))
-        if check is not None and built is not None:
-            problem = check(built)
-            if problem:
-                raise _Invalid(where, problem)
-        kwargs[f.name] = built
-    return cls(**kwargs)
+_COMPILE_LOCK = threading.RLock()
+_DATACLASS_BUILDERS: dict[type, _Builder] = {}
+_BUILDERS: dict[tuple[Any, _Owner], _Builder] = {}
 
 
-@cache
-def _shape(tp: Any) -> tuple[str, tuple[Any, ...]]:
-    """What ``_build`` needs to know about a field type, worked out once per type: the model's few dozen
-    types are met about a thousand times per host, and ``typing``'s introspection was a third of the
-    client's CPU per host (issue 13)."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = tuple(a for a in args if a is not type(None))
-        return "union", (options, len(options) < len(args))
-    if origin is tuple:
-        return "tuple", args
-    if origin is dict:
-        return "dict", args
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return "dataclass", ()
-    return "plain", ()
+_COMPILING: set[type] = set()
 
 
-@cache
-def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
-    return dataclasses.fields(cls)
+def _dataclass_builder(cls: type) -> _Builder:
+    built = _DATACLASS_BUILDERS.get(cls)
+    if built is None:
+        with _COMPILE_LOCK:  # gather's host threads may meet a type first at the same time
+            built = _DATACLASS_BUILDERS.get(cls)
+            if built is None:
+                if cls in _COMPILING:  # a class that contains itself: its builder is looked up per value
+                    return lambda value, ctx: _DATACLASS_BUILDERS[cls](value, ctx)
+                _COMPILING.add(cls)
+                try:
+                    built = _DATACLASS_BUILDERS[cls] = _compile_dataclass(cls)
+                finally:
+                    _COMPILING.discard(cls)
+    return built
 
 
-def _build(tp: Any, value: object, path: str, ctx: _Context, owner: tuple[type, str]) -> Any:
-    kind, args = _shape(tp)
-    if kind == "union":
-        options, nullable = args
-        if value is None:
-            if nullable:
-                return None
-            raise _Invalid(path, "must not be null")
+def _builder(tp: Any, owner: _Owner) -> _Builder:
+    built = _BUILDERS.get((tp, owner))
+    if built is None:
+        with _COMPILE_LOCK:
+            built = _BUILDERS.get((tp, owner))
+            if built is None:
+                built = _BUILDERS[(tp, owner)] = _compile(tp, owner)
+    return built
+
+
+def _compile_dataclass(cls: type) -> _Builder:
+    """The builder of one dataclass: Python source written for its fields, like ``dataclasses`` writes
+    ``__init__``, so each field costs a lookup and a type test when its value is plain.
+
+    Per field: only a field whose default is None may be omitted; the value is built by its type's builder
+    unless the type test (``_plain_test``) shows it is already what the builder would return; then the
+    field's check (``_FIELD_CHECKS``). A failure adds the field's name to the error's path."""
+    hints = typing.get_type_hints(cls)
+    namespace: dict[str, Any] = {"_Invalid": _Invalid, "_describe": _describe, "Mapping": Mapping,
+                                 "MISSING": _MISSING, "INF": math.inf, "cls": cls, "new": object.__new__}
+    lines = ["def build(value, ctx):",
+             "    if type(value) is not dict:",
+             "        if value is None:",
+             "            raise _Invalid('must not be null')",
+             "        if not isinstance(value, Mapping):",
+             "            raise _Invalid(f'expected an object, got {_describe(value)}')",
+             "    get = value.get",
+             "    name = ''",
+             "    try:"]
+    fields = dataclasses.fields(cls)
+    for i, f in enumerate(fields):
+        owner = (cls, f.name)
+        var = f"v{i}"
+        namespace[f"build{i}"] = _builder(hints[f.name], owner)
+        plain, nullable = _plain_test(hints[f.name], owner, var)
+        omissible = f.default is None
+        lines.append(f"        name = {f.name!r}")
+        if omissible and nullable:  # omitted reads as null, which this type takes: one lookup
+            lines.append(f"        {var} = get({f.name!r})")
+            lines.append(f"        if not ({plain}):")
+            lines.append(f"            {var} = build{i}({var}, ctx)")
+        else:
+            lines.append(f"        {var} = get({f.name!r}, MISSING)")
+            lines.append(f"        if not ({plain}):" if plain else "        if True:")
+            lines.append(f"            if {var} is MISSING:")
+            lines.append(f"                {var} = None" if omissible
+                         else "                raise _Invalid('missing field')")
+            lines.append("            else:")
+            lines.append(f"                {var} = build{i}({var}, ctx)")
+        check = _FIELD_CHECKS.get(owner)
+        if check is not None:
+            namespace[f"check{i}"] = check
+            lines.append(f"        if {var} is not None:")
+            lines.append(f"            problem = check{i}({var})")
+            lines.append("            if problem:")
+            lines.append("                raise _Invalid(problem)")
+    lines += ["    except _Invalid as exc:",
+              "        exc.steps.append(name)",
+              "        raise"]
+    values = ", ".join(f"{f.name!r}: v{i}" for i, f in enumerate(fields))
+    if _plain_instances(cls):
+        # What the generated (frozen) __init__ would do, without its object.__setattr__ per field: 2 µs of
+        # the ~3 µs a fact object cost. Only for classes whose __init__ does nothing else.
+        lines += ["    obj = new(cls)", f"    obj.__dict__.update({{{values}}})", "    return obj"]
+    else:
+        lines += [f"    return cls(**{{{values}}})"]
+    exec(compile("\n".join(lines), f"<fact builder {cls.__qualname__}>", "exec"), namespace)
+    build: _Builder = namespace["build"]
+    return build
+
+
+def _plain_instances(cls: type) -> bool:
+    """Whether an instance is exactly its fields in ``__dict__``: the dataclass's own ``__init__`` taking
+    every field, no ``__post_init__`` (so no InitVar either), no slots."""
+    params = getattr(cls, "__dataclass_params__", None)
+    return (params is not None and params.init and not hasattr(cls, "__post_init__")
+            and "__slots__" not in vars(cls) and all(f.init for f in dataclasses.fields(cls)))
+
+
+def _plain_test(tp: Any, owner: _Owner, var: str) -> tuple[str | None, bool]:
+    """A Python test that ``var`` is already what ``tp``'s builder returns for it (None: no such test),
+    and whether ``tp`` takes null."""
+    nullable = False
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        nullable = len(options) < len(typing.get_args(tp))
         if len(options) != 1:
-            raise _Invalid(path, f"unsupported union type {tp}")  # the model has none
-        return _build(options[0], value, path, ctx, owner)
-    if kind == "tuple":
-        return _build_tuple(tp, value, path, ctx, owner)  # before the null check: null is an empty list
-    if value is None:
-        raise _Invalid(path, "must not be null")
-    if kind == "dict":
-        key_type, item_type = args
-        if key_type is not str:
-            raise _Invalid(path, f"unsupported mapping type {tp}")
-        if not isinstance(value, Mapping):
-            raise _Invalid(path, f"expected an object, got {_describe(value)}")
-        return {str(k): _build(item_type, v, _join(path, str(k)), ctx, owner) for k, v in value.items()}
-    if kind == "dataclass":
-        return _build_dataclass(tp, value, path, ctx)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise _Invalid(path, f"expected true or false, got {_describe(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(path, f"expected an integer, got {_describe(value)}")
-        _check_sign(value, path, owner)
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _Invalid(path, f"expected a number, got {_describe(value)}")
-        number = float(value)
-        if not math.isfinite(number):
-            raise _Invalid(path, f"expected a finite number, got {value!r}")
-        _check_sign(number, path, owner)
-        return number
-    if tp is str:
-        if not isinstance(value, str):
-            raise _Invalid(path, f"expected a string, got {_describe(value)}")
-        if owner in _GUID_FIELDS:
-            return _guid(value, path, strict=owner != (CloudFacts, "tenant_id"))
-        return value
-    if tp is datetime:
-        return _build_datetime(value, path, ctx, owner)
-    raise _Invalid(path, f"unsupported field type {tp}")
+            return None, False  # unsupported: its builder says so
+        tp = options[0]
+    test = None
+    signed = owner in _SIGNED_FIELDS
+    if tp in (str, bool) and owner not in _GUID_FIELDS:
+        test = f"type({var}) is {tp.__name__}"
+    elif tp is int:
+        test = f"type({var}) is int" + ("" if signed else f" and {var} >= 0")
+    elif tp is float:
+        test = f"type({var}) is float and " + (f"-INF < {var} < INF" if signed else f"0.0 <= {var} < INF")
+    if nullable:
+        test = f"{var} is None" + (f" or {test}" if test else "")
+    return test, nullable
 
 
-def _build_tuple(tp: Any, value: object, path: str, ctx: _Context,
-                 owner: tuple[type, str]) -> tuple[Any, ...]:
-    args = _shape(tp)[1]
+def _compile(tp: Any, owner: _Owner) -> _Builder:
+    """The builder of one field type; unsupported types fail when a value meets them, as they always did."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        options = tuple(a for a in args if a is not type(None))
+        return _compile_union(tp, options, len(options) < len(args), owner)
+    if origin is tuple:
+        return _compile_tuple(tp, owner)
+    if origin is dict:
+        return _compile_dict(tp, owner)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _dataclass_builder(tp)  # it refuses null itself
+    leaf = _compile_leaf(tp, owner)
+    if leaf is not None:
+        return leaf
+
+    def unsupported(value: Any, ctx: _Context) -> Any:
+        if value is None:
+            raise _Invalid("must not be null")
+        raise _Invalid(f"unsupported field type {tp}")
+    return unsupported
+
+
+def _compile_union(tp: Any, options: tuple[Any, ...], nullable: bool, owner: _Owner) -> _Builder:
+    if len(options) != 1:  # the model has none
+        def unsupported(value: Any, ctx: _Context) -> Any:
+            if value is None:
+                if nullable:
+                    return None
+                raise _Invalid("must not be null")
+            raise _Invalid(f"unsupported union type {tp}")
+        return unsupported
+    inner = _builder(options[0], owner)
+    if not nullable:  # typing folds X | X into X: unreachable, kept for the generic rule
+        return inner
+    plain = options[0] if options[0] in (str, bool, int) and owner not in _GUID_FIELDS else None
+    if plain is int:  # a negative one goes on to the sign check
+        def optional_int(value: Any, ctx: _Context) -> Any:
+            if value is None or (type(value) is int and value >= 0):
+                return value
+            return inner(value, ctx)
+        return optional_int
+    if plain is not None:  # str | None, bool | None
+        def optional_plain(value: Any, ctx: _Context) -> Any:
+            if value is None or type(value) is plain:
+                return value
+            return inner(value, ctx)
+        return optional_plain
+
+    def optional(value: Any, ctx: _Context) -> Any:
+        return None if value is None else inner(value, ctx)
+    return optional
+
+
+def _compile_tuple(tp: Any, owner: _Owner) -> _Builder:
+    args = typing.get_args(tp)
     if len(args) != 2 or args[1] is not Ellipsis:
-        raise _Invalid(path, f"unsupported tuple type {tp}")
+        def unsupported(value: Any, ctx: _Context) -> Any:
+            raise _Invalid(f"unsupported tuple type {tp}")
+        return unsupported
+    item_builder = _builder(args[0], owner)
+    comma = owner in _COMMA_LISTS
+    plain_strings = args[0] is str and owner not in _GUID_FIELDS
+
     # Windows PowerShell 5.1 unrolls collections: a function that returns an empty array returns $null and one
     # that returns a one-element array returns the element; so do pipelines and `if` expressions assigned to a
     # variable. A probe that misses one `@(...)` then writes `null` or the bare element where the contract has
     # a JSON array. Both shapes mean the same facts, so they are read as () and (element,); the element is
     # still checked like any list item (path `field[0]`), so wrong types and missing fields keep failing.
-    if value is None:
-        return ()
-    if isinstance(value, str) and owner in _COMMA_LISTS:
-        # ActiveDirectoryRights.ToString() is "ReadProperty, WriteProperty": accept the flag text as well.
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list | tuple):
-        value = [value]  # PS 5.1: a one-element array unrolled to its element
-    return tuple(_build(args[0], item, f"{path}[{i}]", ctx, owner) for i, item in enumerate(value))
+    def build_tuple(value: Any, ctx: _Context) -> tuple[Any, ...]:
+        if value is None:
+            return ()
+        if comma and isinstance(value, str):
+            # ActiveDirectoryRights.ToString() is "ReadProperty, WriteProperty": accept the flag text as well.
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            value = [value]  # PS 5.1: a one-element array unrolled to its element
+        if plain_strings:
+            for item in value:
+                if type(item) is not str:
+                    break
+            else:
+                return tuple(value)
+        try:
+            return tuple([item_builder(item, ctx) for item in value])
+        except _Invalid:
+            pass
+        for index, item in enumerate(value):  # again, one by one, to name the element (builders are pure)
+            try:
+                item_builder(item, ctx)
+            except _Invalid as exc:
+                exc.steps.append(index)
+                raise
+        raise AssertionError("unreachable: an element failed once")
+
+    return build_tuple
 
 
-def _build_datetime(value: object, path: str, ctx: _Context, owner: tuple[type, str]) -> datetime:
-    if not isinstance(value, str):
-        raise _Invalid(path, f"expected an ISO 8601 date string, got {_describe(value)}")
-    try:
-        parsed = parse_datetime(value)
-    except (ValueError, OverflowError) as exc:
-        raise _Invalid(path, str(exc)) from None
-    if parsed.year < 2000:
-        raise _Invalid(path, f"implausible date {value!r} (before 2000)")
-    if ctx.check_future:
+def _compile_dict(tp: Any, owner: _Owner) -> _Builder:
+    key_type, item_type = typing.get_args(tp)
+    item_builder = _builder(item_type, owner)
+
+    def build_dict(value: Any, ctx: _Context) -> dict[str, Any]:
+        if value is None:
+            raise _Invalid("must not be null")
+        if key_type is not str:
+            raise _Invalid(f"unsupported mapping type {tp}")
+        if not isinstance(value, Mapping):
+            raise _Invalid(f"expected an object, got {_describe(value)}")
+        try:
+            return {str(key): item_builder(item, ctx) for key, item in value.items()}
+        except _Invalid:
+            pass
+        for key, item in value.items():  # again, one by one, to name the key (builders are pure)
+            try:
+                item_builder(item, ctx)
+            except _Invalid as exc:
+                exc.steps.append(str(key))
+                raise
+        raise AssertionError("unreachable: an item failed once")
+
+    return build_dict
+
+
+def _compile_leaf(tp: Any, owner: _Owner) -> _Builder | None:
+    """str, bool, int, float and datetime fields: the usual value passes on one type test."""
+    signed = owner in _SIGNED_FIELDS
+    if tp is bool:
+        def build_bool(value: Any, ctx: _Context) -> bool:
+            if type(value) is bool:
+                return value
+            if value is None:
+                raise _Invalid("must not be null")
+            raise _Invalid(f"expected true or false, got {_describe(value)}")
+        return build_bool
+    if tp is int:
+        def build_int(value: Any, ctx: _Context) -> int:
+            if type(value) is not int:
+                if value is None:
+                    raise _Invalid("must not be null")
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise _Invalid(f"expected an integer, got {_describe(value)}")
+            if value < 0 and not signed:
+                raise _Invalid(f"must not be negative, got {value:g}")
+            return value
+        return build_int
+    if tp is float:
+        def build_float(value: Any, ctx: _Context) -> float:
+            if value is None:
+                raise _Invalid("must not be null")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _Invalid(f"expected a number, got {_describe(value)}")
+            number = float(value)
+            if not math.isfinite(number):
+                raise _Invalid(f"expected a finite number, got {value!r}")
+            if number < 0 and not signed:
+                raise _Invalid(f"must not be negative, got {number:g}")
+            return number
+        return build_float
+    if tp is str:
+        guid = owner in _GUID_FIELDS
+        strict = owner != (CloudFacts, "tenant_id")
+
+        def build_str(value: Any, ctx: _Context) -> str:
+            if type(value) is not str:
+                if value is None:
+                    raise _Invalid("must not be null")
+                if not isinstance(value, str):
+                    raise _Invalid(f"expected a string, got {_describe(value)}")
+            return _guid(value, strict=strict) if guid else value
+        return build_str
+    if tp is datetime:
         allowance = _FUTURE_ALLOWANCE.get(owner, timedelta(days=1))
-        if parsed > ctx.now + allowance:
-            raise _Invalid(path, f"implausible date {value!r} "
-                                 f"(more than {allowance.days} day(s) in the future)")
-    return parsed
 
-
-def _check_sign(number: float, path: str, owner: tuple[type, str]) -> None:
-    if number < 0 and owner not in _SIGNED_FIELDS:
-        raise _Invalid(path, f"must not be negative, got {number:g}")
+        def build_datetime(value: Any, ctx: _Context) -> datetime:
+            if value is None:
+                raise _Invalid("must not be null")
+            if not isinstance(value, str):
+                raise _Invalid(f"expected an ISO 8601 date string, got {_describe(value)}")
+            try:
+                parsed = parse_datetime(value)
+            except (ValueError, OverflowError) as exc:
+                raise _Invalid(str(exc)) from None
+            if parsed.year < 2000:
+                raise _Invalid(f"implausible date {value!r} (before 2000)")
+            if ctx.check_future and parsed > ctx.now + allowance:
+                raise _Invalid(f"implausible date {value!r} "
+                               f"(more than {allowance.days} day(s) in the future)")
+            return parsed
+        return build_datetime
+    return None
 
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _GUID_N = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _guid(value: str, path: str, *, strict: bool) -> str:
+def _guid(value: str, *, strict: bool) -> str:
+    if _GUID.fullmatch(value):  # already the normal form (what the probes write)
+        return value
     normal = value.strip().strip("{}").lower()
     if _GUID.match(normal):
         return normal
@@ -409,7 +691,7 @@ def _guid(value: str, path: str, *, strict: bool) -> str:
         n = normal
         return f"{n[:8]}-{n[8:12]}-{n[12:16]}-{n[16:20]}-{n[20:]}"
     if strict:
-        raise _Invalid(path, f"expected a GUID, got {value[:40]!r}")
+        raise _Invalid(f"expected a GUID, got {value[:40]!r}")
     return value
 
 
@@ -468,9 +750,19 @@ _FIELD_CHECKS: dict[tuple[type, str], Callable[[Any], str | None]] = {
 # --- to data ---------------------------------------------------------------------------------------------
 
 
+_PLAIN_DATA = frozenset({str, int, float, bool, type(None)})
+_DATA_FIELDS: dict[type, tuple[str, ...]] = {}  # a fact class -> its field names, looked up once
+
+
 def _to_data(value: object) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _PLAIN_DATA:
+        return value
+    names = _DATA_FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _DATA_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _to_data(getattr(value, name)) for name in names}
     if isinstance(value, datetime):
         return format_datetime(value)
     if isinstance(value, tuple | list):
@@ -497,3 +789,4 @@ def _describe(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
