@@ -296,7 +296,10 @@ def parse_outputs(host: str, domains: Sequence[str],
             continue
         parse: Callable[[str, str, Any], Any] = parse_probe_text
         if not isinstance(out, str):  # not what a session returns: read as it always was
-            duplicate = _duplicate_json_key(out)
+            try:
+                duplicate = _duplicate_json_key(out)
+            except TypeError:  # not text at all (json refuses it): the parser below says what it is
+                duplicate = None
             if duplicate is not None:
                 message = f"{host}: probe {domain}: the JSON output has the key '{duplicate}' twice"
                 errors[domain] = FactError(domain, "probe", f"{message} (which one is true?)")

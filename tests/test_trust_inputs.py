@@ -482,3 +482,12 @@ def test_lab_serve_refuses_a_bad_scenario_in_one_line(tmp_path: Path, case: str)
     assert len(lines) == 1 and "Traceback" not in done.stderr and done.stdout == "", done.stderr
     assert str(path) in lines[0] and all(f in lines[0] for f in fragments), lines[0]
     assert not (tmp_path / "inv.yml").exists()
+
+
+def test_an_output_that_is_not_text_errors_only_its_probe() -> None:
+    """A session returns text or a host error; anything else (a deserialised object) is that probe's error,
+    never an exception that takes the host's other facts down."""
+    scheduler = json.loads(json.dumps({"schema": 1, "probe": "scheduler", "ok": True, "data": {}}))
+    values, errors = parse_outputs("aadc01", ["scheduler", "os"], {"scheduler": scheduler, "os": [1]})
+    assert values == {} and set(errors) == {"scheduler", "os"}
+    assert "expected one JSON string as output" in errors["scheduler"].message
