@@ -114,8 +114,7 @@ class Listener:
         server = _Server((self.host, self.port), self)
         self.port = server.server_address[1]
         self._server = server
-        self._thread = serve_in_background(server, name=f"lab-{self.app.name}-{self.transport.scheme}",
-                                           poll_interval=0.05)
+        self._thread = serve_in_background(server, name=f"lab-{self.app.name}-{self.transport.scheme}")
 
     def close(self) -> None:
         server, self._server = self._server, None
