@@ -20,6 +20,7 @@ import base64
 import cProfile
 import pstats
 import re
+import struct
 import sys
 import threading
 import time
@@ -43,6 +44,29 @@ from entra_standby.lab.wire.soap import WSManFault, envelope, fault_envelope, pa
 
 _ID = re.compile(rb"uuid:[0-9A-Fa-f-]{36}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
                  rb"[0-9A-Fa-f]{12}")
+
+
+def readable(answer: bytes) -> bytes:
+    """An answer with its PSRP streams decoded fragment by fragment, and what differs per host or per run
+    (ids, the port, times) masked: two checkouts' answers compare with ``diff``."""
+    def fragments(match: re.Match[bytes]) -> bytes:
+        data = base64.b64decode(match.group(2))
+        lines = []
+        while data:
+            object_id, fragment_id, flags, length = struct.unpack(">QQBI", data[:21])
+            blob, data = data[21:21 + length], data[21 + length:]
+            head = f"\n  fragment {object_id}/{fragment_id} flags {flags}".encode()
+            if flags & 1:  # the start of a message: destination, type, RPID, PID, then the CLIXML
+                kind = struct.unpack("<I", blob[4:8])[0]
+                head += f" type 0x{kind:08x}: ".encode()
+                blob = blob[40:]
+            lines.append(head + blob)
+        return match.group(1) + b"".join(lines) + b"\n"
+
+    text = re.sub(rb"(<rsp:Stream[^>]*>)([A-Za-z0-9+/=]+)", fragments, answer)
+    text = _ID.sub(b"<id>", text)
+    text = re.sub(rb"127\.\d+\.\d+\.\d+:\d+", b"<address>", text)
+    return re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?", b"<time>", text)
 
 
 def record(server: Any, inventory: dict[str, Any]) -> list[bytes]:
@@ -151,9 +175,8 @@ def main() -> int:
     if args.dump:
         args.dump.mkdir(parents=True, exist_ok=True)
         for index, answer in enumerate(answers):
-            masked = _ID.sub(b"<id>", answer)
-            (args.dump / f"{index:02d}.xml").write_bytes(masked)
-        print(f"answers of the last host written to {args.dump} (ids masked)")
+            (args.dump / f"{index:02d}.txt").write_bytes(readable(answer))
+        print(f"answers of the last host written to {args.dump} (ids, ports and times masked)")
     return 0
 
 

@@ -40,8 +40,19 @@ from psrpcore import (
     SetMinRunspacesEvent,
     StreamType,
 )
+from psrpcore._events import PSRPEvent
 from psrpcore._payload import PSRPMessage, create_message
-from psrpcore.types import PSInvocationState, PSObject, PSRPMessageType, add_note_property, deserialize
+from psrpcore.types import (
+    ApplicationPrivateData,
+    PSInvocationState,
+    PSObject,
+    PSRPMessageType,
+    RunspacePoolStateMsg,
+    SessionCapability,
+    add_note_property,
+    deserialize,
+    serialize,
+)
 
 from entra_standby.lab.engine import CommandCall, ErrorInfo, Invocation, PipelineResult, ScriptEngine
 from entra_standby.lab.wire import psvalues
@@ -115,6 +126,14 @@ class _ParsedPipelines:
 
 _parsed_pipelines = _ParsedPipelines()
 
+#: The opening handshake (MS-PSRP 3.1.4.1): every pypsrp client sends the same SessionCapability and
+#: InitRunspacePool bodies, and a fresh pool answers them with the same three messages. psrpcore's serialiser
+#: and deserialiser spent ~40% of a Create on them for every host (issue 13); the lab does it once per
+#: process for each distinct body (and each distinct answer), then only frames the bytes for each pool.
+_PARSE_ONCE = frozenset({PSRPMessageType.SessionCapability, PSRPMessageType.InitRunspacePool})
+_parsed_messages = _ParsedPipelines()
+_opening_answers = _ParsedPipelines()
+
 TIMEOUT_MARGIN_S = 0.5
 _POLL_SLICE_S = 0.2  # how often a waiting Receive checks for client EOF and server stop
 
@@ -126,16 +145,52 @@ class _LabPool(ServerRunspacePool):
     pypsrp cannot parse.
     """
 
+    def __init__(self, application_private_data: dict[str, Any] | None = None) -> None:
+        super().__init__(application_private_data=application_private_data)
+        self._default_private_data = application_private_data is None
+
     def prepare_message(self, message: Any, message_type: PSRPMessageType | None = None,
                         pipeline_id: uuid.UUID | None = None,
                         stream_type: StreamType = StreamType.default) -> None:
         if message is None and message_type in (None, PSRPMessageType.PipelineOutput):
-            kind = PSRPMessageType.PipelineOutput
-            raw = create_message(self._is_client, kind, b"<Nil />", self.runspace_pool_id, pipeline_id)
-            self._send_buffer.append(PSRPMessage(kind, bytearray(raw), self.runspace_pool_id, pipeline_id,
-                                                 self._fragment_counter, stream_type))
+            self._queue(PSRPMessageType.PipelineOutput, b"<Nil />", pipeline_id, stream_type)
+            return
+        key = self._opening_key(message) if message_type is None and pipeline_id is None else None
+        if key is not None:
+            data = _opening_answers.get_or_build(key, lambda: self._serialise(message))
+            self._queue(PSRPMessageType.get_message_id(type(message)), data, None, stream_type)
             return
         super().prepare_message(message, message_type, pipeline_id, stream_type)
+
+    def _queue(self, kind: PSRPMessageType, data: bytes, pipeline_id: uuid.UUID | None,
+               stream_type: StreamType) -> None:
+        """What psrpcore's ``prepare_message`` does with a message's serialised bytes."""
+        raw = create_message(self._is_client, kind, data, self.runspace_pool_id, pipeline_id)
+        self._send_buffer.append(PSRPMessage(kind, bytearray(raw), self.runspace_pool_id, pipeline_id,
+                                             self._fragment_counter, stream_type))
+
+    def _serialise(self, message: Any) -> bytes:
+        """psrpcore's serialisation of a message, as its ``prepare_message`` does it."""
+        element = serialize(message, self._cipher, our_capability=self.our_capability,
+                            their_capability=self.their_capability)
+        return bytes(ElementTree.tostring(element, encoding="utf-8", method="xml"))
+
+    def _opening_key(self, message: Any) -> tuple[bytes, str] | None:
+        """The cache key of an answer of the opening handshake whose bytes depend only on the key, or None.
+
+        SessionCapability is the pool's own capability; ApplicationPrivateData is psrpcore's default for a
+        pool created without any (derived from that capability); RunspacePoolState carries a state and no
+        error. The capabilities' reprs name every field they serialise."""
+        kind = type(message)
+        if kind is SessionCapability and message is self.our_capability:
+            detail = repr(message)
+        elif kind is ApplicationPrivateData and self._default_private_data:
+            detail = f"{self.our_capability!r} {self.application_private_data!r}"
+        elif kind is RunspacePoolStateMsg and message.ExceptionAsErrorRecord is None:
+            detail = str(int(message.RunspaceState))
+        else:
+            return None
+        return b"", f"{kind.__name__} {detail} {self.their_capability!r}"
 
     def _process_message(self, message: PSRPMessage) -> Any:
         """psrpcore's, except that a CreatePipeline body is parsed (and its pipeline built) once per lab
@@ -147,6 +202,8 @@ class _LabPool(ServerRunspacePool):
         read timeout for their answers. Same bytes, same capabilities: the same read-only object, exactly
         what parsing them again would give. Bodies with a SecureString (``<SS>``, session-key encrypted) are
         always parsed."""
+        if message.message_type in _PARSE_ONCE and b"<SS>" not in message.data:
+            return self._process_parsed_once(message)
         if (message.message_type != PSRPMessageType.CreatePipeline or b"<SS>" in message.data
                 or message.pipeline_id is None):
             return super()._process_message(message)
@@ -165,6 +222,23 @@ class _LabPool(ServerRunspacePool):
                                       message.pipeline_id)
         event.parsed_pipeline = parsed[1]
         self._process_CreatePipeline(event)
+        return event
+
+    def _process_parsed_once(self, message: PSRPMessage) -> Any:
+        """psrpcore's ``_process_message`` for an opening message, its body deserialised once per process.
+
+        The event's object is shared by every pool that received the same bytes; psrpcore's handlers only
+        read it (SessionCapability copies its versions, InitRunspacePool its settings; the lab never writes
+        to a pool's ``application_arguments``)."""
+        def parse() -> Any:
+            return deserialize(ElementTree.fromstring(message.data), cipher=self._cipher,
+                               our_capability=self.our_capability, their_capability=self.their_capability)
+
+        kind = message.message_type
+        key = (bytes(message.data), f"{kind.name} {self.their_capability!r}")
+        ps_object = _parsed_messages.get_or_build(key, parse)
+        event = PSRPEvent.create(kind, ps_object, message.runspace_pool_id, message.pipeline_id)
+        getattr(self, f"_process_{kind.name}")(event)
         return event
 
     @staticmethod
