@@ -82,5 +82,5 @@ def test_a_client_with_another_capability_gets_its_own_parse() -> None:
     answers, _ = _serve(shells._LabPool(), other)
     plain, _ = _serve(ServerRunspacePool(), other)
     assert answers == plain
-    kinds = sorted(key[1].split(" ", 1)[0] for key in shells._parsed_messages._items)
+    kinds = sorted(str(key[1]) for key in shells._parsed_messages._items)
     assert kinds.count("SessionCapability") == 2

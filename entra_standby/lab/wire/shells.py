@@ -81,6 +81,9 @@ class _ParsedCreatePipeline(CreatePipelineEvent):
         return self.parsed_pipeline
 
 
+_Key = tuple[bytes | str, ...]
+
+
 class _ParsedPipelines:
     """The last few CreatePipeline bodies parsed by this process (a fleet audit sends one or two kinds).
 
@@ -91,20 +94,20 @@ class _ParsedPipelines:
     def __init__(self, limit: int = 8) -> None:
         self._limit = limit
         self._lock = threading.Lock()
-        self._items: dict[tuple[bytes, str], Any] = {}
-        self._building: dict[tuple[bytes, str], threading.Lock] = {}
+        self._items: dict[_Key, Any] = {}
+        self._building: dict[_Key, threading.Lock] = {}
 
-    def get(self, key: tuple[bytes, str]) -> Any:
+    def get(self, key: _Key) -> Any:
         with self._lock:
             return self._items.get(key)
 
-    def put(self, key: tuple[bytes, str], value: Any) -> None:
+    def put(self, key: _Key, value: Any) -> None:
         with self._lock:
             if len(self._items) >= self._limit:
                 self._items.pop(next(iter(self._items)))
             self._items.setdefault(key, value)
 
-    def get_or_build(self, key: tuple[bytes, str], build: Callable[[], Any]) -> Any:
+    def get_or_build(self, key: _Key, build: Callable[[], Any]) -> Any:
         """The cached value, else ``build()``'s (None is not cached), built by one thread at a time."""
         with self._lock:
             if key in self._items:
@@ -148,6 +151,14 @@ class _LabPool(ServerRunspacePool):
     def __init__(self, application_private_data: dict[str, Any] | None = None) -> None:
         super().__init__(application_private_data=application_private_data)
         self._default_private_data = application_private_data is None
+        # What ``their_capability`` was built from: "" while it is psrpcore's initial None, the body of the
+        # client's SessionCapability once read, None if it came any other way (then its repr stands in).
+        # With the pool's own capability (psrpcore's constant; the lab never changes it) that is all the
+        # serialiser reads of a pool. A repr of the capabilities costs ~0.2 ms (PSVersion's attributes).
+        self._their_origin: bytes | str | None = ""
+
+    def _capability_key(self) -> bytes | str:
+        return self._their_origin if self._their_origin is not None else repr(self.their_capability)
 
     def prepare_message(self, message: Any, message_type: PSRPMessageType | None = None,
                         pipeline_id: uuid.UUID | None = None,
@@ -175,22 +186,21 @@ class _LabPool(ServerRunspacePool):
                             their_capability=self.their_capability)
         return bytes(ElementTree.tostring(element, encoding="utf-8", method="xml"))
 
-    def _opening_key(self, message: Any) -> tuple[bytes, str] | None:
+    def _opening_key(self, message: Any) -> _Key | None:
         """The cache key of an answer of the opening handshake whose bytes depend only on the key, or None.
 
         SessionCapability is the pool's own capability; ApplicationPrivateData is psrpcore's default for a
-        pool created without any (derived from that capability); RunspacePoolState carries a state and no
-        error. The capabilities' reprs name every field they serialise."""
+        pool created without any (built from that capability); RunspacePoolState carries a state and no
+        error. Their serialisation also reads the client's capability."""
         kind = type(message)
-        if kind is SessionCapability and message is self.our_capability:
-            detail = repr(message)
-        elif kind is ApplicationPrivateData and self._default_private_data:
-            detail = f"{self.our_capability!r} {self.application_private_data!r}"
+        own = kind is SessionCapability and message is self.our_capability
+        if own or (kind is ApplicationPrivateData and self._default_private_data):
+            detail = ""
         elif kind is RunspacePoolStateMsg and message.ExceptionAsErrorRecord is None:
             detail = str(int(message.RunspaceState))
         else:
             return None
-        return b"", f"{kind.__name__} {detail} {self.their_capability!r}"
+        return kind.__name__, detail, self._capability_key()
 
     def _process_message(self, message: PSRPMessage) -> Any:
         """psrpcore's, except that a CreatePipeline body is parsed (and its pipeline built) once per lab
@@ -204,6 +214,8 @@ class _LabPool(ServerRunspacePool):
         always parsed."""
         if message.message_type in _PARSE_ONCE and b"<SS>" not in message.data:
             return self._process_parsed_once(message)
+        if message.message_type == PSRPMessageType.SessionCapability:
+            self._their_origin = None  # psrpcore builds their_capability below, from bytes not recorded
         if (message.message_type != PSRPMessageType.CreatePipeline or b"<SS>" in message.data
                 or message.pipeline_id is None):
             return super()._process_message(message)
@@ -215,7 +227,7 @@ class _LabPool(ServerRunspacePool):
                 return None
             return ps_object, PowerShell.FromPSObjectForRemoting(ps_object)
 
-        parsed = _parsed_pipelines.get_or_build((bytes(message.data), repr(self.their_capability)), parse)
+        parsed = _parsed_pipelines.get_or_build((bytes(message.data), self._capability_key()), parse)
         if parsed is None:  # not a pipeline: psrpcore says what is wrong with it
             return super()._process_message(message)
         event = _ParsedCreatePipeline(message.message_type, parsed[0], message.runspace_pool_id,
@@ -235,10 +247,12 @@ class _LabPool(ServerRunspacePool):
                                our_capability=self.our_capability, their_capability=self.their_capability)
 
         kind = message.message_type
-        key = (bytes(message.data), f"{kind.name} {self.their_capability!r}")
-        ps_object = _parsed_messages.get_or_build(key, parse)
+        body = bytes(message.data)
+        ps_object = _parsed_messages.get_or_build((body, kind.name, self._capability_key()), parse)
         event = PSRPEvent.create(kind, ps_object, message.runspace_pool_id, message.pipeline_id)
         getattr(self, f"_process_{kind.name}")(event)
+        if kind == PSRPMessageType.SessionCapability:
+            self._their_origin = body
         return event
 
     @staticmethod
