@@ -59,6 +59,7 @@ from entra_standby.lab.engine import CommandCall, ErrorInfo, Invocation, Pipelin
 from entra_standby.lab.wire import psvalues
 from entra_standby.lab.wire.soap import (
     WSManFault,
+    escape_text,
     internal_error,
     invalid_request,
     not_served,
@@ -155,8 +156,7 @@ def string_clixml(value: str) -> bytes:
         escaped = value
     else:
         escaped = _serialize_string(value)
-    text = escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return b"<S>" + text.encode("utf-8", "xmlcharrefreplace") + b"</S>"
+    return b"<S>" + escape_text(escaped).encode("utf-8", "xmlcharrefreplace") + b"</S>"
 
 
 class _LabPool(ServerRunspacePool):

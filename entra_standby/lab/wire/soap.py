@@ -217,6 +217,84 @@ def parse_request(data: bytes) -> Request:
     )
 
 
+class _Unusual(Exception):
+    """A tree ``tostring`` leaves to ElementTree (a tail, a comment, an unregistered namespace, ...)."""
+
+
+_CDATA = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+_ATTRIBUTE = (*_CDATA, ('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;"))
+
+
+def _escaped(text: str, table: tuple[tuple[str, str], ...]) -> str:
+    for char, entity in table:
+        if char in text:  # str.replace scans slowly even when there is nothing to replace
+            text = text.replace(char, entity)
+    return text
+
+
+def escape_text(text: str) -> str:
+    """Element text escaped as ElementTree escapes it (``&``, ``<``, ``>``)."""
+    return _escaped(text, _CDATA)
+
+
+def tostring(root: ET.Element) -> bytes:
+    """``ET.tostring(root, encoding="utf-8")``, byte for byte, for the trees the lab builds.
+
+    ElementTree's serialiser first walks the tree for its namespaces, then writes it through a text
+    wrapper, a Python call per element either way: ~0.25 ms for a small WS-Man answer, five answers per
+    audited host (issue 13). This writes the same in one walk: registered prefixes (ElementTree's own
+    registry, so a registration elsewhere still counts), declarations on the root sorted by prefix,
+    attributes in insertion order, ``<tag />`` when empty, ElementTree's escaping. A tree with anything
+    else (tails, comments, non-str text, an unregistered namespace) goes to ElementTree."""
+    registry: dict[str, str] = ET._namespace_map  # type: ignore[attr-defined]
+    used: dict[str, str] = {}
+    out: list[str] = []
+
+    def name(qname: object) -> str:
+        if not isinstance(qname, str):
+            raise _Unusual
+        if qname[:1] != "{":
+            return qname
+        uri, _, local = qname[1:].rpartition("}")
+        prefix = used.get(uri) or registry.get(uri)
+        if not prefix or not uri:
+            raise _Unusual
+        if prefix != "xml":
+            used[uri] = prefix
+        return f"{prefix}:{local}"
+
+    def walk(element: ET.Element) -> None:
+        if element.tail:
+            raise _Unusual
+        tag = name(element.tag)
+        out.append("<" + tag)
+        for key, value in element.items():
+            if not isinstance(value, str):
+                raise _Unusual
+            out.append(f' {name(key)}="{_escaped(value, _ATTRIBUTE)}"')
+        text = element.text
+        if text is not None and not isinstance(text, str):
+            raise _Unusual
+        if text or len(element):
+            out.append(">")
+            if text:
+                out.append(_escaped(text, _CDATA))
+            for child in element:
+                walk(child)
+            out.append(f"</{tag}>")
+        else:
+            out.append(" />")
+
+    try:
+        walk(root)
+    except _Unusual:
+        return bytes(ET.tostring(root, encoding="utf-8"))
+    declarations = "".join(f' xmlns:{prefix}="{_escaped(uri, _ATTRIBUTE)}"'
+                           for uri, prefix in sorted(used.items(), key=lambda item: item[1]))
+    out[0] += declarations
+    return "".join(out).encode("utf-8", "xmlcharrefreplace")
+
+
 def envelope(request_action: str, relates_to: str, body: ET.Element | list[ET.Element] | None,
              action: str | None = None) -> bytes:
     """A response envelope: Action (request action + ``Response`` unless given), MessageID, RelatesTo."""
@@ -229,7 +307,7 @@ def envelope(request_action: str, relates_to: str, body: ET.Element | list[ET.El
     body_el = ET.SubElement(root, f"{{{NS['s']}}}Body")
     for element in body if isinstance(body, list) else ([] if body is None else [body]):
         body_el.append(element)
-    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False))
+    return tostring(root)
 
 
 def fault_envelope(fault: WSManFault, relates_to: str | None, machine: str) -> bytes:
