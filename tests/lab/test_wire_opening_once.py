@@ -84,3 +84,37 @@ def test_a_client_with_another_capability_gets_its_own_parse() -> None:
     assert answers == plain
     kinds = sorted(str(key[1]) for key in shells._parsed_messages._items)
     assert kinds.count("SessionCapability") == 2
+
+
+def test_pipeline_states_are_framed_as_psrpcore_frames_them() -> None:
+    import uuid
+
+    from psrpcore import ServerPipeline
+    from psrpcore.types import PSInvocationState
+
+    from entra_standby.lab.engine import ErrorInfo
+    from entra_standby.lab.wire import psvalues
+
+    _fresh_caches()
+
+    def states(pool: Any) -> list[bytes]:
+        pool.runspace_pool_id = uuid.UUID(int=1)
+        for n, how in enumerate(["complete", "complete", "failed", "stopped", "complete"]):
+            pipeline = ServerPipeline(pool, uuid.UUID(int=10 + n))
+            pipeline._change_state(PSInvocationState.Running, emit=False)
+            if how == "complete":
+                pipeline.complete()
+            elif how == "failed":
+                error = psvalues.error_record(ErrorInfo(message="the probe failed"))
+                pipeline._change_state(PSInvocationState.Failed, error)
+            else:
+                pipeline.stop()
+        out = []
+        while (payload := pool.data_to_send()) is not None:
+            out.append(bytes(payload.data))
+        return out
+
+    ours = states(shells._LabPool())
+    assert ours == states(ServerRunspacePool())
+    assert b"the probe failed" in b"".join(ours)
+    assert any(key[0] == "PipelineState" for key in shells._opening_answers._items)

@@ -53,6 +53,9 @@ from psrpcore.types import (
     deserialize,
     serialize,
 )
+from psrpcore.types import (
+    PipelineState as PipelineStateMsg,
+)
 from psrpcore.types._serializer import _serialize_string
 
 from entra_standby.lab.engine import CommandCall, ErrorInfo, Invocation, PipelineResult, ScriptEngine
@@ -187,10 +190,10 @@ class _LabPool(ServerRunspacePool):
         if type(message) is str and message_type == PSRPMessageType.PipelineOutput:
             self._queue(message_type, string_clixml(message), pipeline_id, stream_type)
             return
-        key = self._opening_key(message) if message_type is None and pipeline_id is None else None
+        key = self._opening_key(message, pipeline_id) if message_type is None else None
         if key is not None:
             data = _opening_answers.get_or_build(key, lambda: self._serialise(message))
-            self._queue(PSRPMessageType.get_message_id(type(message)), data, None, stream_type)
+            self._queue(PSRPMessageType.get_message_id(type(message)), data, pipeline_id, stream_type)
             return
         super().prepare_message(message, message_type, pipeline_id, stream_type)
 
@@ -207,18 +210,22 @@ class _LabPool(ServerRunspacePool):
                             their_capability=self.their_capability)
         return bytes(ElementTree.tostring(element, encoding="utf-8", method="xml"))
 
-    def _opening_key(self, message: Any) -> _Key | None:
-        """The cache key of an answer of the opening handshake whose bytes depend only on the key, or None.
+    def _opening_key(self, message: Any, pipeline_id: uuid.UUID | None) -> _Key | None:
+        """The cache key of a message whose bytes depend only on the key, or None.
 
-        SessionCapability is the pool's own capability; ApplicationPrivateData is psrpcore's default for a
-        pool created without any (built from that capability); RunspacePoolState carries a state and no
-        error. Their serialisation also reads the client's capability."""
+        The opening handshake's answers: SessionCapability is the pool's own capability,
+        ApplicationPrivateData psrpcore's default for a pool created without any (built from that
+        capability), RunspacePoolState a state and no error. A pipeline's state without an error
+        (``Completed``, every audited host's last message). Their serialisation also reads the client's
+        capability."""
         kind = type(message)
         own = kind is SessionCapability and message is self.our_capability
-        if own or (kind is ApplicationPrivateData and self._default_private_data):
+        if pipeline_id is None and (own or (kind is ApplicationPrivateData and self._default_private_data)):
             detail = ""
-        elif kind is RunspacePoolStateMsg and message.ExceptionAsErrorRecord is None:
+        elif pipeline_id is None and kind is RunspacePoolStateMsg and message.ExceptionAsErrorRecord is None:
             detail = str(int(message.RunspaceState))
+        elif pipeline_id is not None and kind is PipelineStateMsg and message.ExceptionAsErrorRecord is None:
+            detail = str(int(message.PipelineState))
         else:
             return None
         return kind.__name__, detail, self._capability_key()
