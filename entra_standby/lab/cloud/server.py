@@ -138,7 +138,7 @@ class CloudStandIn:
         self._stopping.clear()
         self.identity.base_url = self.base_url
         name = f"cloud-stand-in-{self._server.server_address[1]}"
-        self._thread = serve_in_background(self._server, name=name, poll_interval=0.1)
+        self._thread = serve_in_background(self._server, name=name)
         return self
 
     def stop(self) -> None:

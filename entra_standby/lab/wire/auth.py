@@ -6,7 +6,8 @@ name a different file for every lab in a process, and one shared file cannot hol
 passwords (the first line wins). So:
 
 * every running server writes **its own user file** (``NtlmUserStore``: three lines for ``user``,
-  ``DOMAIN\\user`` and ``user@DOMAIN``, mode 0600, in a private temporary directory, removed on stop);
+  ``DOMAIN\\user`` and ``user@DOMAIN``, mode 0600, in a private temporary directory, removed on stop), in
+  the smbpasswd form with the password's LM and NT hashes, so a logon does not derive them again;
 * the connection handler names that file for **the current thread** while it creates and steps its
   acceptor (``_acceptor_file``), and the lookup hook returns the thread's file, falling back to
   ``NTLM_USER_FILE`` for any other caller. The hook is installed once, at import.
@@ -38,6 +39,7 @@ import spnego
 import spnego._ntlm as _spnego_ntlm
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 from spnego.channel_bindings import GssChannelBindings
 
 from entra_standby.errors import LabError
@@ -140,13 +142,30 @@ class NtlmUserStore:
         target = directory / "ntlm-users"
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(f"{domain}:{user}:{creds.password}\n" for domain, user in lines)
+            hashes = lmowfv1(creds.password), ntowfv1(creds.password)  # pyspnego's own LMOWFv1, NTOWFv1
+            handle.writelines(_user_line(domain, user, creds.password, hashes) for domain, user in lines)
         self._dir = directory
 
     def close(self) -> None:
         directory, self._dir = self._dir, None
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _user_line(domain: str, user: str, password: str, hashes: tuple[bytes, bytes]) -> str:
+    """One line of the user file: the smbpasswd form, with the hashes pyspnego would derive itself.
+
+    pyspnego reads ``DOMAIN:USER:PASSWORD`` lines too, but then derives the LM hash (DES in pure Python,
+    ~1.2 ms) and the NT hash on every logon; an audited host logs on once per connection (issue 13). From
+    ``DOMAIN\\USER:UID:LM:NT:FLAGS:LCT`` it takes the hashes as they are: the same values, the same user
+    matching (``split_username`` gives back ``domain`` and ``user``), and no password in the file. A domain
+    with a backslash could not be written that way; it keeps the password form.
+    """
+    if "\\" in domain:
+        return f"{domain}:{user}:{password}\n"
+    name = f"{domain}\\{user}" if domain else user
+    lm_hash, nt_hash = hashes
+    return f"{name}:0:{lm_hash.hex().upper()}:{nt_hash.hex().upper()}:[U]:LCT-00000000\n"
 
 
 def tls_server_end_point(cert_pem: Path) -> bytes:

@@ -17,6 +17,7 @@ CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="{BOUNDARY}"
 
 _BOUNDARY_PARAM = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _LENGTH = re.compile(rb"Length=(\d+)")
+_OCTET_STREAM = b"\tContent-Type: application/octet-stream\r\n"
 
 
 class EncryptionError(Exception):
@@ -41,14 +42,17 @@ def unwrap(context: Any, content_type: str, body: bytes) -> bytes:
         length_match = _LENGTH.search(parts[i])
         if not length_match:
             raise EncryptionError("an encrypted part has no OriginalContent Length")
-        payload = parts[i + 1].replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+        part = parts[i + 1]
+        # pypsrp puts the octet-stream header first: a view past it spares two copies of a ~200 KB body
+        payload = (memoryview(part)[len(_OCTET_STREAM):] if part.startswith(_OCTET_STREAM)
+                   else memoryview(part.replace(_OCTET_STREAM, b"", 1)))
         if len(payload) < 4:
             raise EncryptionError("an encrypted part is truncated")
         (sig_len,) = struct.unpack("<I", payload[:4])
         if sig_len > len(payload) - 4:
             raise EncryptionError("an encrypted part's signature length is out of range")
         try:
-            data = bytes(context.unwrap_winrm(payload[4:4 + sig_len], payload[4 + sig_len:]))
+            data = bytes(context.unwrap_winrm(bytes(payload[4:4 + sig_len]), payload[4 + sig_len:]))
         except Exception as exc:  # spnego raises BadMICError & co; the caller answers 400
             raise EncryptionError(f"decryption failed: {type(exc).__name__}") from None
         if len(data) != int(length_match.group(1)):

@@ -17,6 +17,7 @@ from entra_standby.lab.wire.soap import (
     NS,
     Request,
     action_not_supported,
+    clark,
     internal_error,
     invalid_request,
     resource_not_found,
@@ -77,7 +78,7 @@ class Dispatcher:
                 uri[len(POWERSHELL_URI_PREFIX):].lower() not in SERVED_CONFIGURATIONS):
             raise resource_not_found(request.resource_uri)
         shell_el = self._body(request, "Shell")
-        creation = shell_el.find("pwsh:creationXml", NS)
+        creation = shell_el.find(clark("pwsh:creationXml"))
         if creation is None:
             creation = next((e for e in shell_el.iter() if e.tag.endswith("creationXml")), None)
         if creation is None:
@@ -152,7 +153,7 @@ class Dispatcher:
     def _do_command(self, request: Request, ctx: CallContext) -> Reply:
         shell = self.shells.get(request.selectors.get("ShellId"))
         line = self._body(request, "CommandLine")
-        arguments = line.find("rsp:Arguments", NS)
+        arguments = line.find(clark("rsp:Arguments"))
         data = decode_b64(arguments.text if arguments is not None else None, "Arguments")
         command = self.shells.command(shell, line.get("CommandId"), data)
         response = rsp("CommandResponse")
@@ -162,7 +163,7 @@ class Dispatcher:
     def _do_send(self, request: Request, ctx: CallContext) -> Reply:
         shell = self.shells.get(request.selectors.get("ShellId"))
         send = self._body(request, "Send")
-        for stream in send.findall("rsp:Stream", NS):
+        for stream in send.findall(clark("rsp:Stream")):
             data = decode_b64(stream.text, "Stream")
             if data:
                 self.shells.send(shell, stream.get("CommandId"), stream.get("Name", "stdin"), data)
@@ -171,14 +172,14 @@ class Dispatcher:
     def _do_signal(self, request: Request, ctx: CallContext) -> Reply:
         shell = self.shells.get(request.selectors.get("ShellId"))
         signal = self._body(request, "Signal")
-        code = signal.find("rsp:Code", NS)
+        code = signal.find(clark("rsp:Code"))
         self.shells.signal(shell, signal.get("CommandId"), (code.text or "") if code is not None else "")
         return Reply([rsp("SignalResponse")])
 
     def _do_receive(self, request: Request, ctx: CallContext) -> Reply | None:
         shell = self.shells.get(request.selectors.get("ShellId"))
         receive = self._body(request, "Receive")
-        desired = receive.find("rsp:DesiredStream", NS)
+        desired = receive.find(clark("rsp:DesiredStream"))
         command_id = desired.get("CommandId") if desired is not None else None
         result = self.shells.receive(shell, command_id, request.operation_timeout_s,
                                       request.max_envelope_size, ctx.abandoned)
