@@ -109,6 +109,17 @@ def test_every_request_is_byte_for_byte_pypsrps(name: str, fixed_uuids: Callable
     assert b"<s:Envelope xmlns:" in ours[0]
 
 
+@pytest.mark.parametrize("options", [{"locale": "de-DE", "data_locale": "fr-FR"}, {"data_locale": ""}])
+def test_other_locales_and_the_general_path_are_pypsrps(options: dict[str, str],
+                                                        fixed_uuids: Callable[[], None]) -> None:
+    """Other locales go in the template; an empty one takes the general path (pypsrp's header tree)."""
+    for operation in (_OPERATIONS["receive pool"], _OPERATIONS["command"]):
+        fixed_uuids()
+        theirs = _sent(WSMan, operation, **options)
+        fixed_uuids()
+        assert _sent(_BoundedWSMan, operation, **options) == theirs
+
+
 def test_the_payload_size_is_pypsrps(fixed_uuids: Callable[[], None]) -> None:
     for size in (153600, 512000, 8192):
         fixed_uuids()
@@ -158,19 +169,28 @@ def _with(element: ET.Element, text: str) -> ET.Element:
 
 
 def test_a_host_audit_sends_elementtrees_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Against the lab: every envelope of a real audit (Create, Receives, Command, Delete) is what
-    ElementTree writes for the same tree."""
+    """Against the lab: every envelope of a real audit (Create, Receives, Command, Delete) is what pypsrp's
+    ``invoke`` writes with ElementTree for the same arguments (its message id aside, drawn at random)."""
     seen: list[str] = []
-    original = wsman_xml.to_bytes
+    original = wsman_xml.envelope
 
-    def checked(root: ET.Element) -> bytes:
-        ours = original(root)
+    def checked(wsman: Any, action: str, resource_uri: str, resource: ET.Element | None,
+                option_set: Any = None, selector_set: Any = None,
+                timeout: int | None = None) -> tuple[str, bytes]:
+        message_id, ours = original(wsman, action, resource_uri, resource, option_set, selector_set,
+                                    timeout)
+        root = ET.Element("{http://www.w3.org/2003/05/soap-envelope}Envelope")
+        _, header = wsman._create_header(action, resource_uri, option_set, selector_set, timeout)
+        header.find("{*}MessageID").text = message_id
+        root.append(header)
+        body = ET.SubElement(root, "{http://www.w3.org/2003/05/soap-envelope}Body")
+        if resource is not None:
+            body.append(resource)
         assert ours == ET.tostring(root, encoding="utf-8", method="xml")
-        action = root.find("{*}Header/{*}Action")
-        seen.append(action.text.rsplit("/", 1)[-1] if action is not None and action.text else "size")
-        return ours
+        seen.append(action.rsplit("/", 1)[-1])
+        return message_id, ours
 
-    monkeypatch.setattr(wsman_xml, "to_bytes", checked)
+    monkeypatch.setattr(wsman_xml, "envelope", checked)
     with Lab(SCENARIOS / "healthy-pair.yml", cloud=False) as lab:
         inventory = inventory_from_dict(lab.inventory_dict(), path=SCENARIOS / "lab.yml")
         with HostSession(inventory.pairs[0].servers[0]) as session:
