@@ -81,6 +81,7 @@ from .inventory import ConnectionSettings, ServerEntry, is_loopback
 from .lean_prepare import lean_prepare
 from .ntlm_lm import install as _install_lazy_lm
 from .prepared import PreparedBatch, begin_prepared, pool_settings, prepare_batch
+from .prepared_pool import open_pool
 
 __all__ = ["HostSession", "ProbeCall", "deadline_error", "drive_pipeline", "probe_calls", "translate_error"]
 
@@ -465,7 +466,7 @@ class HostSession:
         if self._pool is None:
             self._wsman = self._build_wsman()
             pool = RunspacePool(self._wsman)
-            pool.open()
+            open_pool(pool)  # pool.open(), its messages serialised once per run (prepared_pool.py)
             self._pool = pool
         return self._pool
 
