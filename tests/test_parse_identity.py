@@ -470,7 +470,7 @@ def test_the_table_really_fails_and_succeeds_in_many_ways() -> None:
     assert sum("fact" in o for o in direct) >= 25
     gathered = [o["gather"] for o in _expected()["cases"].values() if "gather" in o]
     assert sum("twice (which one is true?)" in str(g.get("errors")) for g in gathered) >= 5
-    # A dict where text belongs: main's parse_outputs raised TypeError; since f06fac6 it is that probe's error.
+    # A dict where text belongs: main's parse_outputs raised TypeError; since f06fac6, that probe's error.
     assert not any("raises" in g for g in gathered)
 
 
