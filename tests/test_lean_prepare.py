@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 import requests
+from labkit import audit_first_server
 from pypsrp.wsman import WSMan
 
-from entra_standby.inventory import inventory_from_dict
-from entra_standby.lab import Lab
 from entra_standby.lean_prepare import lean_prepare
-from entra_standby.remoting import HostSession, probe_calls
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 
@@ -94,9 +92,6 @@ def test_a_host_is_audited_through_the_lean_path(monkeypatch: pytest.MonkeyPatch
         return taken[-1]
 
     monkeypatch.setattr(lean_module, "_plain", counting)
-    with Lab(SCENARIOS / "healthy-pair.yml", cloud=False) as lab:
-        inventory = inventory_from_dict(lab.inventory_dict(), path=SCENARIOS / "lab.yml")
-        with HostSession(inventory.pairs[0].servers[0]) as session:
-            outputs = session.run_probes(probe_calls(["scheduler", "version"]))
+    outputs = audit_first_server()
     assert all(isinstance(out, str) for out in outputs.values()), outputs
     assert len(taken) >= 4 and all(taken)

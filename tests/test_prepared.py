@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests.adapters
+from labkit import engine_only_lab, invoke_engine
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from entra_standby.inventory import inventory_from_dict
 from entra_standby.lab import Lab
-from entra_standby.lab.engine import CommandCall, Invocation
+from entra_standby.lab.engine import CommandCall
 from entra_standby.prepared import (
     BATCH_LEAD,
     batch_statements,
@@ -147,12 +147,11 @@ def test_create_pipeline_keeps_each_probes_parameters() -> None:
 
 @pytest.fixture(scope="module")
 def engine_lab() -> Iterator[Lab]:
-    with Lab(SCENARIOS / "healthy-pair.yml", serve=False, cloud=False) as lab:
+    with engine_only_lab() as lab:
         yield lab
 
 
-def _invoke(lab: Lab, *commands: CommandCall) -> Any:
-    return lab.servers["aadc01"].engine.invoke(Invocation(commands=commands), threading.Event())
+_invoke = invoke_engine
 
 
 def _bare(name: str) -> str:

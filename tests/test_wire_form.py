@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from labkit import engine_only_lab, invoke_engine
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from entra_standby.lab import Lab
-from entra_standby.lab.engine import CommandCall, Invocation
+from entra_standby.lab.engine import CommandCall
 from entra_standby.lab.handlers import _first_helper_called
 from entra_standby.lab.probes import run_times_as_utc
 from entra_standby.prepared import batch_statements
@@ -239,12 +238,11 @@ def test_run_times_as_utc_still_reads_a_changed_wire_form() -> None:
 
 @pytest.fixture(scope="module")
 def engine_lab() -> Iterator[Lab]:
-    with Lab(SCENARIOS / "healthy-pair.yml", serve=False, cloud=False) as lab:
+    with engine_only_lab() as lab:
         yield lab
 
 
-def _invoke(lab: Lab, *commands: CommandCall) -> Any:
-    return lab.servers["aadc01"].engine.invoke(Invocation(commands=commands), threading.Event())
+_invoke = invoke_engine
 
 
 def test_lab_runs_the_wire_form_batch(engine_lab: Lab) -> None:

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labkit import audit_first_server
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.shell import SignalCode
 from pypsrp.wsman import WSMan
 
 from entra_standby import wsman_xml
-from entra_standby.inventory import inventory_from_dict
-from entra_standby.lab import Lab
-from entra_standby.remoting import HostSession, _BoundedWSMan, probe_calls
+from entra_standby.remoting import _BoundedWSMan
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 
@@ -191,9 +190,6 @@ def test_a_host_audit_sends_elementtrees_bytes(monkeypatch: pytest.MonkeyPatch) 
         return message_id, ours
 
     monkeypatch.setattr(wsman_xml, "envelope", checked)
-    with Lab(SCENARIOS / "healthy-pair.yml", cloud=False) as lab:
-        inventory = inventory_from_dict(lab.inventory_dict(), path=SCENARIOS / "lab.yml")
-        with HostSession(inventory.pairs[0].servers[0]) as session:
-            outputs = session.run_probes(probe_calls(["scheduler", "version"]))
+    outputs = audit_first_server()
     assert all(isinstance(out, str) for out in outputs.values()), outputs
     assert {"Create", "Receive", "Command", "Delete"} <= set(seen), seen
