@@ -145,6 +145,9 @@ _MUTANTS = {
     "braced variable in a string": '$s = "${a"}"\n# x\n',
     "here-string in a subexpression": '$s = "$(@\'\n# x\n\'@)"\n',
     "comment inside a string's subexpression": '$s = "$(1 # x)"\n',
+    # PowerShell reads "$$(" as the variable $$ and a literal "(", so the '"' inside closes the string and the
+    # "'" after it opens one that runs on over the next lines: "# hidden" is string text, not a comment.
+    "the $$ variable before a parenthesis in a string": "Write-Output \"$$('\"')\"\n# hidden\n'' #'\n",
     "typographic quote": "$s = \u2018a\n# x\n\u2019\n",
     "line separator": "$a = 1\u2028# x\n",
 }
@@ -175,7 +178,8 @@ def test_a_risky_line_in_a_shipped_probe_is_refused_with_its_line(mutant: str) -
 def test_safe_neighbours_of_the_mutants_pass() -> None:
     """The check refuses what it must, not everything that looks alike."""
     for text in ("$a = 'it''s # not a comment'\n", '$a = "say ""#"" and `"#`""\n', '$a = "$($b.Count) #"\n',
-                 "$a = 1 # a trailing comment with 'quotes\n", "$h = @{ a = '#' }\n", "Write-Output `#x\n"):
+                 "$a = 1 # a trailing comment with 'quotes\n", "$h = @{ a = '#' }\n", "Write-Output `#x\n",
+                 '$a = "$$$(1) $$"\n'):
         assert_strip_safe(text, "probes/x.ps1")
 
 

@@ -151,6 +151,9 @@ def _scan_code(line: str) -> tuple[str | None, bool]:
                     i += 2
                     continue
                 stack.pop()
+            elif line.startswith("$$", i):  # the variable $$: in "$$(" the parenthesis is text, no $( opens
+                i += 2
+                continue
             elif line.startswith("${", i):
                 return "a braced variable name ${...}", False
             elif line.startswith("$(", i):
