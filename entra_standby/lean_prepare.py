@@ -11,8 +11,9 @@ requests pypsrp makes (POST to the session's endpoint, a bytes body or none, pla
 files, JSON, per-request auth, cookies or hooks, a session with an ``auth`` handler, no cookies in its jar
 and no session params or hooks), builds the same ``PreparedRequest`` directly: the URL prepared once per
 session, the headers merged as ``merge_setting`` does (the session's, then the request's, ``None``
-dropped, in that order), an empty cookie jar, ``prepare_content_length``, then ``requests``' own
-``prepare_auth`` (pypsrp's auth handler: its Keep-Alive header and response hook) and ``prepare_hooks``.
+dropped, in that order; each checked as ``prepare_headers`` checks it, else the stock way), an empty
+cookie jar, ``prepare_content_length``, then ``requests``' own ``prepare_auth`` (pypsrp's auth handler:
+its Keep-Alive header and response hook) and ``prepare_hooks``.
 Anything else (a server that set a cookie, e.g. a load balancer's affinity cookie) goes through the stock
 ``prepare_request`` unchanged. ``Session.send``, the adapter, the auth handler's 401 handshake, message
 encryption, proxies, TLS verification and the deadline's socket tracking are all untouched.
@@ -28,8 +29,10 @@ from typing import Any
 
 import requests
 from requests.cookies import RequestsCookieJar
+from requests.exceptions import InvalidHeader
 from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
+from requests.utils import check_header_validity
 
 __all__ = ["lean_prepare"]
 
@@ -44,10 +47,13 @@ def lean_prepare(session: requests.Session, endpoint: str) -> None:
     def prepare_request(request: requests.Request) -> requests.PreparedRequest:
         if not _plain(session, request, endpoint):
             return stock(request)
+        headers = _merged_headers(session.headers, request.headers)
+        if not _valid(headers):  # the stock way refuses it, naming the header (InvalidHeader)
+            return stock(request)
         p = requests.PreparedRequest()
         p.method = "POST"
         p.url = url
-        p.headers = _merged_headers(session.headers, request.headers)
+        p.headers = headers
         p._cookies = RequestsCookieJar()  # type: ignore[attr-defined]  # as prepare_cookies sets it
         body = request.data if request.data else None
         p.body = body
@@ -72,6 +78,16 @@ def _plain(session: requests.Session, request: requests.Request, endpoint: str) 
 
 def _no_hooks(hooks: Any) -> bool:
     return not hooks or all(not handlers for handlers in hooks.values())
+
+
+def _valid(headers: CaseInsensitiveDict[str]) -> bool:
+    """``prepare_headers``' ``check_header_validity`` for every header: no leading whitespace, CR or LF."""
+    try:
+        for header in headers.items():
+            check_header_validity(header)
+    except InvalidHeader:
+        return False
+    return True
 
 
 def _merged_headers(session_headers: Any, request_headers: Any) -> CaseInsensitiveDict[str]:

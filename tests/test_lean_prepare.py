@@ -79,6 +79,18 @@ def test_requests_that_are_not_pypsrps_prepare_the_stock_way() -> None:
         assert _fields(lean.prepare_request(request)) == _fields(stock.prepare_request(request))
 
 
+@pytest.mark.parametrize("value", ["a\r\n\tb", " leading", "a\nb"])
+def test_a_header_requests_refuses_is_refused_on_the_lean_path_too(value: str) -> None:
+    """requests' prepare_headers refuses leading whitespace, CR and LF in a value; so does the lean path."""
+    stock, lean, endpoint = _sessions()
+    for session in (stock, lean):
+        session.headers["X-Odd"] = value
+    request = _pypsrp_requests(stock, endpoint)[2]
+    for session in (stock, lean):
+        with pytest.raises(requests.exceptions.InvalidHeader):
+            session.prepare_request(request)
+
+
 def test_a_host_is_audited_through_the_lean_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Against the lab (NTLM, message encryption): every request pypsrp prepared took the lean path (the
     blank one that starts authentication included), and the audit answers."""
