@@ -45,10 +45,13 @@ def _logon(users: NtlmUserStore, creds: LabCredentials, username: str, password:
     return False
 
 
-def test_the_user_file_has_the_hashes_pyspnego_derives_and_no_password(store: NtlmUserStore) -> None:
+def test_the_user_file_has_the_nt_hash_pyspnego_derives_and_no_password_nor_lm_hash(
+        store: NtlmUserStore) -> None:
     text = store.path.read_text(encoding="utf-8")
     assert CREDS.password not in text
-    expected = (lmowfv1(CREDS.password), ntowfv1(CREDS.password))
+    assert lmowfv1(CREDS.password).hex().upper() not in text  # none stored, as on Windows since 2008
+    assert oct(store.path.stat().st_mode & 0o777) == oct(0o600)
+    expected = (bytes(16), ntowfv1(CREDS.password))
     for domain, user in (("LAB", "auditor"), ("lab", "AUDITOR"), (None, "auditor"), (None, "auditor@LAB")):
         _domain, _user, lm_hash, nt_hash = spnego_ntlm._get_credential(str(store.path), domain, user)
         assert (lm_hash, nt_hash) == expected, (domain, user)

@@ -39,7 +39,7 @@ import spnego
 import spnego._ntlm as _spnego_ntlm
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+from spnego._ntlm_raw.crypto import ntowfv1
 from spnego.channel_bindings import GssChannelBindings
 
 from entra_standby.errors import LabError
@@ -142,7 +142,10 @@ class NtlmUserStore:
         target = directory / "ntlm-users"
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            hashes = lmowfv1(creds.password), ntowfv1(creds.password)  # pyspnego's own LMOWFv1, NTOWFv1
+            # No LM hash, as Windows has stored none since Server 2008 ("Network security: Do not store LAN
+            # Manager hash value on next password change", enabled by default): the field is zeros, and the
+            # NT hash is pyspnego's own NTOWFv1. NTLMv2 reads only the NT hash.
+            hashes = bytes(16), ntowfv1(creds.password)
             handle.writelines(_user_line(domain, user, creds.password, hashes) for domain, user in lines)
         self._dir = directory
 
@@ -157,8 +160,10 @@ def _user_line(domain: str, user: str, password: str, hashes: tuple[bytes, bytes
 
     pyspnego reads ``DOMAIN:USER:PASSWORD`` lines too, but then derives the LM hash (DES in pure Python,
     ~1.2 ms) and the NT hash on every logon; an audited host logs on once per connection (issue 13). From
-    ``DOMAIN\\USER:UID:LM:NT:FLAGS:LCT`` it takes the hashes as they are: the same values, the same user
-    matching (``split_username`` gives back ``domain`` and ``user``), and no password in the file. A domain
+    ``DOMAIN\\USER:UID:LM:NT:FLAGS:LCT`` it takes the hashes as they are: the same user matching
+    (``split_username`` gives back ``domain`` and ``user``), no password in the file, and no LM hash (zeros,
+    as on Windows). The NT hash is still a password equivalent for NTLM: the file is owner-only (0600) in
+    its own temporary directory, removed when the server stops, and never logged. A domain
     with a backslash could not be written that way; it keeps the password form.
     """
     if "\\" in domain:
