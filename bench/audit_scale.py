@@ -90,6 +90,16 @@ class WireCounter:
         return taken
 
 
+def wait_until_serving(server: subprocess.Popen[str], what: str) -> None:
+    """Block until ``entra-standby lab serve`` (``server``, stdout piped as text) says it serves; if it exits
+    first, stop with one line naming ``what`` and its exit code."""
+    assert server.stdout is not None
+    for line in server.stdout:
+        if line.startswith("run the checks"):
+            return
+    raise SystemExit(f"{what} did not start (exit {server.wait()})")
+
+
 @contextmanager
 def fleet(pairs: int, latency_ms: int, processes: int, transport: str,
           tree: Path | None = None) -> Iterator[dict[str, Any]]:
@@ -105,12 +115,7 @@ def fleet(pairs: int, latency_ms: int, processes: int, transport: str,
         server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env,
                                   cwd=None if tree is None else tree)
         try:
-            assert server.stdout is not None
-            for line in server.stdout:
-                if line.startswith("run the checks"):
-                    break
-            else:
-                raise SystemExit(f"the fleet did not start (exit {server.wait()})")
+            wait_until_serving(server, "the fleet")
             raw = yaml.safe_load(inventory.read_text(encoding="utf-8"))
             raw["lab_pid"] = server.pid  # for lab_cpu_s; audits only pass "pairs" on
             yield raw

@@ -38,6 +38,10 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from audit_scale import wait_until_serving
+
 from entra_standby.drill.engine import DrillOptions, execute
 from entra_standby.drill.records import DrillRecord
 from entra_standby.inventory import inventory_from_dict
@@ -62,12 +66,7 @@ def lab_process(cycle_s: float, latency_ms: int) -> Iterator[tuple[Path, dict[st
         server = subprocess.Popen([sys.executable, "-m", "entra_standby.cli", "lab", "serve", str(path),
                                    "--write-inventory", str(inventory)], stdout=subprocess.PIPE, text=True)
         try:
-            assert server.stdout is not None
-            for line in server.stdout:
-                if line.startswith("run the checks"):
-                    break
-            else:
-                raise SystemExit(f"the lab did not start (exit {server.wait()})")
+            wait_until_serving(server, "the lab")
             yield inventory, yaml.safe_load(inventory.read_text(encoding="utf-8"))
         finally:
             server.send_signal(signal.SIGTERM)

@@ -58,18 +58,29 @@ def report(rows: list[Any], hosts: int, top: int) -> None:
             print(f"  {ms:8.2f} {row.ncall / hosts:8.1f}  {row.name}  [{where}]")
 
 
-def main() -> int:
+def need_yappi() -> Any:
+    """yappi, or one line saying how to get it (it is not a project dependency)."""
     try:
         import yappi  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         raise SystemExit("this script needs yappi: pip install yappi (into your own environment)") from None
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    return yappi
+
+
+def profiler_arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The options both profilers take: the fleet's size and latency, how many rows, C functions or not."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--builtins", action="store_true", help="also profile C functions (slower)")
+    return parser
+
+
+def main() -> int:
+    yappi = need_yappi()
+    parser = profiler_arguments(__doc__)
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--pstats", type=Path, help="also save the profile (pstats format) here")
     args = parser.parse_args()
     with fleet(args.pairs, args.latency_ms, args.processes, "http") as raw:

@@ -10,7 +10,6 @@ CPU per audited host, by area and the top functions. yappi is not a project depe
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from audit_scale import SCENARIO
-from profile_audit import report
+from profile_audit import need_yappi, profiler_arguments, report
 
 from entra_standby.lab.fleet import Fleet
 
@@ -46,17 +45,9 @@ print(f"audit: {time.perf_counter() - started:.2f} s, errored hosts {errored}", 
 
 
 def main() -> int:
-    try:
-        import yappi  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError:
-        raise SystemExit("this script needs yappi: pip install yappi (into your own environment)") from None
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=50)
-    parser.add_argument("--latency-ms", type=int, default=20)
+    yappi = need_yappi()
+    parser = profiler_arguments(__doc__)
     parser.add_argument("--max-parallel", type=int, default=32)
-    parser.add_argument("--top", type=int, default=40)
-    parser.add_argument("--builtins", action="store_true")
     args = parser.parse_args()
     with Fleet(SCENARIO, pairs=args.pairs, latency_ms=args.latency_ms, transport="http") as fleet, \
             tempfile.TemporaryDirectory() as tmp:
